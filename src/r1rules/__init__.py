@@ -1,0 +1,43 @@
+"""r1rules: what hardware serves a DeepSeek-R1-family model for a workload, and why.
+
+    >>> import r1rules
+    >>> rec = r1rules.evaluate(r1rules.Workload(model="deepseek-r1-distill-qwen-7b",
+    ...                                          peak_qps=8, latency_ms=500))
+    >>> rec.edition
+    'basic'
+"""
+
+from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog
+from ._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
+from ._recommend import evaluate
+from ._recommendation import GpuChoice, Justification, Message, Recommendation
+from ._roofline import Estimates, estimate
+from ._rules_load import default_rules, load_rules
+from ._ruleset import RuleSet
+from ._workload import Workload
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "Estimates",
+    "EvaluationError",
+    "Gpu",
+    "GpuChoice",
+    "Justification",
+    "Message",
+    "Model",
+    "R1RulesError",
+    "Recommendation",
+    "RuleError",
+    "RuleSet",
+    "Workload",
+    "WorkloadError",
+    "default_catalog",
+    "default_rules",
+    "estimate",
+    "evaluate",
+    "load_catalog",
+    "load_rules",
+]

@@ -1,0 +1,224 @@
+"""The only module that imports durable-rules: compile rule tables once, run one workload.
+
+durable-rules' sharp edges, and how this adapter contains each (tests in test_engine.py):
+
+- 1,024 live sessions per ruleset, then MemoryError and a segfault: every evaluation uses a
+  fresh session id and deletes it in ``finally``, after its actions are drained.
+- ``Host`` starts two timer threads that re-run pending actions (occasionally on the wrong
+  thread): no ``Host`` is ever built. The adapter drives the C engine directly; an action
+  is only "record this rule id", so no Python code runs inside the engine.
+- Events fire only the first matching rule: only facts are asserted.
+- Exceptions raised inside actions are swallowed: there are no Python actions to raise.
+- "No rule matched" and "fact already observed" are result codes, translated here into
+  ordinary outcomes (an empty firing list).
+- Loose typing ("7" == 7, True == 1, NaN as null): facts are validated before they reach
+  this module, and rule values are type-checked when rules load.
+- Numbers in exponent form without a fraction (1e-05) are refused: every number is
+  written with a fraction.
+- More than 64 range tests under one node fail at assert time (error 303): every rule
+  starts with an equality test on a partition key shared by at most ``PARTITION_SIZE``
+  rules, so no node has more children than that.
+- ``pri`` is unsigned 16-bit: rule indexes are range-checked.
+- Rulesets can never be unregistered and re-registering leaks: each rule set is compiled
+  once per process and cached by its content hash.
+- The C code holds the GIL and has no locks: a lock serialises each stratum's
+  assert-and-drain so that no two threads interleave inside the engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import threading
+from collections.abc import Mapping, Sequence
+
+import durable_rules_engine as _dre
+
+from ._errors import EvaluationError
+from ._ruleset import RuleSet, Test
+
+__all__ = ["CompiledRules", "compiled", "encode_fact"]
+
+PARTITION_SIZE = 32
+MAX_PRIORITY = 65_535
+STRATUM_KEY = "r1$stratum"
+_RESULT_NO_MATCH, _RESULT_OBSERVED = 1, 2
+
+_session_ids = itertools.count(1)
+_ruleset_names = itertools.count(1)
+_compile_lock = threading.Lock()
+_compiled: dict[str, CompiledRules] = {}
+
+
+def _number(value: float | int) -> str:
+    """JSON for a number in a form durable-rules accepts (never a bare exponent)."""
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        raise EvaluationError(f"non-finite number {value!r} cannot reach the engine")
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        text = f"{mantissa}e{exponent}"
+    return text
+
+
+def _value(value: object) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, float)):
+        return _number(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def encode_fact(facts: Mapping[str, object], extra: str) -> str:
+    """One JSON object of the matchable facts (bool, number, str) plus ``extra`` members."""
+    members = [f'"{name}":{_value(value)}' for name, value in facts.items()
+               if isinstance(value, (bool, int, float, str))]
+    return "{" + ",".join(members) + extra + "}"
+
+
+def _test_json(test: Test) -> str:
+    """A test in durable-rules' JSON form: the operator wraps the field."""
+    name = json.dumps(test.fact)
+    if test.op == "eq":
+        return f"{{{name}:{_value(test.value)}}}"
+    if test.op == "ne":
+        return f'{{"$neq":{{{name}:{_value(test.value)}}}}}'
+    if test.op in ("lt", "lte", "gt", "gte"):
+        return f'{{"${test.op}":{{{name}:{_value(test.value)}}}}}'
+    assert isinstance(test.value, tuple)
+    if test.op == "in":
+        alternatives = ",".join(f"{{{name}:{_value(v)}}}" for v in test.value)
+        return f'{{"$or":[{alternatives}]}}'
+    excluded = ",".join(f'{{"$neq":{{{name}:{_value(v)}}}}}' for v in test.value)
+    return f'{{"$and":[{excluded}]}}'
+
+
+class CompiledRules:
+    """A rule set registered once with the C engine; ``run_stratum`` asserts one fact.
+
+    Instances are shared by every evaluation of the same rule set and hold no per-call
+    state: sessions live only inside ``Session``.
+    """
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rule_ids: dict[str, int] = {}
+        self._partition_members: dict[int, str] = {}
+        definitions = []
+        partitions: dict[int, list[str]] = {}
+        for table in rules.tables:
+            for offset, rule in enumerate(table.rules):
+                if rule.index > MAX_PRIORITY:
+                    raise EvaluationError(f"rule set too large: rule {rule.id!r} is number "
+                                          f"{rule.index}, the engine allows {MAX_PRIORITY}")
+                key = f"r1$p{table.id}${offset // PARTITION_SIZE}"
+                partitions.setdefault(table.stratum, [])
+                if key not in partitions[table.stratum]:
+                    partitions[table.stratum].append(key)
+                tests = [f'{{"{STRATUM_KEY}":{table.stratum}}}', f'{{"{key}":1}}']
+                for test in rule.tests:
+                    spec = rules.facts[test.fact]
+                    if spec.optional:
+                        tests.append(f'{{"$ex":{{{json.dumps(test.fact)}:1}}}}')
+                    tests.append(_test_json(test))
+                body = f'{{"all":[{{"m":{{"$and":[{",".join(tests)}]}}}}],"pri":{rule.index}}}'
+                definitions.append(f"{json.dumps(rule.id)}:{body}")
+                self.rule_ids[rule.id] = rule.index
+        self._stratum_extra = {
+            stratum: f',"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys)
+            for stratum, keys in partitions.items()}
+        name = f"r1rules-{rules.version[:16]}-{next(_ruleset_names)}"
+        try:
+            self._handle = _dre.create_ruleset(name, "{" + ",".join(definitions) + "}")
+        except Exception as exc:  # the C module raises its own error type
+            raise EvaluationError(f"the rule engine refused the compiled rule set: {exc}") from None
+        self._lock = threading.Lock()
+
+    def session(self) -> Session:
+        """A fresh engine session for one evaluation; use it as a context manager."""
+        return Session(self)
+
+
+class Session:
+    """One evaluation's engine session: asserts one fact per stratum, deleted on exit."""
+
+    def __init__(self, rules: CompiledRules) -> None:
+        self._rules = rules
+        self._sid = str(next(_session_ids))
+        self._used = False
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._used:
+            with self._rules._lock:
+                _dre.delete_state(self._rules._handle, self._sid)
+
+    def run_stratum(self, stratum: int, facts: Mapping[str, object]) -> tuple[str, ...]:
+        """Assert the facts for one stratum; the ids of every rule that fired, in order."""
+        extra = self._rules._stratum_extra.get(stratum)
+        if extra is None:
+            return ()
+        fact = encode_fact(facts, f'{extra},"sid":"{self._sid}"')
+        handle = self._rules._handle
+        fired: list[str] = []
+        with self._rules._lock:
+            self._used = True
+            try:
+                result = _dre.assert_fact(handle, fact)
+            except Exception as exc:
+                raise EvaluationError(f"the rule engine refused a fact: {exc}") from None
+            if result[0] in (_RESULT_NO_MATCH, _RESULT_OBSERVED):
+                return ()
+            # Drain every pending action before anything else can happen: deleting a
+            # session with an action still queued crashes the process.
+            state_handle = result[1]
+            action = _dre.start_action_for_state(handle, state_handle)
+            message = action[1] if action else None
+            while message:
+                fired.append(message)
+                message = _dre.complete_and_start_action(handle, state_handle)
+        # Each message is {"<rule id>": {...}}; rule ids never need JSON escapes.
+        names = [m[2:m.index('"', 2)] for m in fired]
+        order = self._rules.rule_ids
+        return tuple(sorted(names, key=order.__getitem__))
+
+
+def compiled(rules: RuleSet) -> CompiledRules:
+    """The compiled engine for a rule set, built once per process per rule-set version."""
+    engine = _compiled.get(rules.version)
+    if engine is None:
+        with _compile_lock:
+            engine = _compiled.get(rules.version)
+            if engine is None:
+                engine = CompiledRules(rules)
+                _compiled[rules.version] = engine
+    return engine
+
+
+def live_sessions(rules: RuleSet) -> int:
+    """Sessions the engine still holds for this rule set (0 after every evaluation).
+
+    Probes the engine's state table: a deleted session has no state to return.
+    """
+    engine = compiled(rules)
+    count = 0
+    last = next(_session_ids)
+    for sid in range(max(1, last - 4096), last):
+        try:
+            _dre.get_state(engine._handle, str(sid))
+        except Exception:
+            continue
+        count += 1
+    return count
+
+
+__all__ += ["live_sessions", "Session"]
+_ = Sequence  # re-exported types only

@@ -1,0 +1,182 @@
+"""evaluate(): workload -> facts -> rules (stratum by stratum, sizing between) -> Recommendation."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+
+from ._catalog import Model
+from ._derive import input_facts, sizing_facts
+from ._engine import compiled
+from ._errors import EvaluationError, R1RulesError, WorkloadError
+from ._facts import RECOMMENDATION_FIELDS
+from ._recommendation import GpuChoice, Justification, Message, Recommendation
+from ._roofline import estimate
+from ._rules_load import default_rules, load_rules
+from ._ruleset import Alternative, HitPolicy, Rule, RuleSet, Table
+from ._sizing import Sizing
+from ._text import fill
+from ._workload import Workload
+
+__all__ = ["evaluate", "resolve_rules"]
+
+
+def resolve_rules(rules: RuleSet | str | os.PathLike[str] | None) -> RuleSet:
+    """The shipped rules for None, a loaded RuleSet as is, or the rule files at a path."""
+    if rules is None:
+        return default_rules()
+    if isinstance(rules, RuleSet):
+        return rules
+    if isinstance(rules, (str, os.PathLike)):
+        return load_rules(rules)
+    raise R1RulesError(f"rules: expected None, a RuleSet or a path to rule files, "
+                       f"not {type(rules).__name__}")
+
+
+class _Run:
+    """The mutable state of one evaluation; never outlives the call."""
+
+    def __init__(self, workload: Workload, rules: RuleSet, model: Model) -> None:
+        self.workload = workload
+        self.rules = rules
+        self.model = model
+        self.facts: dict[str, object] = input_facts(workload, model)
+        self.trace: list[Justification] = []
+        self.notes: list[Message] = []
+        self.warnings: list[Message] = []
+        self.alternatives: list[Alternative] = []
+        self.sizing: Sizing | None = None
+
+    def size(self) -> None:
+        found, self.sizing = sizing_facts(self.workload, self.model, self.rules.catalog,
+                                          self.facts)
+        self.facts.update(found)
+
+    def apply_table(self, table: Table, fired: Sequence[Rule]) -> None:
+        matched = [r for r in fired if r.table_id == table.id]
+        if not matched:
+            if table.complete:
+                raise EvaluationError(
+                    f"{table.file}: table {table.id!r} is complete but no rule matched this "
+                    f"workload (a gap in the rules); facts: {_facts_read(table, self.facts)}")
+            return
+        policy = table.hit_policy
+        if policy == HitPolicy.UNIQUE and len(matched) > 1:
+            raise EvaluationError(
+                f"{table.file}: table {table.id!r} is unique but rules "
+                f"{', '.join(repr(r.id) for r in matched)} all matched this workload")
+        winners = matched[:1] if policy == HitPolicy.FIRST else matched
+        assigned: dict[str, tuple[object, str]] = {}
+        for rule in matched:
+            if rule in winners:
+                self._fire(rule, assigned, policy)
+            else:
+                self.trace.append(Justification(rule.id, rule.title, rule.source, rule.why,
+                                                table.id, self._read(rule), (), suppressed=True))
+
+    def _read(self, rule: Rule) -> tuple[tuple[str, object], ...]:
+        facts = self.facts
+        return tuple((name, facts.get(name)) for name in rule.condition_facts)
+
+    def _fire(self, rule: Rule, assigned: dict[str, tuple[object, str]], policy: str) -> None:
+        values = self._read(rule)
+        sets = []
+        for assignment in rule.sets:
+            if assignment.from_fact:
+                if assignment.from_fact not in self.facts:
+                    raise EvaluationError(f"{rule.file}: rule {rule.id!r}: set.{assignment.fact}"
+                                          f": fact {assignment.from_fact!r} has no value for "
+                                          "this workload")
+                value = self.facts[assignment.from_fact]
+            else:
+                value = assignment.value
+            earlier = assigned.get(assignment.fact)
+            if earlier is not None and earlier[0] != value:
+                raise EvaluationError(
+                    f"{rule.file}: table {rule.table_id!r} ({policy}): rules {earlier[1]!r} "
+                    f"and {rule.id!r} set {assignment.fact!r} to different values "
+                    f"({earlier[0]!r} and {value!r})")
+            assigned[assignment.fact] = (value, rule.id)
+            self.facts[assignment.fact] = value
+            sets.append((assignment.fact, value))
+        self.trace.append(Justification(rule.id, rule.title, rule.source, rule.why,
+                                        rule.table_id, values, tuple(sets)))
+        for text in rule.notes:
+            self.notes.append(Message(fill(text, self.facts), rule.id))
+        for text in rule.warnings:
+            self.warnings.append(Message(fill(text, self.facts), rule.id))
+        self.alternatives.extend(rule.alternatives)
+
+
+def _facts_read(table: Table, facts: Mapping[str, object]) -> str:
+    names = dict.fromkeys(n for r in table.rules for n in r.condition_facts)
+    return ", ".join(f"{n}={facts.get(n)!r}" for n in names)
+
+
+def evaluate(workload: Workload, rules: RuleSet | str | os.PathLike[str] | None = None,
+             ) -> Recommendation:
+    """The hardware recommendation for ``workload``, justified rule by rule.
+
+    Pure from the caller's view: deterministic, thread-safe, and it leaves no session in
+    the engine. ``rules`` is a loaded RuleSet or a path to rule files (default: shipped).
+    Raises WorkloadError for a workload that is not a Workload, RuleError for bad rule
+    files, EvaluationError when the rules cannot decide (a gap or an overlap).
+    """
+    if not isinstance(workload, Workload):
+        raise WorkloadError(f"workload: expected an r1rules.Workload, not "
+                            f"{type(workload).__name__}")
+    ruleset = resolve_rules(rules)
+    run = _Run(workload, ruleset, workload.resolved_model())
+    engine = compiled(ruleset)
+    rules_by_id = ruleset._rules_by_id
+    by_stratum: dict[int, list[Table]] = {}
+    for table in ruleset.tables:
+        by_stratum.setdefault(table.stratum, []).append(table)
+    with engine.session() as session:
+        for stratum in range(1, ruleset.strata + 1):
+            if stratum == ruleset.sizing_stratum + 1:
+                run.size()
+            fired = [rules_by_id[i] for i in session.run_stratum(stratum, run.facts)]
+            for table in by_stratum.get(stratum, ()):
+                run.apply_table(table, fired)
+    if run.sizing is None:
+        run.size()
+    return _assemble(run)
+
+
+def _assemble(run: _Run) -> Recommendation:
+    facts = run.facts
+    missing = [f for f in RECOMMENDATION_FIELDS if f not in facts]
+    if missing:
+        raise EvaluationError(f"no fired rule set {', '.join(repr(m) for m in missing)} for "
+                              "this workload; every recommendation field needs a rule")
+    catalog = run.rules.catalog
+    gpu = catalog.gpu(str(facts["gpu"]))
+    count = int(facts["gpu_count"])  # type: ignore[call-overload]
+    nodes = int(facts["nodes"])  # type: ignore[call-overload]
+    sizing = run.sizing
+    assert sizing is not None and run.workload.precision is not None
+    tp = sizing.placement.tensor_parallel if sizing.gpu.id == gpu.id else None
+    concurrency = max(1, math.ceil(float(facts.get("concurrency", 1.0))))  # type: ignore[arg-type]
+    estimates = estimate(run.model, run.workload.precision, gpu, count, concurrency,
+                         run.workload.prompt_tokens, run.workload.output_tokens,
+                         kv_precision=run.workload.kv_cache_precision, tensor_parallel=tp)
+    return Recommendation(
+        edition=str(facts["edition"]),
+        gpu=GpuChoice(gpu.id, gpu.name, count, min(count, gpu.max_per_node), gpu.memory_gb),
+        nodes=nodes,
+        cpu=str(facts["cpu"]),
+        memory_gb=float(facts["memory_gb"]),  # type: ignore[arg-type]
+        storage=str(facts["storage"]),
+        network=str(facts["network"]),
+        alternatives=tuple(run.alternatives),
+        notes=tuple(run.notes),
+        warnings=tuple(run.warnings),
+        justifications=tuple(run.trace),
+        estimates=estimates,
+        ruleset_version=run.rules.version,
+        facts=dict(facts),
+        workload=run.workload,
+        rules=run.rules,
+    )

@@ -1,0 +1,188 @@
+"""Validated rule objects: what a rule file means once it has been checked.
+
+A rule set is a sequence of decision tables. Each table has a hit policy and rules; each
+rule's condition is a conjunction of tests on facts (a box in the fact space), and its
+consequences set facts, add notes, warnings and alternatives. Tables are ordered into
+strata so that every fact a table reads is known before it runs (forward chaining).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Union
+
+import attrs
+
+from ._catalog import Catalog
+from ._facts import FactSpec
+
+__all__ = [
+    "Alternative",
+    "Assignment",
+    "HitPolicy",
+    "Rule",
+    "RuleSet",
+    "Table",
+    "Test",
+    "Value",
+]
+
+Scalar = Union[float, int, str, bool]
+Value = Union[Scalar, tuple[str, ...]]
+
+
+class HitPolicy:
+    """How many rules of a table may fire for one workload (DMN hit policies)."""
+
+    UNIQUE = "unique"  # at most one rule matches (exactly one when the table is complete)
+    FIRST = "first"  # the first matching rule in table order wins; later matches are suppressed
+    ANY = "any"  # several may match, but they must set the same values
+    COLLECT = "collect"  # every matching rule applies (notes, warnings)
+
+    ALL = (UNIQUE, FIRST, ANY, COLLECT)
+    EXCLUSIVE = frozenset({UNIQUE, FIRST})
+
+
+OPERATORS = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
+RANGE_OPERATORS = frozenset({"lt", "lte", "gt", "gte"})
+
+
+@attrs.frozen
+class Test:
+    """One comparison: ``fact <op> value`` (``value`` is a tuple for ``in``/``not_in``)."""
+
+    fact: str
+    op: str
+    value: Value
+
+    def describe(self) -> str:
+        symbol = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=",
+                  "in": "in", "not_in": "not in"}[self.op]
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return f"{self.fact} {symbol} {value!r}"
+
+
+@attrs.frozen
+class Assignment:
+    """``fact = value``, or ``fact = <the current value of from_fact>`` when from_fact is set."""
+
+    fact: str
+    value: Value | None
+    from_fact: str = ""
+
+
+@attrs.frozen
+class Alternative:
+    """An alternative part the article offers beside its main choice."""
+
+    part: str
+    text: str
+    rule_id: str = ""
+
+
+@attrs.frozen
+class Rule:
+    """One rule, with its provenance; ``index`` is its global firing position."""
+
+    id: str
+    title: str
+    source: str
+    why: str
+    table_id: str
+    file: str
+    index: int
+    tests: tuple[Test, ...]
+    sets: tuple[Assignment, ...]
+    notes: tuple[str, ...]
+    warnings: tuple[str, ...]
+    alternatives: tuple[Alternative, ...]
+
+    @property
+    def condition_facts(self) -> tuple[str, ...]:
+        """Facts its condition reads, in first-use order."""
+        return tuple(dict.fromkeys(t.fact for t in self.tests))
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every fact it needs: conditions, copied values and text placeholders."""
+        from ._text import placeholders  # local: _text depends on nothing here
+
+        names = list(self.condition_facts)
+        names += [a.from_fact for a in self.sets if a.from_fact]
+        for text in self.notes + self.warnings:
+            names += [name for name, _ in placeholders(text)]
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def set_facts(self) -> tuple[str, ...]:
+        return tuple(a.fact for a in self.sets)
+
+
+@attrs.frozen
+class Table:
+    """A decision table: rules sharing a hit policy; ``stratum`` orders it among tables."""
+
+    id: str
+    title: str
+    hit_policy: str
+    complete: bool
+    file: str
+    rules: tuple[Rule, ...]
+    stratum: int
+
+    @property
+    def set_facts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f for r in self.rules for f in r.set_facts))
+
+
+@attrs.frozen(eq=False)
+class RuleSet:
+    """A validated, ordered rule set with the catalog and fact vocabulary it was checked against.
+
+    ``version`` is a content hash of the rule and catalog data; two rule sets with the same
+    version decide every workload the same way. ``sizing_stratum`` is the stratum after
+    which the sizing physics runs. ``findings`` holds the static checker's warnings.
+    """
+
+    tables: tuple[Table, ...]
+    facts: Mapping[str, FactSpec]
+    catalog: Catalog
+    version: str
+    files: tuple[str, ...]
+    sizing_stratum: int
+    findings: tuple[str, ...] = ()
+    _rules_by_id: Mapping[str, Rule] = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        index = {rule.id: rule for table in self.tables for rule in table.rules}
+        object.__setattr__(self, "_rules_by_id", index)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(self._rules_by_id.values())
+
+    @property
+    def strata(self) -> int:
+        return max((t.stratum for t in self.tables), default=0)
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with that id; KeyError names close ids when there is none."""
+        from ._errors import suggest
+
+        try:
+            return self._rules_by_id[rule_id]
+        except KeyError:
+            raise KeyError(f"no rule {rule_id!r} in this rule set"
+                           f"{suggest(rule_id, self._rules_by_id)}") from None
+
+    def table(self, table_id: str) -> Table:
+        for table in self.tables:
+            if table.id == table_id:
+                return table
+        raise KeyError(f"no table {table_id!r} in this rule set")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickles as the files it came from: the compiled engine never crosses processes.
+        from ._rules_load import _reload
+
+        return (_reload, (self.files, self.version))

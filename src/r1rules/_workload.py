@@ -1,0 +1,145 @@
+"""The workload: the validated input fact. A Workload that exists is a valid one."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from ._catalog import default_catalog, generic_dense_model, Model
+from ._errors import CatalogError, WorkloadError, suggest
+from ._facts import KV_PRECISIONS, PRECISIONS
+
+__all__ = ["Workload", "STAGES", "DEFAULT_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS"]
+
+STAGES = ("development", "production")
+
+# R1 is a reasoning model: its answers carry a long chain of thought. DeepSeek-R1's paper
+# (arXiv 2501.12948, fig. 3) shows average response length growing past several thousand
+# tokens during RL; 4,096 output tokens is a middle figure for reasoning traffic, and 1,024
+# prompt tokens a typical chat/RAG prompt. Both are defaults to override, not measurements.
+DEFAULT_PROMPT_TOKENS = 1024
+DEFAULT_OUTPUT_TOKENS = 4096
+MAX_PARAMS_B = 10_000.0
+
+
+def _fail(field: str, problem: str, value: object) -> WorkloadError:
+    return WorkloadError(f"{field}: {problem}; got {value!r}")
+
+
+def _number(field: str, value: object, *, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(field, f"expected a number, not {type(value).__name__}", value)
+    if not math.isfinite(value):
+        raise _fail(field, "must be a finite number", value)
+    if positive and value <= 0:
+        raise _fail(field, "must be greater than 0", value)
+    if value < 0:
+        raise _fail(field, "must be 0 or more", value)
+    return float(value)
+
+
+def _tokens(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(field, f"expected a whole number of tokens, not {type(value).__name__}", value)
+    if value < 1:
+        raise _fail(field, "must be at least 1 token", value)
+    return value
+
+
+def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        hint = suggest(value, allowed) if isinstance(value, str) else ""
+        raise WorkloadError(f"{field}: {value!r} is not allowed{hint}; allowed: "
+                            f"{', '.join(allowed)}")
+    return value
+
+
+def _model_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail("model", f"expected a model id (str), not {type(value).__name__}", value)
+    try:
+        return default_catalog().model(value).id
+    except CatalogError as exc:
+        raise WorkloadError(f"model: {exc}") from None
+
+
+def _gpu_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail("gpu", f"expected a GPU id (str), not {type(value).__name__}", value)
+    try:
+        return default_catalog().gpu(value).id
+    except CatalogError as exc:
+        raise WorkloadError(f"gpu: {exc}") from None
+
+
+def _optional_number(field: str, positive: bool = True) -> Any:
+    def convert(value: object) -> float | None:
+        return None if value is None else _number(field, value, positive=positive)
+    return convert
+
+
+@attrs.frozen(kw_only=True)
+class Workload:
+    """What has to be served. Validated on construction; ids are stored canonical.
+
+    Give either ``model`` (a catalog id, Hugging Face repo id or alias) or ``params_b``
+    (a generic dense model of that many billion parameters), not both. ``precision``
+    defaults to the model's native precision (FP8 for R1, BF16 for the distills).
+    ``latency_ms`` is the time-to-first-token target. ``gpu`` pins the GPU model.
+    """
+
+    peak_qps: float = attrs.field(converter=lambda v: _number("peak_qps", v))
+    latency_ms: float = attrs.field(converter=lambda v: _number("latency_ms", v))
+    model: str | None = attrs.field(default=None, converter=_model_id)
+    params_b: float | None = attrs.field(default=None,
+                                         converter=_optional_number("params_b"))
+    precision: str | None = attrs.field(default=None)
+    kv_cache_precision: str = attrs.field(
+        default="bf16", converter=lambda v: _choice("kv_cache_precision", v, KV_PRECISIONS))
+    gpu: str | None = attrs.field(default=None, converter=_gpu_id)
+    prompt_tokens: int = attrs.field(default=DEFAULT_PROMPT_TOKENS,
+                                     converter=lambda v: _tokens("prompt_tokens", v))
+    output_tokens: int = attrs.field(default=DEFAULT_OUTPUT_TOKENS,
+                                     converter=lambda v: _tokens("output_tokens", v))
+    stage: str = attrs.field(default="production",
+                             converter=lambda v: _choice("stage", v, STAGES))
+    budget_usd: float | None = attrs.field(default=None,
+                                           converter=_optional_number("budget_usd"))
+
+    def __attrs_post_init__(self) -> None:
+        if (self.model is None) == (self.params_b is None):
+            both = "both were given" if self.model is not None else "neither was given"
+            raise WorkloadError(f"model/params_b: give exactly one of model (a catalog id) "
+                                f"or params_b (billions of parameters); {both}")
+        if self.params_b is not None and self.params_b > MAX_PARAMS_B:
+            raise _fail("params_b", f"must be at most {MAX_PARAMS_B:g} (billion)", self.params_b)
+        if self.precision is None:
+            object.__setattr__(self, "precision", self.resolved_model().native_precision)
+        else:
+            _choice("precision", self.precision, PRECISIONS)
+        window = self.resolved_model().max_context_tokens
+        total = self.prompt_tokens + self.output_tokens
+        if total > window:
+            raise WorkloadError(f"prompt_tokens + output_tokens: {self.prompt_tokens} + "
+                                f"{self.output_tokens} = {total} tokens exceeds the context "
+                                f"window of {self.resolved_model().id} ({window} tokens)")
+
+    def resolved_model(self) -> Model:
+        """The catalog model, or the generic dense model for ``params_b``."""
+        if self.model is not None:
+            return default_catalog().model(self.model)
+        assert self.params_b is not None
+        return generic_dense_model(self.params_b)
+
+    @property
+    def sequence_tokens(self) -> int:
+        return self.prompt_tokens + self.output_tokens
+
+    def to_dict(self) -> dict[str, object]:
+        return attrs.asdict(self)
