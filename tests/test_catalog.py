@@ -6,6 +6,8 @@ Error tests compare whole messages. Checks against the project's reference facts
 
 from __future__ import annotations
 
+import datetime
+import importlib.resources
 import json
 import math
 from collections.abc import Mapping
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 from r1rules._catalog import (
     PRECISIONS,
     Catalog,
+    FrozenMap,
     Gpu,
     Model,
     default_catalog,
@@ -65,6 +68,8 @@ GPU_FIELDS: dict[str, Any] = {
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and math.isnan(value):
@@ -114,6 +119,16 @@ def test_every_shipped_entry_has_source_and_sources() -> None:
             assert fields["sources"] and all(v.strip() for v in fields["sources"].values())
 
 
+def test_shipped_rules_dir_prefers_the_installed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout = Path(__file__).resolve().parents[1] / "rules"
+    assert shipped_rules_dir() == checkout  # tests run from a source checkout
+    (tmp_path / "rules" / "catalog").mkdir(parents=True)
+    monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path)
+    assert shipped_rules_dir() == tmp_path / "rules"
+
+
 def test_default_catalog_is_cached_and_read_only() -> None:
     catalog = default_catalog()
     assert default_catalog() is catalog
@@ -149,10 +164,12 @@ def test_gpu_conventions_hold() -> None:
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("deepseek-r1", "deepseek-r1"), ("R1", "deepseek-r1"), ("r1-0528", "deepseek-r1-0528"),
-    ("deepseek-ai/DeepSeek-R1", "deepseek-r1"), ("DEEPSEEK-AI/deepseek-r1-0528", "deepseek-r1-0528"),
+    ("deepseek-ai/DeepSeek-R1", "deepseek-r1"),
+    ("DEEPSEEK-AI/deepseek-r1-0528", "deepseek-r1-0528"),
     ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "deepseek-r1-distill-qwen-7b"),
     ("DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-r1-distill-qwen-1.5b"),
-    ("r1-distill-qwen-7b", "deepseek-r1-distill-qwen-7b"), ("qwen-7b", "deepseek-r1-distill-qwen-7b"),
+    ("r1-distill-qwen-7b", "deepseek-r1-distill-qwen-7b"),
+    ("qwen-7b", "deepseek-r1-distill-qwen-7b"),
     ("llama-70b", "deepseek-r1-distill-llama-70b"), ("Llama 8B", "deepseek-r1-distill-llama-8b"),
 ])
 def test_model_names_resolve(name: str, expected: str) -> None:
@@ -182,8 +199,8 @@ def test_unknown_model_message() -> None:
     assert str(err.value) == (
         "unknown model 'deepseek-r1-distil-qwen-7b' (did you mean 'deepseek-r1-distill-qwen-7b'?); "
         "known models: deepseek-r1, deepseek-r1-0528, deepseek-r1-distill-llama-70b, "
-        "deepseek-r1-distill-llama-8b, deepseek-r1-distill-qwen-1.5b, deepseek-r1-distill-qwen-14b, "
-        "deepseek-r1-distill-qwen-32b, deepseek-r1-distill-qwen-7b"
+        "deepseek-r1-distill-llama-8b, deepseek-r1-distill-qwen-1.5b, "
+        "deepseek-r1-distill-qwen-14b, deepseek-r1-distill-qwen-32b, deepseek-r1-distill-qwen-7b"
     )
 
 
@@ -192,8 +209,8 @@ def test_unknown_gpu_message() -> None:
         default_catalog().gpu("RTX-4080")
     assert str(err.value) == (
         "unknown GPU 'RTX-4080' (did you mean 'rtx-4090'?); known GPUs: a10, a100-40gb, "
-        "a100-40gb-pcie, a100-80gb, a40, b200, gb200, h100-nvl, h100-pcie, h100-sxm, h200, l4, l40s, mi300x, "
-        "mi325x, rtx-3090, rtx-4090, rtx-5090"
+        "a100-40gb-pcie, a100-80gb, a40, b200, gb200, h100-nvl, h100-pcie, h100-sxm, h200, l4, "
+        "l40s, mi300x, mi325x, rtx-3090, rtx-4090, rtx-5090"
     )
 
 
@@ -237,7 +254,7 @@ def test_extra_files_add_entries(tmp_path: Path) -> None:
     assert catalog.gpu("my-gpu").tflops["fp8"] == 1979.0
     assert catalog.gpu("my-gpu").price_usd is None
     assert set(catalog.model_ids()) == {*MODEL_IDS, "my-7b"}
-    alone = load_catalog(tmp_path / "extra.toml", include_default=False)
+    alone = load_catalog(str(tmp_path / "extra.toml"), include_default=False)
     assert alone.model_ids() == ("my-7b",) and alone.gpu_ids() == ("my-gpu",)
 
 
@@ -266,6 +283,66 @@ def test_malformed_files_report_every_problem(tmp_path: Path) -> None:
         f"{second}: GPU 'bad-gpu': tflops.fp8: missing required key",
         f"{second}: GPU 'bad-gpu': nvlink_domain: expected a positive integer, got 0",
     )
+
+
+ONE_KEY_CASES = [
+    ("model", {"aliases": "r1"}, ["aliases: expected an array of strings, got 'r1'"]),
+    ("model", {"aliases": ["ok", ""]}, ["aliases[1]: expected a non-empty string, got ''"]),
+    ("model", {"name": 7}, ["name: expected a non-empty string, got 7"]),
+    ("model", {"sources": "x"}, ["sources: expected a table of strings, got 'x'"]),
+    ("model", {"sources": {"a": 1}}, ["sources.a: expected a non-empty string, got 1"]),
+    ("model", {"size_note": " "}, ["size_note: expected a non-empty string, got ' '"]),
+    ("model", {"replace": "yes"}, ["replace: expected true or false, got 'yes'"]),
+    ("model", {"kv_lora_rank": -1}, ["kv_lora_rank: expected a non-negative integer, got -1"]),
+    ("model", {"num_layers": 1.5}, ["num_layers: expected an integer, got 1.5"]),
+    ("model", {"active_params_b": 9}, ["active_params_b: must not exceed total_params_b (7.6)",
+                                       "active_params_b: must equal total_params_b when "
+                                       "kind = 'dense'"]),
+    ("model", {"kind": "moe", "active_params_b": 1},
+     ["n_routed_experts: must be positive when kind = 'moe'",
+      "experts_per_token: must be positive when kind = 'moe'",
+      "moe_intermediate_size: must be positive when kind = 'moe'"]),
+    ("model", {"kind": "moe", "active_params_b": 1, "n_routed_experts": 4, "experts_per_token": 8,
+               "moe_intermediate_size": 1, "first_dense_layers": 28},
+     ["experts_per_token: must not exceed n_routed_experts (4)",
+      "first_dense_layers: must be below num_layers (28)"]),
+    ("model", {"attention": "mla"}, ["kv_lora_rank: must be positive when attention = 'mla'",
+                                     "qk_rope_head_dim: must be positive when attention = 'mla'"]),
+    ("model", {"kv_lora_rank": 512},
+     ["kv_lora_rank: must be 0 (or absent) when attention = 'gqa'"]),
+    ("gpu", {"tflops": 5}, ["tflops: expected a table with keys fp32, bf16, fp16, fp8, int8, int4, "
+                            "got 5"]),
+    ("gpu", {"tflops": {**GPU_FIELDS["tflops"], "int8": -1}},
+     ["tflops.int8: expected a non-negative number, got -1"]),
+    ("gpu", {"memory_gb": [1]}, ["memory_gb: expected a number, got an array"]),
+    ("gpu", {"memory_gb": {"a": 1}}, ["memory_gb: expected a number, got a table"]),
+    ("gpu", {"memory_gb": datetime.date(2024, 1, 1)}, ["memory_gb: expected a number, got a date"]),
+    ("gpu", {"segment": "Consumer"}, ["segment: unknown value 'Consumer' (did you mean "
+                                      "'consumer'?); allowed: consumer, datacenter"]),
+]
+
+
+@pytest.mark.parametrize(("kind", "changes", "problems"), ONE_KEY_CASES)
+def test_one_bad_key_gives_its_exact_problems(
+    tmp_path: Path, kind: str, changes: dict[str, Any], problems: list[str]
+) -> None:
+    fields = {**(MODEL_FIELDS if kind == "model" else GPU_FIELDS), **changes}
+    path = write_catalog(tmp_path / "x.toml", {f"{kind}s": {"x": fields}})
+    noun = "model" if kind == "model" else "GPU"
+    with pytest.raises(CatalogError) as err:
+        load_catalog(path, include_default=False)
+    assert str(err.value) == problems_message(*(f"{path}: {noun} 'x': {p}" for p in problems))
+
+
+def test_entry_that_is_not_a_table_and_unreadable_files(tmp_path: Path) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text("[models]\nbad = 3\n", encoding="utf-8")
+    (tmp_path / "sub.toml").mkdir()
+    with pytest.raises(CatalogError) as err:
+        load_catalog(tmp_path, include_default=False)
+    assert str(err.value) == problems_message(
+        f"{tmp_path / 'sub.toml'}: cannot read: Is a directory",
+        f"{path}: model 'bad': expected a table, got 3")
 
 
 def test_inconsistent_entries_are_reported(tmp_path: Path) -> None:
@@ -423,7 +500,8 @@ def test_generic_counts_within_3_percent_from_1b(params_b: float) -> None:
 # --- Hugging Face config.json --------------------------------------------------------------
 
 QWEN_7B_CONFIG = {
-    "_name_or_path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "architectures": ["Qwen2ForCausalLM"],
+    "_name_or_path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+    "architectures": ["Qwen2ForCausalLM"],
     "model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944,
     "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
     "vocab_size": 152064, "max_position_embeddings": 131072, "max_window_layers": 28,
@@ -448,6 +526,10 @@ ARCH_FIELDS = ("kind", "attention", "num_layers", "hidden_size", "intermediate_s
                "moe_intermediate_size", "first_dense_layers")
 
 
+def architecture(model: Model) -> dict[str, Any]:
+    return {field: getattr(model, field) for field in ARCH_FIELDS}
+
+
 def write_config(folder: Path, config: Mapping[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.json"
@@ -460,7 +542,7 @@ def test_hf_config_of_the_7b_distill(tmp_path: Path) -> None:
     expected = default_catalog().model("qwen-7b")
     assert model.total_params_b == pytest.approx(expected.total_params_b, rel=0.01)
     assert (model.id, model.hf_repo) == (expected.id, expected.hf_repo)
-    assert {f: getattr(model, f) for f in ARCH_FIELDS} == {f: getattr(expected, f) for f in ARCH_FIELDS}
+    assert architecture(model) == architecture(expected)
 
 
 def test_hf_config_of_r1(tmp_path: Path) -> None:
@@ -471,7 +553,7 @@ def test_hf_config_of_r1(tmp_path: Path) -> None:
     assert model.id == "deepseek-r1" and model.hf_repo is None
     assert model.total_params_b == pytest.approx(expected.total_params_b, rel=0.01)
     assert model.active_params_b == pytest.approx(expected.active_params_b, rel=0.02)
-    assert {f: getattr(model, f) for f in ARCH_FIELDS} == {f: getattr(expected, f) for f in ARCH_FIELDS}
+    assert architecture(model) == architecture(expected)
 
 
 def test_hf_config_llama_defaults(tmp_path: Path) -> None:
@@ -508,10 +590,31 @@ def test_hf_config_reports_every_missing_or_bad_field(tmp_path: Path) -> None:
         f"  {path}: torch_dtype: unknown value 'int8'; allowed: bfloat16, float16, float32")
 
 
+def test_hf_config_optional_fields_and_dtype(tmp_path: Path) -> None:
+    config = {**QWEN_7B_CONFIG, "num_key_value_heads": "4", "moe_layer_freq": 2}
+    del config["torch_dtype"]
+    path = write_config(tmp_path, config)
+    with pytest.raises(CatalogError) as err:
+        model_from_hf_config(path)
+    assert str(err.value) == (
+        "3 problems in the Hugging Face config:\n"
+        f"  {path}: num_key_value_heads: expected an integer, got '4'\n"
+        f"  {path}: moe_layer_freq: only 1 is supported, got 2\n"
+        f"  {path}: missing field 'torch_dtype'")
+    with pytest.raises(CatalogError) as err:
+        model_from_hf_config(tmp_path / "missing" / "config.json")
+    assert str(err.value).startswith("1 problem in the Hugging Face config:\n  ")
+    assert str(err.value).endswith("config.json: cannot read: No such file or directory")
+
+
+def test_frozen_map_repr() -> None:
+    assert repr(FrozenMap({"a": 1})) == "FrozenMap({'a': 1})"
+
+
 def test_hf_config_unreadable(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(CatalogError, match=r"1 problem in the Hugging Face config:\n  .*invalid JSON"):
+    with pytest.raises(CatalogError, match=r"^1 problem in the Hugging Face config:\n  .*JSON"):
         model_from_hf_config(path)
 
 

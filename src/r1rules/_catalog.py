@@ -68,6 +68,10 @@ def _frozen(value: Mapping[Any, Any]) -> FrozenMap[Any, Any]:
     return value if isinstance(value, FrozenMap) else FrozenMap(value)
 
 
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _one_of(choices: tuple[str, ...]) -> Any:
     """An attrs validator: the value must be one of ``choices`` (raises ``CatalogError``)."""
 
@@ -92,7 +96,7 @@ class Model:
     id: str
     name: str
     hf_repo: str | None
-    aliases: tuple[str, ...] = attrs.field(converter=tuple)
+    aliases: tuple[str, ...] = attrs.field(converter=_strings)
     kind: str = attrs.field(validator=_one_of(KINDS))  # "dense" | "moe"
     attention: str = attrs.field(validator=_one_of(ATTENTIONS))  # "gqa" | "mla"
     nominal_params_b: float  # the size class people name it by (7 for the 7.6B Qwen distill)
@@ -130,7 +134,7 @@ class Gpu:
     id: str
     name: str
     vendor: str
-    aliases: tuple[str, ...] = attrs.field(converter=tuple)
+    aliases: tuple[str, ...] = attrs.field(converter=_strings)
     segment: str = attrs.field(validator=_one_of(SEGMENTS))  # "consumer" | "datacenter"
     memory_gb: float
     memory_type: str

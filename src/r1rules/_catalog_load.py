@@ -323,7 +323,7 @@ def _merge(entries: Iterable[Entry], kind: str, problems: list[str]) -> tuple[En
     return tuple(merged.values())
 
 
-def summary(problems: Sequence[str], what: str) -> str:
+def _summary(problems: Sequence[str], what: str) -> str:
     """The message of an error listing every problem, one per line."""
     head = f"1 problem in {what}" if len(problems) == 1 else f"{len(problems)} problems in {what}"
     return head + ":\n" + "\n".join(f"  {p}" for p in problems)
@@ -338,7 +338,7 @@ def read_catalog(paths: Sequence[Path]) -> tuple[tuple[Entry, ...], tuple[Entry,
     entries = [e for path in _expand(paths, problems) for e in _read_file(path, problems)]
     models, gpus = _merge(entries, "model", problems), _merge(entries, "gpu", problems)
     if problems:
-        raise CatalogError(summary(problems, "the catalog"))
+        raise CatalogError(_summary(problems, "the catalog"))
     return models, gpus
 
 
@@ -409,7 +409,7 @@ def read_hf_config(path: str | Path) -> HfConfig:
     path = path / "config.json" if path.is_dir() else path
     data, problems = _hf_json(path)
     if problems:
-        raise CatalogError(summary(problems, "the Hugging Face config"))
+        raise CatalogError(_summary(problems, "the Hugging Face config"))
     archs = data.get("architectures")
     arch = archs[0] if isinstance(archs, list) and archs else None
     if arch not in HF_ARCHITECTURES:
@@ -435,7 +435,7 @@ def read_hf_config(path: str | Path) -> HfConfig:
     precision, found = _hf_precision(data)
     problems += found
     if problems:
-        raise CatalogError(summary([f"{path}: {p}" for p in problems], "the Hugging Face config"))
+        raise CatalogError(_summary([f"{path}: {p}" for p in problems], "the Hugging Face config"))
     heads = values["num_attention_heads"]
     name = data.get("_name_or_path")
     return HfConfig(

@@ -18,6 +18,9 @@ durable-rules' sharp edges, and how this adapter contains each (tests in test_en
 - More than 64 range tests under one node fail at assert time (error 303): every rule
   starts with an equality test on a partition key shared by at most ``PARTITION_SIZE``
   rules, so no node has more children than that.
+- A fact with 255 or more properties is refused at assert time (error 302, found here:
+  MAX_OBJECT_PROPERTIES in its state.h): each stratum's fact carries only the facts its
+  rules test, and a stratum that would need more is refused when the rules compile.
 - ``pri`` is unsigned 16-bit: rule indexes are range-checked.
 - Rulesets can never be unregistered and re-registering leaks: each rule set is compiled
   once per process and cached by its content hash.
@@ -42,6 +45,7 @@ __all__ = ["CompiledRules", "compiled", "encode_fact"]
 
 PARTITION_SIZE = 32
 MAX_PRIORITY = 65_535
+MAX_FACT_PROPERTIES = 254  # durable-rules' MAX_OBJECT_PROPERTIES is 255, exclusive
 STRATUM_KEY = "r1$stratum"
 _RESULT_NO_MATCH, _RESULT_OBSERVED = 1, 2
 
@@ -76,11 +80,16 @@ def _value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def encode_fact(facts: Mapping[str, object], extra: str) -> str:
-    """One JSON object of the matchable facts (bool, number, str) plus ``extra`` members."""
-    members = [f'"{name}":{_value(value)}' for name, value in facts.items()
+def encode_fact(facts: Mapping[str, object], extra: str = "",
+                names: Sequence[str] | None = None) -> str:
+    """One JSON object of the facts in ``names`` (all, when None) that have a value, plus
+    ``extra`` (further members, already JSON). Only bool, number and str values can match."""
+    chosen = facts if names is None else {n: facts[n] for n in names if n in facts}
+    members = [f'"{name}":{_value(value)}' for name, value in chosen.items()
                if isinstance(value, (bool, int, float, str))]
-    return "{" + ",".join(members) + extra + "}"
+    if extra:
+        members.append(extra)
+    return "{" + ",".join(members) + "}"
 
 
 def _test_json(test: Test) -> str:
@@ -109,29 +118,42 @@ class CompiledRules:
 
     def __init__(self, rules: RuleSet) -> None:
         self.rule_ids: dict[str, int] = {}
-        self._partition_members: dict[int, str] = {}
         definitions = []
         partitions: dict[int, list[str]] = {}
+        reads: dict[int, set[str]] = {}
+        counts: dict[int, int] = {}
         for table in rules.tables:
-            for offset, rule in enumerate(table.rules):
+            stratum = table.stratum
+            keys = partitions.setdefault(stratum, [])
+            read = reads.setdefault(stratum, set())
+            for rule in table.rules:
                 if rule.index > MAX_PRIORITY:
                     raise EvaluationError(f"rule set too large: rule {rule.id!r} is number "
                                           f"{rule.index}, the engine allows {MAX_PRIORITY}")
-                key = f"r1$p{table.id}${offset // PARTITION_SIZE}"
-                partitions.setdefault(table.stratum, [])
-                if key not in partitions[table.stratum]:
-                    partitions[table.stratum].append(key)
-                tests = [f'{{"{STRATUM_KEY}":{table.stratum}}}', f'{{"{key}":1}}']
+                position = counts.get(stratum, 0)
+                counts[stratum] = position + 1
+                key = f"r1$p{stratum}${position // PARTITION_SIZE}"
+                if key not in keys:
+                    keys.append(key)
+                tests = [f'{{"{STRATUM_KEY}":{stratum}}}', f'{{"{key}":1}}']
                 for test in rule.tests:
-                    spec = rules.facts[test.fact]
-                    if spec.optional:
+                    read.add(test.fact)
+                    if rules.facts[test.fact].optional:
                         tests.append(f'{{"$ex":{{{json.dumps(test.fact)}:1}}}}')
                     tests.append(_test_json(test))
                 body = f'{{"all":[{{"m":{{"$and":[{",".join(tests)}]}}}}],"pri":{rule.index}}}'
                 definitions.append(f"{json.dumps(rule.id)}:{body}")
                 self.rule_ids[rule.id] = rule.index
+        for stratum, read in reads.items():
+            size = len(read) + len(partitions[stratum]) + 2
+            if size > MAX_FACT_PROPERTIES:
+                raise EvaluationError(
+                    f"rule set too large: the rules of stratum {stratum} test {len(read)} "
+                    f"facts; the engine takes at most {MAX_FACT_PROPERTIES - 2 - len(partitions[stratum])}"
+                    " in one stratum")
+        self._reads = {stratum: tuple(sorted(read)) for stratum, read in reads.items()}
         self._stratum_extra = {
-            stratum: f',"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys)
+            stratum: f'"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys)
             for stratum, keys in partitions.items()}
         name = f"r1rules-{rules.version[:16]}-{next(_ruleset_names)}"
         try:
@@ -166,7 +188,7 @@ class Session:
         extra = self._rules._stratum_extra.get(stratum)
         if extra is None:
             return ()
-        fact = encode_fact(facts, f'{extra},"sid":"{self._sid}"')
+        fact = encode_fact(facts, f'{extra},"sid":"{self._sid}"', self._rules._reads[stratum])
         handle = self._rules._handle
         fired: list[str] = []
         with self._rules._lock:

@@ -157,11 +157,18 @@ def _assemble(run: _Run) -> Recommendation:
     nodes = int(facts["nodes"])  # type: ignore[call-overload]
     sizing = run.sizing
     assert sizing is not None and run.workload.precision is not None
-    tp = sizing.placement.tensor_parallel if sizing.gpu.id == gpu.id else None
+    tp = pp = None
+    # The estimates describe the deployment at its operating point: every replica running
+    # the batch that sizing found covers its share of the peak load.
     concurrency = max(1, math.ceil(float(facts.get("concurrency", 1.0))))  # type: ignore[arg-type]
+    if sizing.gpu.id == gpu.id:
+        tp = sizing.placement.tensor_parallel
+        pp = sizing.placement.pipeline_parallel
+        concurrency = max(1, count // sizing.placement.gpus) * sizing.batch_per_replica
     estimates = estimate(run.model, run.workload.precision, gpu, count, concurrency,
                          run.workload.prompt_tokens, run.workload.output_tokens,
-                         kv_precision=run.workload.kv_cache_precision, tensor_parallel=tp)
+                         kv_precision=run.workload.kv_cache_precision, tensor_parallel=tp,
+                         pipeline_parallel=pp)
     return Recommendation(
         edition=str(facts["edition"]),
         gpu=GpuChoice(gpu.id, gpu.name, count, min(count, gpu.max_per_node), gpu.memory_gb),

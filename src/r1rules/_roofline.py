@@ -317,16 +317,22 @@ class Estimates:
 
 
 def _layout(model: Model, precision: str, kv_precision: str, gpu: Gpu, gpu_count: int,
-            seq: int, tensor_parallel: int | None) -> tuple[_Consts, int, bool]:
+            seq: int, tensor_parallel: int | None,
+            pipeline_parallel: int | None = None) -> tuple[_Consts, int, bool]:
     """Smallest power-of-two tp (dividing the heads, within a node) holding weights + one
-    sequence; else pipeline stages over the largest tp. Returns (consts of tp, pp, fits)."""
+    sequence; else pipeline stages over the largest tp. Returns (consts of tp, pp, fits).
+    Given both degrees, it only checks whether that layout holds the model."""
+    budget = gpu.memory_gb * USABLE_MEMORY_FRACTION
+    if tensor_parallel is not None and pipeline_parallel is not None:
+        c = _consts(model, precision, kv_precision, tensor_parallel)
+        need = c.weights_gb_per_gpu + seq * c.kv_bytes_per_token / GB
+        return c, pipeline_parallel, need / pipeline_parallel <= budget - c.overhead_gb
     if tensor_parallel is None:
         limit = min(gpu_count, gpu.max_per_node)
         tps = [1 << i for i in range(limit.bit_length())
                if model.num_attention_heads % (1 << i) == 0]
     else:
         tps = [tensor_parallel]
-    budget = gpu.memory_gb * USABLE_MEMORY_FRACTION
     for tp in tps:
         c = _consts(model, precision, kv_precision, tp)
         if c.weights_gb_per_gpu + seq * c.kv_bytes_per_token / GB <= budget - c.overhead_gb:
@@ -342,12 +348,14 @@ def _layout(model: Model, precision: str, kv_precision: str, gpu: Gpu, gpu_count
 
 def estimate(model: Model, precision: str, gpu: Gpu, gpu_count: int, concurrency: int,
              prompt_tokens: int, output_tokens: int, kv_precision: str = "bf16",
-             tensor_parallel: int | None = None) -> Estimates:
+             tensor_parallel: int | None = None,
+             pipeline_parallel: int | None = None) -> Estimates:
     """Estimate memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
     Layout: the smallest power-of-two TP (dividing num_attention_heads, <= gpu_count and <= the
     GPU's max_per_node) whose replica holds the weights plus one full sequence's KV; if none
-    does, pipeline stages over the largest such TP. ``tensor_parallel`` forces the TP.
+    does, pipeline stages over the largest such TP. ``tensor_parallel`` forces the TP, and
+    with it ``pipeline_parallel`` forces the pipeline depth.
     replicas = gpu_count // (tp x pp); the concurrency splits evenly over replicas.
     Raises WorkloadError naming the argument for gpu_count, concurrency or token counts < 1,
     an unknown precision or a tensor_parallel that does not divide the heads or exceeds
@@ -365,7 +373,14 @@ def estimate(model: Model, precision: str, gpu: Gpu, gpu_count: int, concurrency
                 f"({model.num_attention_heads}) and be <= gpu_count ({gpu_count})"
             )
     seq = prompt_tokens + output_tokens
-    c, pp, fits = _layout(model, precision, kv_precision, gpu, gpu_count, seq, tensor_parallel)
+    if pipeline_parallel is not None:
+        _positive(pipeline_parallel=pipeline_parallel)
+        if tensor_parallel is None or tensor_parallel * pipeline_parallel > gpu_count:
+            raise WorkloadError(
+                f"pipeline_parallel: {pipeline_parallel} needs tensor_parallel, and "
+                f"tensor_parallel x pipeline_parallel must be <= gpu_count ({gpu_count})")
+    c, pp, fits = _layout(model, precision, kv_precision, gpu, gpu_count, seq, tensor_parallel,
+                          pipeline_parallel)
     tp = c.tp
     replicas = gpu_count // (tp * pp)
     used = replicas * tp * pp

@@ -202,7 +202,7 @@ def _check_domain(spec: FactSpec, value: object) -> str:
         return ""
     assert isinstance(value, (int, float))
     if not spec.low <= value <= spec.high:
-        return f"{value!r} is outside {spec.name!r}'s range [{spec.low:g}, {spec.high:g}]"
+        return f"{value!r} is outside the range of {spec.name!r}: [{spec.low:g}, {spec.high:g}]"
     if spec.integer and value != int(value):
         return f"{spec.name!r} takes whole numbers, not {value!r}"
     return ""

@@ -78,6 +78,12 @@ def _gpu_id(value: object) -> str | None:
         raise WorkloadError(f"gpu: {exc}") from None
 
 
+def _required(field: str, meaning: str, value: object) -> float:
+    if value is None:
+        raise WorkloadError(f"{field}: required ({meaning})")
+    return _number(field, value)
+
+
 def _optional_number(field: str, positive: bool = True) -> Any:
     def convert(value: object) -> float | None:
         return None if value is None else _number(field, value, positive=positive)
@@ -94,8 +100,10 @@ class Workload:
     ``latency_ms`` is the time-to-first-token target. ``gpu`` pins the GPU model.
     """
 
-    peak_qps: float = attrs.field(converter=lambda v: _number("peak_qps", v))
-    latency_ms: float = attrs.field(converter=lambda v: _number("latency_ms", v))
+    peak_qps: float = attrs.field(default=None, converter=lambda v: _required(
+        "peak_qps", "peak requests per second", v))
+    latency_ms: float = attrs.field(default=None, converter=lambda v: _required(
+        "latency_ms", "time-to-first-token target in milliseconds", v))
     model: str | None = attrs.field(default=None, converter=_model_id)
     params_b: float | None = attrs.field(default=None,
                                          converter=_optional_number("params_b"))

@@ -1,0 +1,27 @@
+"""Every shipped example runs and gives the edition its name promises."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+from r1rules._cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+def test_workload_examples_evaluate(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", str(EXAMPLES / name)]) == 0
+    out = capsys.readouterr().out
+    expected = {"basic.toml": "basic", "professional.toml": "professional",
+                "enterprise.toml": "enterprise", "r1-full.toml": "enterprise"}[name]
+    assert out.splitlines()[2].split() == ["edition", expected]
+
+
+def test_embedding_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    runpy.run_path(str(EXAMPLES / "embed.py"), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[-1].startswith("8 x H200, R1 FP8, 64 users: TPOT ")

@@ -1,0 +1,226 @@
+"""Rule files: every problem reported at once, each naming file, rule id and key path."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+import r1rules
+from r1rules import RuleError, load_rules
+from rulefiles import write_rules
+
+BAD_RULE = '''
+[[facts]]
+name = "tier"
+type = "enum"
+values = ["a", "b"]
+description = "a tier"
+
+[[tables]]
+id = "t1"
+title = "bad table"
+hit_policy = "uniqe"
+
+  [[tables.rules]]
+  id = "r-one"
+  title = "typo field"
+  source = "test"
+  why = "test"
+  when = { param_b = { lte = 13 }, peak_qps = { lessthan = 3 }, stage = "prod", gpu_pinned = 1 }
+  set = { edition = "basic", peak_qps = 3, tier = "c" }
+
+  [[tables.rules]]
+  id = "r-one"
+  title = "dup"
+  source = "test"
+  why = "test"
+  set = { gpu_count = 0.5 }
+
+  [[tables.rules]]
+  id = "r-two"
+  title = "text"
+  source = "test"
+  why = ""
+  warn = "{weights_gbb} and {weights_gb:.1q}"
+  setx = 1
+'''
+
+
+def test_every_problem_is_reported_together_with_file_rule_and_key(tmp_path: Path) -> None:
+    folder = write_rules(tmp_path / "rules", BAD_RULE)
+    with pytest.raises(RuleError) as caught:
+        load_rules(folder)
+    f = str((folder / "01-extra.toml").resolve())
+    assert caught.value.problems == (
+        f"{f}: table 't1': hit_policy: 'uniqe' is not a hit policy (did you mean 'unique'?); "
+        "allowed: unique, first, any, collect",
+        f"{f}: rule 'r-one': when.param_b: unknown fact 'param_b' (did you mean 'params_b'?)",
+        f"{f}: rule 'r-one': when.peak_qps.lessthan: unknown operator 'lessthan'; allowed: eq, "
+        "ne, in, not_in, lt, lte, gt, gte",
+        f"{f}: rule 'r-one': when.stage: 'prod' is not a value of 'stage'; allowed: "
+        "development, production",
+        f"{f}: rule 'r-one': when.gpu_pinned: expected true or false, got 1",
+        f"{f}: rule 'r-one': set.peak_qps: fact 'peak_qps' comes from the workload and cannot "
+        "be set by a rule",
+        f"{f}: rule 'r-one': set.tier: 'c' is not a value of 'tier'; allowed: a, b",
+        f"{f}: rule 'r-one': set.gpu_count: 0.5 is outside the range of 'gpu_count': [1, inf]",
+        f"{f}: rule 'r-one': id: duplicate rule id (first defined in {f})",
+        f"{f}: rule 'r-two': setx: unknown key (did you mean 'set'?); allowed: id, title, "
+        "source, why, when, set, note, warn, alternatives",
+        f"{f}: rule 'r-two': why: must be a non-empty string, not ''",
+        f"{f}: rule 'r-two': warn.{{weights_gbb}}: unknown fact 'weights_gbb' (did you mean "
+        "'weights_gb'?)",
+        f"{f}: rule 'r-two': warn.{{weights_gb}}: bad format '.1q' for number fact: Unknown "
+        "format code 'q' for object of type 'float'",
+    )
+    assert str(caught.value).startswith("13 problems in the rule set:\n  ")
+
+
+def test_malformed_toml_names_the_file_and_position(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text("x = [1,\n", encoding="utf-8")
+    with pytest.raises(RuleError) as caught:
+        load_rules(bad)
+    assert caught.value.problems == (
+        f"{bad.resolve()}: invalid TOML: Invalid value (at end of document)",)
+
+
+def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path / "nothere.toml")
+    assert caught.value.problems == (f"{tmp_path / 'nothere.toml'}: no such rule file or folder",)
+    with pytest.raises(RuleError) as caught:
+        load_rules(tmp_path)
+    assert caught.value.problems == (f"{tmp_path}: no rule files (*.toml) found",)
+
+
+def test_a_policy_must_set_every_recommendation_field(tmp_path: Path) -> None:
+    only_edition = '''
+[[tables]]
+id = "e"
+title = "edition only"
+hit_policy = "unique"
+  [[tables.rules]]
+  id = "e1"
+  title = "all basic"
+  source = "test"
+  why = "test"
+  set = { edition = "basic" }
+'''
+    folder = write_rules(tmp_path, only_edition, minimal=False)
+    with pytest.raises(RuleError) as caught:
+        load_rules(folder)
+    assert caught.value.problems[0] == ("rule set: no rule sets 'gpu', which every "
+                                        "recommendation needs")
+    assert caught.value.problems[-1] == ("rule set: no rule sets 'max_nodes_per_replica', which "
+                                         "the sizing physics needs")
+
+
+def test_reading_a_fact_nobody_sets_and_circular_tables(tmp_path: Path) -> None:
+    text = '''
+[[facts]]
+name = "flag"
+type = "bool"
+description = "a flag"
+
+[[facts]]
+name = "other"
+type = "bool"
+description = "another"
+
+[[tables]]
+id = "loop-a"
+title = "a"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "a1"
+  title = "a"
+  source = "test"
+  why = "test"
+  when = { other = true }
+  set = { flag = true }
+
+[[tables]]
+id = "loop-b"
+title = "b"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "b1"
+  title = "b"
+  source = "test"
+  why = "test"
+  when = { flag = true }
+  set = { other = true }
+'''
+    folder = write_rules(tmp_path, text)
+    with pytest.raises(RuleError) as caught:
+        load_rules(folder)
+    f = (folder / "01-extra.toml").resolve()
+    assert f"{f}: table 'loop-a': circular: it depends on a fact that it (through other tables)" \
+           " sets itself" in caught.value.problems
+
+
+def test_layering_extends_and_replaces_tables(tmp_path: Path) -> None:
+    extra = '''
+[[tables]]
+id = "cpu"
+title = "more CPU rules"
+hit_policy = "unique"
+extends = true
+  [[tables.rules]]
+  id = "cpu-never"
+  title = "never"
+  source = "test"
+  why = "test"
+  when = { edition = "basic", peak_qps = { lt = 0 } }
+  note = "unreachable"
+'''
+    folder = write_rules(tmp_path, extra, minimal=False)
+    rules = load_rules(folder, include_shipped=True)
+    assert rules.rule("cpu-never").table_id == "cpu"
+    assert [r.id for r in rules.table("cpu").rules][-1] == "cpu-never"
+    clash = extra.replace("extends = true\n", "")
+    folder2 = write_rules(tmp_path / "b", clash, minimal=False)
+    with pytest.raises(RuleError, match="duplicate table id .*set extends = true or replace"):
+        load_rules(folder2, include_shipped=True)
+
+
+def test_shipped_rules_cite_sources_and_are_stratified() -> None:
+    rules = r1rules.default_rules()
+    assert rules is r1rules.default_rules()  # loaded once
+    assert all(rule.source and rule.why for rule in rules.rules)
+    position = {t.id: t.stratum for t in rules.tables}
+    assert position["edition"] < position["candidate-gpu"] <= rules.sizing_stratum < position["gpu"]
+    assert len(rules.version) == 64
+
+
+def test_version_is_a_content_hash(tmp_path: Path) -> None:
+    a = load_rules(write_rules(tmp_path / "a"))
+    b = load_rules(write_rules(tmp_path / "b"))
+    assert a.version == b.version
+    changed = write_rules(tmp_path / "c")
+    text = (changed / "00-minimal.toml").read_text(encoding="utf-8").replace("memory_gb = 64",
+                                                                            "memory_gb = 128")
+    (changed / "00-minimal.toml").write_text(text, encoding="utf-8")
+    assert load_rules(changed).version != a.version
+
+
+def test_rule_sets_pickle_as_their_files(tmp_path: Path) -> None:
+    shipped = r1rules.default_rules()
+    assert pickle.loads(pickle.dumps(shipped)) is shipped
+    custom = load_rules(write_rules(tmp_path))
+    again = pickle.loads(pickle.dumps(custom))
+    assert again.version == custom.version
+    (tmp_path / "00-minimal.toml").write_text(
+        (tmp_path / "00-minimal.toml").read_text(encoding="utf-8").replace("64", "65"),
+        encoding="utf-8")
+    with pytest.raises(RuleError, match="rule files changed since this rule set was pickled"):
+        pickle.loads(pickle.dumps(custom))
+
+
+def test_unknown_rule_id_lookup_suggests() -> None:
+    with pytest.raises(KeyError, match="no rule 'edition-basik' in this rule set "
+                       r"\(did you mean 'edition-basic'\?\)"):
+        r1rules.default_rules().rule("edition-basik")
