@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 import pytest
+
+import r1rules as r1rules_package
 import tomli
 from hypothesis import given
 from hypothesis import strategies as st
@@ -123,7 +125,10 @@ def test_shipped_rules_dir_prefers_the_installed_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checkout = Path(__file__).resolve().parents[1] / "rules"
-    assert shipped_rules_dir() == checkout  # tests run from a source checkout
+    installed = Path(r1rules_package.__file__).resolve().parent / "rules"
+    # a wheel install carries its own copy; a source checkout or editable install uses rules/
+    assert shipped_rules_dir() == (installed if installed.is_dir() else checkout)
+    assert (shipped_rules_dir() / "10-edition.toml").is_file()
     (tmp_path / "rules" / "catalog").mkdir(parents=True)
     monkeypatch.setattr(importlib.resources, "files", lambda package: tmp_path)
     assert shipped_rules_dir() == tmp_path / "rules"

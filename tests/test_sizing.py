@@ -1,0 +1,105 @@
+"""Physics-grounded sizing (issue: ground every recommendation in physics).
+
+Published figures used here:
+- DeepSeek-R1 FP8 weights ~689 GB incl. the 14B MTP module (reference models.toml; HF listing);
+  8 x H100 80 GB = 640 GB can never hold them; 8 x H200 141 GB = 1,128 GB can.
+- DeepSeek-R1-Distill-Llama-70B BF16 checkpoint 141.1 GB (reference models.toml).
+"""
+
+from __future__ import annotations
+
+import math
+
+from r1rules import Workload, estimate, evaluate
+from r1rules._catalog import default_catalog
+from r1rules._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
+
+CATALOG = default_catalog()
+LIGHT = {"peak_qps": 0.01, "latency_ms": 60_000, "prompt_tokens": 1000, "output_tokens": 1000}
+
+
+def test_fp8_r1_needs_a_full_h200_node_or_two_h100_nodes() -> None:
+    h200 = evaluate(Workload(model="deepseek-r1", gpu="h200", **LIGHT))
+    assert (h200.gpu.count, h200.nodes, h200.facts["pipeline_parallel"]) == (8, 1, 1)
+    h100 = evaluate(Workload(model="deepseek-r1", gpu="h100-sxm", **LIGHT))
+    assert (h100.gpu.count, h100.nodes, h100.facts["pipeline_parallel"]) == (16, 2, 2)
+    assert not estimate(model="deepseek-r1", gpu="h100-sxm", gpu_count=8, concurrency=1).fits
+    assert estimate(model="deepseek-r1", gpu="h200", gpu_count=8, concurrency=1).fits
+
+
+def test_fp8_r1_unpinned_stays_on_the_article_h100_over_two_nodes() -> None:
+    rec = evaluate(Workload(model="deepseek-r1", **LIGHT))
+    assert rec.edition == "enterprise"
+    assert (rec.gpu.id, rec.gpu.count, rec.nodes) == ("h100-sxm", 16, 2)
+
+
+def test_70b_distill_in_bf16_needs_4_l40s() -> None:
+    rec = evaluate(Workload(model="deepseek-r1-distill-llama-70b", gpu="l40s", **LIGHT))
+    assert rec.gpu.count == 4 and rec.facts["tensor_parallel"] == 4
+    # 3 cards cannot hold it (and 3 is no tensor-parallel degree a 64-head model allows)
+    assert not estimate(model="deepseek-r1-distill-llama-70b", gpu="l40s", gpu_count=3,
+                        concurrency=1).fits
+    assert any(w.rule_id == "tensor-parallel-over-pcie" for w in rec.warnings)
+
+
+def test_70b_at_1_qps_needs_4_h100_because_2_leave_no_room_for_the_kv_cache() -> None:
+    w = Workload(model="deepseek-r1-distill-llama-70b", gpu="h100-sxm", peak_qps=1,
+                 latency_ms=5000, prompt_tokens=1000, output_tokens=1000)
+    rec = evaluate(w)
+    assert rec.gpu.count == 4
+    model, h100 = CATALOG.model(w.model or ""), CATALOG.gpu("h100-sxm")
+    weights = weights_gb(model, "bf16")
+    assert weights < 2 * h100.memory_gb  # two H100s hold the weights ...
+    load_kv_gb = rec.facts["concurrency"] * 2000 * kv_cache_bytes_per_token(model, "bf16") / 1e9
+    room = 2 * usable_gb_per_gpu(h100, model, 2) - weights
+    assert room < load_kv_gb  # ... but not the KV cache this load keeps in flight
+
+
+def test_article_gpu_that_cannot_hold_the_model_moves_up_the_ladder() -> None:
+    # R1 in FP32 is ~2.7 TB of weights: 4 nodes of 8 x H100 (the enterprise span) hold
+    # ~2.3 TB, so the rules move to the next GPU of the ladder, and say which rule did it.
+    rec = evaluate(Workload(model="deepseek-r1", precision="fp32", **LIGHT))
+    assert rec.edition == "enterprise"
+    assert rec.gpu.id == "h200"
+    assert rec.justification_for("gpu")[0].rule_id == "gpu-upgraded-for-memory"
+    warning = next(w for w in rec.warnings if w.rule_id == "gpu-upgraded-for-memory")
+    assert warning.text.startswith("The article's h100-sxm cannot hold deepseek-r1 in fp32")
+    assert any(n.rule_id == "remedy-quantize" for n in rec.notes)
+
+
+def test_pinned_gpu_is_honoured_with_a_poor_fit_warning() -> None:
+    rec = evaluate(Workload(model="deepseek-r1", gpu="rtx-4090", **LIGHT))
+    assert rec.gpu.id == "rtx-4090"
+    ids = {w.rule_id for w in rec.warnings}
+    assert {"fp8-not-native", "consumer-gpu-in-production"} <= ids or "pinned-gpu-too-small" in ids
+    fp8_a100 = evaluate(Workload(model="deepseek-r1-distill-qwen-7b", precision="fp8",
+                                 gpu="a100-80gb", **LIGHT))
+    assert any(w.rule_id == "fp8-not-native" for w in fp8_a100.warnings)
+
+
+def test_unreachable_latency_target_is_reported_with_the_best_figure() -> None:
+    rec = evaluate(Workload(model="deepseek-r1-distill-llama-70b", gpu="l4", peak_qps=1,
+                            latency_ms=5, prompt_tokens=4000, output_tokens=500))
+    warning = next(w for w in rec.warnings if w.rule_id == "latency-target-unmet")
+    best = rec.facts["best_ttft_ms"]
+    assert isinstance(best, float) and best > 5
+    assert f"{best:,.0f} ms" in warning.text and "5 ms" in warning.text
+
+
+def test_estimates_are_exposed_with_units_in_names() -> None:
+    rec = evaluate(Workload(model="deepseek-r1", gpu="h200", **LIGHT))
+    e = rec.estimates
+    assert e.kv_cache_bytes_per_token == 70_272  # (512 + 64) x 61 layers x 2 bytes
+    assert 660 < e.weights_gb < 700  # ~671B x 1 byte + BF16 embeddings + scales, no MTP
+    for name in ("kv_cache_gb", "total_memory_gb", "memory_per_gpu_gb", "ttft_ms", "tpot_ms",
+                 "throughput_tokens_per_s"):
+        assert math.isfinite(getattr(e, name)) and getattr(e, name) > 0, name
+    assert e.max_concurrency >= 1
+
+
+def test_seed_formula_is_shown_beside_physics() -> None:
+    rec = evaluate(Workload(params_b=65, peak_qps=150, latency_ms=100))
+    note = next(n for n in rec.notes if n.rule_id.startswith("gpu-count-"))
+    assert f"{rec.facts['formula_gpu_count']}" in note.text
+    assert rec.gpu.count == max(rec.facts["formula_gpu_count"],  # type: ignore[type-var]
+                                rec.facts["physics_gpu_count"])
