@@ -165,22 +165,23 @@ hit_policy = "collect"
 def test_layering_extends_and_replaces_tables(tmp_path: Path) -> None:
     extra = '''
 [[tables]]
-id = "cpu"
-title = "more CPU rules"
-hit_policy = "unique"
+id = "topology"
+title = "more topology notes"
+hit_policy = "collect"
 extends = true
   [[tables.rules]]
   id = "cpu-never"
   title = "never"
   source = "test"
   why = "test"
-  when = { edition = "basic", peak_qps = { lt = 0 } }
-  note = "unreachable"
+  when = { edition = "basic", peak_qps = { gt = 1e8 } }
+  note = "rare"
 '''
     folder = write_rules(tmp_path, extra, minimal=False)
     rules = load_rules(folder, include_shipped=True)
-    assert rules.rule("cpu-never").table_id == "cpu"
-    assert [r.id for r in rules.table("cpu").rules][-1] == "cpu-never"
+    assert rules.rule("cpu-never").table_id == "topology"
+    assert rules.findings == ()  # the checker ran and found nothing to warn about
+    assert [r.id for r in rules.table("topology").rules][-1] == "cpu-never"
     clash = extra.replace("extends = true\n", "")
     folder2 = write_rules(tmp_path / "b", clash, minimal=False)
     with pytest.raises(RuleError, match="duplicate table id .*set extends = true or replace"):

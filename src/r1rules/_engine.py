@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -80,16 +81,27 @@ def _value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# json.dumps writes 1e-05 and 1e+16; durable-rules wants a fraction before the exponent.
+_BARE_EXPONENT = re.compile(r'(?<=[:,\[])(-?\d+)(e[-+]?\d+)(?=[,}\]])')
+
+
 def encode_fact(facts: Mapping[str, object], extra: str = "",
                 names: Sequence[str] | None = None) -> str:
     """One JSON object of the facts in ``names`` (all, when None) that have a value, plus
-    ``extra`` (further members, already JSON). Only bool, number and str values can match."""
-    chosen = facts if names is None else {n: facts[n] for n in names if n in facts}
-    members = [f'"{name}":{_value(value)}' for name, value in chosen.items()
-               if isinstance(value, (bool, int, float, str))]
+    ``extra`` (further members, already JSON). Only bool, number and str values can match;
+    non-finite numbers are refused (validated facts never have them)."""
+    chosen = {n: v for n, v in (facts.items() if names is None else
+                                ((n, facts[n]) for n in names if n in facts))
+              if isinstance(v, (bool, int, float, str))}
+    try:
+        text = json.dumps(chosen, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        raise EvaluationError(f"a non-finite number cannot reach the engine: {chosen}") from None
+    if "e" in text:
+        text = _BARE_EXPONENT.sub(r"\1.0\2", text)
     if extra:
-        members.append(extra)
-    return "{" + ",".join(members) + "}"
+        text = text[:-1] + ("," if chosen else "") + extra + "}"
+    return text
 
 
 def _test_json(test: Test) -> str:
@@ -156,8 +168,9 @@ class CompiledRules:
             stratum: f'"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys)
             for stratum, keys in partitions.items()}
         name = f"r1rules-{rules.version[:16]}-{next(_ruleset_names)}"
+        self.definition_json = "{" + ",".join(definitions) + "}"
         try:
-            self._handle = _dre.create_ruleset(name, "{" + ",".join(definitions) + "}")
+            self._handle = _dre.create_ruleset(name, self.definition_json)
         except Exception as exc:  # the C module raises its own error type
             raise EvaluationError(f"the rule engine refused the compiled rule set: {exc}") from None
         self._lock = threading.Lock()

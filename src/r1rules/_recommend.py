@@ -53,60 +53,82 @@ class _Run:
                                           self.facts)
         self.facts.update(found)
 
-    def apply_table(self, table: Table, fired: Sequence[Rule]) -> None:
-        matched = [r for r in fired if r.table_id == table.id]
-        if not matched:
-            if table.complete:
+    def apply(self, tables: Sequence[Table], fired: Sequence[str]) -> None:
+        """Apply one stratum's firings table by table, enforcing each hit policy."""
+        by_table: dict[str, list[Rule]] = {}
+        rules_by_id = self.rules._rules_by_id
+        for rule_id in fired:
+            rule = rules_by_id[rule_id]
+            by_table.setdefault(rule.table_id, []).append(rule)
+        for table in tables:
+            matched = by_table.get(table.id)
+            if matched:
+                self.apply_table(table, matched)
+            elif table.complete:
                 raise EvaluationError(
                     f"{table.file}: table {table.id!r} is complete but no rule matched this "
                     f"workload (a gap in the rules); facts: {_facts_read(table, self.facts)}")
-            return
+
+    def apply_table(self, table: Table, matched: Sequence[Rule]) -> None:
         policy = table.hit_policy
         if policy == HitPolicy.UNIQUE and len(matched) > 1:
             raise EvaluationError(
                 f"{table.file}: table {table.id!r} is unique but rules "
                 f"{', '.join(repr(r.id) for r in matched)} all matched this workload")
-        winners = matched[:1] if policy == HitPolicy.FIRST else matched
         assigned: dict[str, tuple[object, str]] = {}
-        for rule in matched:
-            if rule in winners:
-                self._fire(rule, assigned, policy)
-            else:
+        if policy == HitPolicy.FIRST:
+            self._fire(matched[0], assigned, policy)
+            for rule in matched[1:]:
                 self.trace.append(Justification(rule.id, rule.title, rule.source, rule.why,
                                                 table.id, self._read(rule), (), suppressed=True))
+            return
+        for rule in matched:
+            self._fire(rule, assigned, policy)
 
     def _read(self, rule: Rule) -> tuple[tuple[str, object], ...]:
         facts = self.facts
-        return tuple((name, facts.get(name)) for name in rule.condition_facts)
+        return tuple([(name, facts.get(name)) for name in rule.condition_facts])
 
     def _fire(self, rule: Rule, assigned: dict[str, tuple[object, str]], policy: str) -> None:
-        values = self._read(rule)
-        sets = []
-        for assignment in rule.sets:
-            if assignment.from_fact:
-                if assignment.from_fact not in self.facts:
-                    raise EvaluationError(f"{rule.file}: rule {rule.id!r}: set.{assignment.fact}"
-                                          f": fact {assignment.from_fact!r} has no value for "
-                                          "this workload")
-                value = self.facts[assignment.from_fact]
-            else:
-                value = assignment.value
-            earlier = assigned.get(assignment.fact)
-            if earlier is not None and earlier[0] != value:
-                raise EvaluationError(
-                    f"{rule.file}: table {rule.table_id!r} ({policy}): rules {earlier[1]!r} "
-                    f"and {rule.id!r} set {assignment.fact!r} to different values "
-                    f"({earlier[0]!r} and {value!r})")
-            assigned[assignment.fact] = (value, rule.id)
-            self.facts[assignment.fact] = value
-            sets.append((assignment.fact, value))
+        """Apply one rule's consequences; ``assigned`` catches conflicting sets within a
+        table whose policy lets several rules fire (any, collect)."""
+        facts = self.facts
+        values = tuple([(name, facts.get(name)) for name in rule.condition_facts])
+        sets: tuple[tuple[str, object], ...] = ()
+        if rule.sets:
+            done = []
+            for assignment in rule.sets:
+                name = assignment.fact
+                if assignment.from_fact:
+                    if assignment.from_fact not in facts:
+                        raise EvaluationError(
+                            f"{rule.file}: rule {rule.id!r}: set.{name}: fact "
+                            f"{assignment.from_fact!r} has no value for this workload")
+                    value = facts[assignment.from_fact]
+                else:
+                    value = assignment.value
+                if policy in _SEVERAL:
+                    earlier = assigned.get(name)
+                    if earlier is not None and earlier[0] != value:
+                        raise EvaluationError(
+                            f"{rule.file}: table {rule.table_id!r} ({policy}): rules "
+                            f"{earlier[1]!r} and {rule.id!r} set {name!r} to different values "
+                            f"({earlier[0]!r} and {value!r})")
+                    assigned[name] = (value, rule.id)
+                facts[name] = value
+                done.append((name, value))
+            sets = tuple(done)
         self.trace.append(Justification(rule.id, rule.title, rule.source, rule.why,
-                                        rule.table_id, values, tuple(sets)))
-        for text in rule.notes:
-            self.notes.append(Message(fill(text, self.facts), rule.id))
-        for text in rule.warnings:
-            self.warnings.append(Message(fill(text, self.facts), rule.id))
-        self.alternatives.extend(rule.alternatives)
+                                        rule.table_id, values, sets))
+        if rule.notes:
+            self.notes.extend(Message(fill(text, facts), rule.id) for text in rule.notes)
+        if rule.warnings:
+            self.warnings.extend(Message(fill(text, facts), rule.id) for text in rule.warnings)
+        if rule.alternatives:
+            self.alternatives.extend(rule.alternatives)
+
+
+_SEVERAL = frozenset({HitPolicy.ANY, HitPolicy.COLLECT})
 
 
 def _facts_read(table: Table, facts: Mapping[str, object]) -> str:
@@ -128,18 +150,12 @@ def evaluate(workload: Workload, rules: RuleSet | str | os.PathLike[str] | None 
                             f"{type(workload).__name__}")
     ruleset = resolve_rules(rules)
     run = _Run(workload, ruleset, workload.resolved_model())
-    engine = compiled(ruleset)
-    rules_by_id = ruleset._rules_by_id
-    by_stratum: dict[int, list[Table]] = {}
-    for table in ruleset.tables:
-        by_stratum.setdefault(table.stratum, []).append(table)
-    with engine.session() as session:
-        for stratum in range(1, ruleset.strata + 1):
-            if stratum == ruleset.sizing_stratum + 1:
+    size_before = ruleset.sizing_stratum + 1
+    with compiled(ruleset).session() as session:
+        for stratum, tables in ruleset.by_stratum:
+            if stratum == size_before:
                 run.size()
-            fired = [rules_by_id[i] for i in session.run_stratum(stratum, run.facts)]
-            for table in by_stratum.get(stratum, ()):
-                run.apply_table(table, fired)
+            run.apply(tables, session.run_stratum(stratum, run.facts))
     if run.sizing is None:
         run.size()
     return _assemble(run)

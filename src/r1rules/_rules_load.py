@@ -29,25 +29,42 @@ PathLike = str | os.PathLike[str]
 
 
 def load_rules(*paths: PathLike, include_shipped: bool = False,
-               catalog: Catalog | None = None) -> RuleSet:
+               catalog: Catalog | None = None, check: bool = True) -> RuleSet:
     """Load and validate rule files.
 
     Each path is a ``.toml`` file or a folder whose top-level ``*.toml`` files are rule
-    files and whose ``catalog/`` sub-folder (if any) extends the model and GPU catalogs.
-    With no paths, or with ``include_shipped=True``, the shipped rules come first and the
-    given files are layered on top of them. Every problem in every file is reported in one
-    :class:`RuleError`.
+    files and whose ``catalog/`` sub-folder (if any) holds catalog files: a full catalog
+    (``models.toml`` and ``gpus.toml``, as in a copy of the shipped ``rules/``) replaces the
+    shipped one; other files extend it. With no paths, or with ``include_shipped=True``,
+    the shipped rules come first and the given files are layered on top of them. Every
+    problem in every file is reported in one :class:`RuleError`.
+
+    With ``check`` (the default), the static checker (gaps, overlaps, dead rules, conflicts;
+    see ``r1rules check``) runs too: its errors refuse the rule set in the same RuleError,
+    its warnings are kept on ``RuleSet.findings``.
     """
     shipped = shipped_rules_dir()
     roots: list[Path] = [shipped] if include_shipped or not paths else []
     roots += [Path(p) for p in paths]
-    rule_files, catalog_files, problems = _collect(roots)
+    rule_files, catalog_files, full_catalog, problems = _collect(roots)
     if catalog is None:
         try:
-            catalog = load_catalog(*catalog_files, include_default=True)
+            catalog = load_catalog(*catalog_files, include_default=not full_catalog)
         except CatalogError as exc:
-            raise RuleError([str(exc)]) from None
-    return _build(rule_files, catalog, problems)
+            raise RuleError(str(exc).splitlines()) from None
+    rules = _build(rule_files, catalog, problems)
+    return _checked(rules) if check else rules
+
+
+def _checked(rules: RuleSet) -> RuleSet:
+    """Refuse a rule set the static checker finds errors in; keep its warnings."""
+    from ._check import check_rules  # local: the checker reads rule sets, never loads them
+
+    findings = check_rules(rules)
+    errors = [str(f).removeprefix("error: ") for f in findings if f.severity == "error"]
+    if errors:
+        raise RuleError(errors)
+    return attrs.evolve(rules, findings=tuple(str(f) for f in findings))
 
 
 @functools.cache
@@ -74,23 +91,30 @@ def _rule_files_in(folder: Path) -> list[Path]:
     return sorted(p.resolve() for p in folder.glob("*.toml") if p.is_file())
 
 
-def _collect(roots: Iterable[Path]) -> tuple[list[Path], list[Path], Problems]:
+def _collect(roots: Iterable[Path]) -> tuple[list[Path], list[Path], bool, Problems]:
+    """Rule files, catalog files, whether those form a full catalog, and problems."""
     problems = Problems()
     rule_files: list[Path] = []
     catalog_files: list[Path] = []
+    full_catalog = False
+    shipped = shipped_rules_dir().resolve()
     for root in roots:
         if root.is_dir():
             rule_files += _rule_files_in(root)
             catalog_dir = root / "catalog"
-            if catalog_dir.is_dir() and root.resolve() != shipped_rules_dir().resolve():
-                catalog_files += sorted(catalog_dir.glob("*.toml"))
+            if catalog_dir.is_dir() and root.resolve() != shipped:
+                found = sorted(catalog_dir.glob("*.toml"))
+                if {"models.toml", "gpus.toml"} <= {f.name for f in found}:
+                    catalog_files, full_catalog = found, True
+                else:
+                    catalog_files += found
         elif root.is_file():
             rule_files.append(root.resolve())
         else:
             problems.add(str(root), "", "no such rule file or folder")
     if not rule_files and not problems.lines:
         problems.add(", ".join(str(r) for r in roots), "", "no rule files (*.toml) found")
-    return list(dict.fromkeys(rule_files)), catalog_files, problems
+    return list(dict.fromkeys(rule_files)), catalog_files, full_catalog, problems
 
 
 def _read(file: Path, problems: Problems) -> dict[str, Any] | None:

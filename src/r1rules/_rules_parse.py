@@ -29,6 +29,7 @@ from ._text import placeholders
 __all__ = ["Problems", "parse_fact_declaration", "parse_rule", "check_keys", "ID_PATTERN"]
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+ENUM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+/-]{0,63}$")
 RULE_KEYS = ("id", "title", "source", "why", "when", "set", "note", "warn", "alternatives")
 PARTS = ("gpu", "cpu", "memory", "storage", "network")
 FACT_TYPES = (Kind.NUMBER, Kind.ENUM, Kind.BOOL)
@@ -332,6 +333,11 @@ def parse_fact_declaration(entry: object, file: str, position: int,
         raw = entry.get("values")
         if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
             problems.add(where, "values", "an enum fact needs a non-empty list of strings")
+            return None
+        odd = [v for v in raw if not ENUM_VALUE.match(v)]
+        if odd:
+            problems.add(where, "values", f"{odd[0]!r}: enum values are 1-64 letters, digits, "
+                         "spaces or . _ + / - (starting with a letter or digit)")
             return None
         values = tuple(raw)
     elif "values" in entry:

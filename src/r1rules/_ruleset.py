@@ -96,11 +96,12 @@ class Rule:
     notes: tuple[str, ...]
     warnings: tuple[str, ...]
     alternatives: tuple[Alternative, ...]
+    # Facts its condition reads, in first-use order (derived; kept for the hot path).
+    condition_facts: tuple[str, ...] = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def condition_facts(self) -> tuple[str, ...]:
-        """Facts its condition reads, in first-use order."""
-        return tuple(dict.fromkeys(t.fact for t in self.tests))
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "condition_facts",
+                           tuple(dict.fromkeys(t.fact for t in self.tests)))
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -152,10 +153,16 @@ class RuleSet:
     sizing_stratum: int
     findings: tuple[str, ...] = ()
     _rules_by_id: Mapping[str, Rule] = attrs.field(init=False, repr=False)
+    # (stratum, its tables in order) for every stratum 1..strata; derived, for the hot path
+    by_stratum: tuple[tuple[int, tuple[Table, ...]], ...] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         index = {rule.id: rule for table in self.tables for rule in table.rules}
         object.__setattr__(self, "_rules_by_id", index)
+        top = max((t.stratum for t in self.tables), default=0)
+        layers = tuple((s, tuple(t for t in self.tables if t.stratum == s))
+                       for s in range(1, top + 1))
+        object.__setattr__(self, "by_stratum", layers)
 
     @property
     def rules(self) -> tuple[Rule, ...]:

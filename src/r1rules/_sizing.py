@@ -135,6 +135,7 @@ class Sizing:
 MAX_NODES_PER_REPLICA = 1024
 
 
+@functools.lru_cache(maxsize=16384)
 def size(model: Model, precision: str, kv_precision: str, gpu: Gpu, *, peak_qps: float,
          latency_ms: float, prompt_tokens: int, output_tokens: int, headroom_fraction: float,
          max_nodes: int) -> Sizing:
@@ -142,7 +143,8 @@ def size(model: Model, precision: str, kv_precision: str, gpu: Gpu, *, peak_qps:
 
     ``feasible`` is false when no placement within ``max_nodes`` nodes per replica holds the
     model; the figures are then those of the smallest placement over more nodes that does,
-    so that a pinned GPU still gets an honest (if impractical) count.
+    so that a pinned GPU still gets an honest (if impractical) count. Pure, so results are
+    cached (planners repeat the same sizing across budgets, stages and policies).
     """
     reach = max(max_nodes, _nodes_to_hold(model, precision, gpu))
     options = placements(model, precision, kv_precision, gpu, prompt_tokens, output_tokens,
