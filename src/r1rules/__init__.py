@@ -11,8 +11,7 @@ from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog
 from ._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
 from ._recommend import evaluate
 from ._recommendation import GpuChoice, Justification, Message, Recommendation
-from ._estimate import estimate
-from ._roofline import Estimates
+from ._estimates import Estimates, estimate
 from ._rules_load import default_rules, load_rules
 from ._ruleset import RuleSet
 from ._workload import Workload

@@ -25,12 +25,11 @@ from ._catalog_load import (
     KINDS,
     PRECISIONS,
     SEGMENTS,
-    HfConfig,
     lookup_key,
     read_catalog,
-    read_hf_config,
 )
 from ._errors import CatalogError, suggest
+from ._hf_config import HfConfig, read_hf_config
 
 __all__ = ["ATTENTIONS", "KINDS", "PRECISIONS", "SEGMENTS", "Catalog", "FrozenMap", "Gpu",
            "Model", "default_catalog", "dense_param_count", "generic_dense_model", "load_catalog",

@@ -12,7 +12,7 @@ from ._engine import compiled
 from ._errors import EvaluationError, R1RulesError, WorkloadError
 from ._facts import RECOMMENDATION_FIELDS
 from ._recommendation import GpuChoice, Justification, Message, Recommendation
-from ._roofline import estimate
+from ._estimates import estimate_deployment
 from ._rules_load import default_rules, load_rules
 from ._ruleset import Alternative, HitPolicy, Rule, RuleSet, Table
 from ._sizing import Sizing
@@ -181,7 +181,7 @@ def _assemble(run: _Run) -> Recommendation:
         tp = sizing.placement.tensor_parallel
         pp = sizing.placement.pipeline_parallel
         concurrency = max(1, count // sizing.placement.gpus) * sizing.batch_per_replica
-    estimates = estimate(run.model, run.workload.precision, gpu, count, concurrency,
+    estimates = estimate_deployment(run.model, run.workload.precision, gpu, count, concurrency,
                          run.workload.prompt_tokens, run.workload.output_tokens,
                          kv_precision=run.workload.kv_cache_precision, tensor_parallel=tp,
                          pipeline_parallel=pp)
