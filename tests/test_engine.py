@@ -181,3 +181,44 @@ def _tmp() -> str:
     import tempfile
 
     return tempfile.mkdtemp(prefix=f"r1rules-{next(_counter)}-")
+
+
+def test_a_failed_evaluation_still_deletes_its_session(tmp_path: Path) -> None:
+    """An evaluation that raises (here: two rules of a unique table match) leaves no state."""
+    twice = '''
+[[tables]]
+id = "twice"
+title = "overlapping unique table"
+hit_policy = "unique"
+  [[tables.rules]]
+  id = "twice-a"
+  title = "a"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 0 } }
+  note = "a"
+  [[tables.rules]]
+  id = "twice-b"
+  title = "b"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 1 } }
+  note = "b"
+'''
+    rules = load_rules(write_rules(tmp_path, twice), check=False)  # the checker would refuse it
+    for _ in range(1100):
+        with pytest.raises(EvaluationError, match="table 'twice' is unique but rules 'twice-a', "
+                           "'twice-b' all matched this workload"):
+            evaluate(W, rules)
+    assert _engine.live_sessions(rules) == 0
+
+
+def test_engine_limits_are_reported_in_our_words(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    rules = load_rules(write_rules(tmp_path))
+    monkeypatch.setattr(_engine, "MAX_RULES", 1)
+    with pytest.raises(EvaluationError, match="^rule set too large: 2 rules; the engine holds "
+                       "at most 1$"):
+        _engine.CompiledRules(rules)
+    assert _engine._explain(RuntimeError("Could not assert fact, error code: 303")) == \
+        "too many tests under one node"

@@ -57,8 +57,12 @@ def test_unknown_model_suggests_the_closest_id() -> None:
 
 
 def test_params_b_limits() -> None:
-    with pytest.raises(WorkloadError, match=r"^params_b: must be at most 10000 \(billion\); "):
+    with pytest.raises(WorkloadError, match=r"^params_b: must be at most 10000 billion; "
+                       r"got 20000$"):
         Workload(params_b=20_000, peak_qps=1, latency_ms=1)
+    with pytest.raises(WorkloadError, match=r"^peak_qps: must be at most 1e\+09 req/s; "
+                       r"got 2000000000.0$"):
+        Workload(params_b=7, peak_qps=2e9, latency_ms=1)
     with pytest.raises(WorkloadError, match=r"^params_b: must be greater than 0; got -3$"):
         Workload(params_b=-3, peak_qps=1, latency_ms=1)
 
@@ -92,3 +96,25 @@ def test_workload_is_frozen_hashable_and_pickles() -> None:
 def test_evaluate_refuses_what_is_not_a_workload() -> None:
     with pytest.raises(WorkloadError, match="^workload: expected an r1rules.Workload, not dict$"):
         r1rules.evaluate({"model": "deepseek-r1"})  # type: ignore[arg-type]
+
+
+def test_a_model_from_a_hugging_face_config_can_be_evaluated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A local config.json (here a Llama-3-8B-shaped model) becomes a custom model."""
+    import json
+
+    config = {"architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
+              "num_hidden_layers": 32, "intermediate_size": 14336, "num_attention_heads": 32,
+              "num_key_value_heads": 8, "vocab_size": 128256, "max_position_embeddings": 8192,
+              "torch_dtype": "bfloat16", "tie_word_embeddings": False,
+              "_name_or_path": "acme/llama-8b-custom"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    model = r1rules.model_from_hf_config(path)
+    w = Workload(model=model, peak_qps=2, latency_ms=800, prompt_tokens=1024,
+                 output_tokens=1024, stage="development")
+    rec = r1rules.evaluate(w)
+    assert 7.9 < model.total_params_b < 8.1
+    assert rec.facts["model"] == model.id and rec.edition == "professional"  # 8B > 7B
+    assert rec.to_dict()["workload"]["model"] == model.id
+    with pytest.raises(WorkloadError, match="exceeds the context window"):
+        Workload(model=model, peak_qps=1, latency_ms=1, prompt_tokens=8000, output_tokens=500)

@@ -7,7 +7,7 @@
     'basic'
 """
 
-from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog
+from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
 from ._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
 from ._recommend import evaluate
 from ._recommendation import GpuChoice, Justification, Message, Recommendation
@@ -40,4 +40,5 @@ __all__ = [
     "evaluate",
     "load_catalog",
     "load_rules",
+    "model_from_hf_config",
 ]

@@ -21,7 +21,9 @@ durable-rules' sharp edges, and how this adapter contains each (tests in test_en
 - A fact with 255 or more properties is refused at assert time (error 302, found here:
   MAX_OBJECT_PROPERTIES in its state.h): each stratum's fact carries only the facts its
   rules test, and a stratum that would need more is refused when the rules compile.
-- ``pri`` is unsigned 16-bit: rule indexes are range-checked.
+- ``pri`` is unsigned 16-bit: rule indexes are range-checked. A ruleset holds at most
+  4,096 rules (error 106) and a node's children are walked on a stack of 64 (error 303):
+  both limits are checked when the rules compile, with a message in our words.
 - Rulesets can never be unregistered and re-registering leaks: each rule set is compiled
   once per process and cached by its content hash.
 - The C code holds the GIL and has no locks: a lock serialises each stratum's
@@ -45,6 +47,8 @@ from ._ruleset import RuleSet, Test
 __all__ = ["CompiledRules", "compiled", "encode_fact"]
 
 PARTITION_SIZE = 32
+MAX_PARTITIONS = 60  # children of one node: the engine's evaluation stack holds 64
+MAX_RULES = 4096  # the engine's MAX_ACTIONS per ruleset
 MAX_PRIORITY = 65_535
 MAX_FACT_PROPERTIES = 254  # durable-rules' MAX_OBJECT_PROPERTIES is 255, exclusive
 STRATUM_KEY = "r1$stratum"
@@ -69,6 +73,21 @@ def _number(value: float | int) -> str:
             mantissa += ".0"
         text = f"{mantissa}e{exponent}"
     return text
+
+
+# durable-rules' error codes (its rules.h), in words: none of its messages reach a user.
+_ENGINE_ERRORS = {
+    "101": "out of memory", "106": "too many rules", "201": "a value it cannot parse",
+    "202": "a string it cannot parse", "203": "a number it cannot parse",
+    "204": "an object it cannot parse", "302": "a fact with too many properties",
+    "303": "too many tests under one node", "309": "an unknown session",
+}
+
+
+def _explain(exc: Exception) -> str:
+    """An engine exception as words, keyed on its error code."""
+    code = str(exc).rsplit(" ", 1)[-1]
+    return _ENGINE_ERRORS.get(code, f"engine error {code}")
 
 
 def _value(value: object) -> str:
@@ -156,6 +175,14 @@ class CompiledRules:
                 body = f'{{"all":[{{"m":{{"$and":[{",".join(tests)}]}}}}],"pri":{rule.index}}}'
                 definitions.append(f"{json.dumps(rule.id)}:{body}")
                 self.rule_ids[rule.id] = rule.index
+        if len(self.rule_ids) > MAX_RULES:
+            raise EvaluationError(f"rule set too large: {len(self.rule_ids)} rules; the engine "
+                                  f"holds at most {MAX_RULES}")
+        for stratum, keys in partitions.items():
+            if len(keys) > MAX_PARTITIONS:
+                raise EvaluationError(
+                    f"rule set too large: stratum {stratum} has {counts[stratum]} rules; the "
+                    f"engine evaluates at most {MAX_PARTITIONS * PARTITION_SIZE} in one stratum")
         for stratum, read in reads.items():
             size = len(read) + len(partitions[stratum]) + 2
             if size > MAX_FACT_PROPERTIES:
@@ -172,7 +199,9 @@ class CompiledRules:
         try:
             self._handle = _dre.create_ruleset(name, self.definition_json)
         except Exception as exc:  # the C module raises its own error type
-            raise EvaluationError(f"the rule engine refused the compiled rule set: {exc}") from None
+            raise EvaluationError("the rule engine refused the compiled rule set "
+                                  f"({_explain(exc)}); this is a bug in r1rules, please report it"
+                                  ) from None
         self._lock = threading.Lock()
 
     def session(self) -> Session:
@@ -209,7 +238,9 @@ class Session:
             try:
                 result = _dre.assert_fact(handle, fact)
             except Exception as exc:
-                raise EvaluationError(f"the rule engine refused a fact: {exc}") from None
+                raise EvaluationError(f"the rule engine refused the facts of stratum {stratum} "
+                                      f"({_explain(exc)}); this is a bug in r1rules, please "
+                                      "report it") from None
             if result[0] in (_RESULT_NO_MATCH, _RESULT_OBSERVED):
                 return ()
             # Drain every pending action before anything else can happen: deleting a

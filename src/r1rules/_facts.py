@@ -113,7 +113,7 @@ _SPECS: tuple[FactSpec, ...] = (
     _num("sequence_tokens", _W, "prompt + output tokens", "tokens", 2.0, 2e8, integer=True),
     _enum("stage", _W, "development or production", ("development", "production")),
     _bool("has_budget", _W, "the workload gives a budget"),
-    _num("budget_usd", _W, "total hardware budget", "USD", 0.0, optional=True),
+    _num("budget_usd", _W, "total hardware budget", "USD", 0.0, 1e15, optional=True),
     _num("weights_gb", _W, "weight memory at this precision (scales included)", "GB"),
     _num("kv_cache_bytes_per_token", _W, "KV cache per token of context, whole model", "bytes",
          integer=True),

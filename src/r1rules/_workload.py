@@ -9,7 +9,7 @@ import attrs
 
 from ._catalog import default_catalog, generic_dense_model, Model
 from ._errors import CatalogError, WorkloadError, suggest
-from ._facts import KV_PRECISIONS, PRECISIONS
+from ._facts import BUILTIN_FACTS, KV_PRECISIONS, PRECISIONS
 
 __all__ = ["Workload", "STAGES", "DEFAULT_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS"]
 
@@ -21,7 +21,6 @@ STAGES = ("development", "production")
 # prompt tokens a typical chat/RAG prompt. Both are defaults to override, not measurements.
 DEFAULT_PROMPT_TOKENS = 1024
 DEFAULT_OUTPUT_TOKENS = 4096
-MAX_PARAMS_B = 10_000.0
 
 
 def _fail(field: str, problem: str, value: object) -> WorkloadError:
@@ -29,6 +28,7 @@ def _fail(field: str, problem: str, value: object) -> WorkloadError:
 
 
 def _number(field: str, value: object, *, positive: bool = True) -> float:
+    """A finite number within the range the rules' fact vocabulary gives the field."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(field, f"expected a number, not {type(value).__name__}", value)
     if not math.isfinite(value):
@@ -37,6 +37,10 @@ def _number(field: str, value: object, *, positive: bool = True) -> float:
         raise _fail(field, "must be greater than 0", value)
     if value < 0:
         raise _fail(field, "must be 0 or more", value)
+    spec = BUILTIN_FACTS.get(field)
+    if spec is not None and value > spec.high:
+        unit = f" {spec.unit}" if spec.unit else ""
+        raise _fail(field, f"must be at most {spec.high:g}{unit}", value)
     return float(value)
 
 
@@ -56,9 +60,9 @@ def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _model_id(value: object) -> str | None:
-    if value is None:
-        return None
+def _model_id(value: object) -> str | Model | None:
+    if value is None or isinstance(value, Model):
+        return value
     if not isinstance(value, str):
         raise _fail("model", f"expected a model id (str), not {type(value).__name__}", value)
     try:
@@ -94,7 +98,8 @@ def _optional_number(field: str, positive: bool = True) -> Any:
 class Workload:
     """What has to be served. Validated on construction; ids are stored canonical.
 
-    Give either ``model`` (a catalog id, Hugging Face repo id or alias) or ``params_b``
+    Give either ``model`` (a catalog id, Hugging Face repo id or alias, or a ``Model``
+    record such as ``model_from_hf_config("config.json")`` returns) or ``params_b``
     (a generic dense model of that many billion parameters), not both. ``precision``
     defaults to the model's native precision (FP8 for R1, BF16 for the distills).
     ``latency_ms`` is the time-to-first-token target. ``gpu`` pins the GPU model.
@@ -104,7 +109,7 @@ class Workload:
         "peak_qps", "peak requests per second", v))
     latency_ms: float = attrs.field(default=None, converter=lambda v: _required(
         "latency_ms", "time-to-first-token target in milliseconds", v))
-    model: str | None = attrs.field(default=None, converter=_model_id)
+    model: str | Model | None = attrs.field(default=None, converter=_model_id)
     params_b: float | None = attrs.field(default=None,
                                          converter=_optional_number("params_b"))
     precision: str | None = attrs.field(default=None)
@@ -125,8 +130,6 @@ class Workload:
             both = "both were given" if self.model is not None else "neither was given"
             raise WorkloadError(f"model/params_b: give exactly one of model (a catalog id) "
                                 f"or params_b (billions of parameters); {both}")
-        if self.params_b is not None and self.params_b > MAX_PARAMS_B:
-            raise _fail("params_b", f"must be at most {MAX_PARAMS_B:g} (billion)", self.params_b)
         if self.precision is None:
             object.__setattr__(self, "precision", self.resolved_model().native_precision)
         else:
@@ -139,7 +142,9 @@ class Workload:
                                 f"window of {self.resolved_model().id} ({window} tokens)")
 
     def resolved_model(self) -> Model:
-        """The catalog model, or the generic dense model for ``params_b``."""
+        """The catalog model (or the record given), or the generic model for ``params_b``."""
+        if isinstance(self.model, Model):
+            return self.model
         if self.model is not None:
             return default_catalog().model(self.model)
         assert self.params_b is not None
@@ -150,4 +155,8 @@ class Workload:
         return self.prompt_tokens + self.output_tokens
 
     def to_dict(self) -> dict[str, object]:
-        return attrs.asdict(self)
+        """JSON-ready fields; a custom Model record is shown by its id."""
+        data = attrs.asdict(self, recurse=False)
+        if isinstance(self.model, Model):
+            data["model"] = self.model.id
+        return data
