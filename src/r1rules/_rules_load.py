@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import tomli
@@ -311,8 +311,9 @@ def _stratify(drafts: Sequence[_Draft], facts: Mapping[str, FactSpec],
 def _version(tables: Sequence[Table], facts: Mapping[str, FactSpec], catalog: Catalog) -> str:
     def plain(value: object) -> object:
         if attrs.has(type(value)):
-            return {k: plain(v) for k, v in attrs.asdict(value, recurse=False).items()
-                    if k != "file"}
+            fields = attrs.fields(cast(Any, type(value)))
+            return {f.name: plain(getattr(value, f.name)) for f in fields
+                    if f.name != "file" and f.init}
         if isinstance(value, Mapping):
             return {str(k): plain(v) for k, v in sorted(value.items())}
         if isinstance(value, (list, tuple)):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import attrs
 
 from ._catalog import default_catalog, generic_dense_model, Model
@@ -88,10 +86,37 @@ def _required(field: str, meaning: str, value: object) -> float:
     return _number(field, value)
 
 
-def _optional_number(field: str, positive: bool = True) -> Any:
-    def convert(value: object) -> float | None:
-        return None if value is None else _number(field, value, positive=positive)
-    return convert
+# Named converters (one per field): attrs runs them before the instance exists.
+def _peak_qps(value: object) -> float:
+    return _required("peak_qps", "peak requests per second", value)
+
+
+def _latency_ms(value: object) -> float:
+    return _required("latency_ms", "time-to-first-token target in milliseconds", value)
+
+
+def _params_b(value: object) -> float | None:
+    return None if value is None else _number("params_b", value)
+
+
+def _budget_usd(value: object) -> float | None:
+    return None if value is None else _number("budget_usd", value)
+
+
+def _kv_cache_precision(value: object) -> str:
+    return _choice("kv_cache_precision", value, KV_PRECISIONS)
+
+
+def _prompt_tokens(value: object) -> int:
+    return _tokens("prompt_tokens", value)
+
+
+def _output_tokens(value: object) -> int:
+    return _tokens("output_tokens", value)
+
+
+def _stage(value: object) -> str:
+    return _choice("stage", value, STAGES)
 
 
 @attrs.frozen(kw_only=True)
@@ -105,25 +130,17 @@ class Workload:
     ``latency_ms`` is the time-to-first-token target. ``gpu`` pins the GPU model.
     """
 
-    peak_qps: float = attrs.field(default=None, converter=lambda v: _required(
-        "peak_qps", "peak requests per second", v))
-    latency_ms: float = attrs.field(default=None, converter=lambda v: _required(
-        "latency_ms", "time-to-first-token target in milliseconds", v))
+    peak_qps: float = attrs.field(default=None, converter=_peak_qps)
+    latency_ms: float = attrs.field(default=None, converter=_latency_ms)
     model: str | Model | None = attrs.field(default=None, converter=_model_id)
-    params_b: float | None = attrs.field(default=None,
-                                         converter=_optional_number("params_b"))
+    params_b: float | None = attrs.field(default=None, converter=_params_b)
     precision: str | None = attrs.field(default=None)
-    kv_cache_precision: str = attrs.field(
-        default="bf16", converter=lambda v: _choice("kv_cache_precision", v, KV_PRECISIONS))
+    kv_cache_precision: str = attrs.field(default="bf16", converter=_kv_cache_precision)
     gpu: str | None = attrs.field(default=None, converter=_gpu_id)
-    prompt_tokens: int = attrs.field(default=DEFAULT_PROMPT_TOKENS,
-                                     converter=lambda v: _tokens("prompt_tokens", v))
-    output_tokens: int = attrs.field(default=DEFAULT_OUTPUT_TOKENS,
-                                     converter=lambda v: _tokens("output_tokens", v))
-    stage: str = attrs.field(default="production",
-                             converter=lambda v: _choice("stage", v, STAGES))
-    budget_usd: float | None = attrs.field(default=None,
-                                           converter=_optional_number("budget_usd"))
+    prompt_tokens: int = attrs.field(default=DEFAULT_PROMPT_TOKENS, converter=_prompt_tokens)
+    output_tokens: int = attrs.field(default=DEFAULT_OUTPUT_TOKENS, converter=_output_tokens)
+    stage: str = attrs.field(default="production", converter=_stage)
+    budget_usd: float | None = attrs.field(default=None, converter=_budget_usd)
 
     def __attrs_post_init__(self) -> None:
         if (self.model is None) == (self.params_b is None):
