@@ -16,12 +16,11 @@ from typing import Any
 
 import attrs
 import pytest
-
-import r1rules as r1rules_package
 import tomli
 from hypothesis import given
 from hypothesis import strategies as st
 
+import r1rules as r1rules_package
 from r1rules._catalog import (
     PRECISIONS,
     Catalog,

@@ -7,11 +7,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from rulefiles import write_rules
 
 import r1rules
-from r1rules import EvaluationError, Workload, evaluate, load_rules
-from r1rules import _engine
-from rulefiles import write_rules
+from r1rules import EvaluationError, Workload, _engine, evaluate, load_rules
 
 W = Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500, stage="development")
 

@@ -7,12 +7,12 @@ import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import GPU_IDS, workloads
 
 from r1rules import Workload, default_rules, evaluate
 from r1rules._conditions import matches
 from r1rules._facts import RECOMMENDATION_FIELDS
 from r1rules._memory import USABLE_MEMORY_FRACTION
-from strategies import GPU_IDS, workloads
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

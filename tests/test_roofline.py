@@ -18,8 +18,8 @@ from test_memory import ALL_MODELS, DISTILLS, gpu, model
 
 from r1rules._catalog import PRECISIONS
 from r1rules._errors import CatalogError, WorkloadError
-from r1rules._memory import kv_cache_bytes_per_token
 from r1rules._estimates import estimate_deployment as estimate
+from r1rules._memory import kv_cache_bytes_per_token
 from r1rules._roofline import (
     compute_tflops,
     decode_step_ms,

@@ -6,10 +6,10 @@ import pickle
 from pathlib import Path
 
 import pytest
+from rulefiles import write_rules
 
 import r1rules
 from r1rules import RuleError, load_rules
-from rulefiles import write_rules
 
 BAD_RULE = '''
 [[facts]]

@@ -9,9 +9,9 @@
 
 from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
 from ._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
+from ._estimates import Estimates, estimate
 from ._recommend import evaluate
 from ._recommendation import GpuChoice, Justification, Message, Recommendation
-from ._estimates import Estimates, estimate
 from ._rules_load import default_rules, load_rules
 from ._ruleset import RuleSet
 from ._workload import Workload

@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -138,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (R1RulesError, _BadInput) as exc:
         print(f"r1rules: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception as exc:  # a bug; say so plainly instead of a traceback
+    except Exception as exc:  # noqa: BLE001 - a bug; say so plainly, never a traceback
         print(f"r1rules: internal error ({type(exc).__name__}: {exc}); please report it",
               file=sys.stderr)
         return EXIT_INTERNAL

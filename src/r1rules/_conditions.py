@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ._ruleset import Rule, Test
 
-__all__ = ["failed_tests", "matches", "holds", "shortfall"]
+__all__ = ["failed_tests", "holds", "matches", "shortfall"]
 
 
 def holds(test: Test, facts: Mapping[str, object]) -> bool:

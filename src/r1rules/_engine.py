@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import math
+import re
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -84,7 +84,7 @@ _ENGINE_ERRORS = {
 }
 
 
-def _explain(exc: Exception) -> str:
+def _explain(exc: BaseException) -> str:
     """An engine exception as words, keyed on its error code."""
     code = str(exc).rsplit(" ", 1)[-1]
     return _ENGINE_ERRORS.get(code, f"engine error {code}")
@@ -198,7 +198,7 @@ class CompiledRules:
         self.definition_json = "{" + ",".join(definitions) + "}"
         try:
             self._handle = _dre.create_ruleset(name, self.definition_json)
-        except Exception as exc:  # the C module raises its own error type
+        except (_dre.error, MemoryError) as exc:
             raise EvaluationError("the rule engine refused the compiled rule set "
                                   f"({_explain(exc)}); this is a bug in r1rules, please report it"
                                   ) from None
@@ -237,7 +237,7 @@ class Session:
             self._used = True
             try:
                 result = _dre.assert_fact(handle, fact)
-            except Exception as exc:
+            except (_dre.error, MemoryError) as exc:
                 raise EvaluationError(f"the rule engine refused the facts of stratum {stratum} "
                                       f"({_explain(exc)}); this is a bug in r1rules, please "
                                       "report it") from None
@@ -280,11 +280,11 @@ def live_sessions(rules: RuleSet) -> int:
     for sid in range(max(1, last - 4096), last):
         try:
             _dre.get_state(engine._handle, str(sid))
-        except Exception:
+        except _dre.error:  # 309: no such session
             continue
         count += 1
     return count
 
 
-__all__ += ["live_sessions", "Session"]
+__all__ += ["Session", "live_sessions"]
 _ = Sequence  # re-exported types only

@@ -10,24 +10,17 @@ import math
 
 import attrs
 
-from r1rules._catalog import Gpu, Model
-from r1rules._catalog import default_catalog
+from r1rules._catalog import Gpu, Model, default_catalog
 from r1rules._errors import CatalogError, WorkloadError
 from r1rules._facts import KV_PRECISIONS, PRECISIONS
-from r1rules._workload import DEFAULT_OUTPUT_TOKENS, DEFAULT_PROMPT_TOKENS, _choice
 from r1rules._memory import (
     GB,
     USABLE_MEMORY_FRACTION,
     check_precision,
     kv_cache_bytes_per_token,
-    kv_cache_bytes_per_token_per_gpu,
-    kv_head_fraction,
-    runtime_overhead_gb,
-    weight_profile,
-    weights_gb_per_gpu,
 )
-
-from r1rules._roofline import _consts, _Consts, _decode_ms, _positive, _prefill_ms
+from r1rules._roofline import _Consts, _consts, _decode_ms, _positive, _prefill_ms
+from r1rules._workload import DEFAULT_OUTPUT_TOKENS, DEFAULT_PROMPT_TOKENS, _choice
 
 __all__ = ["Estimates", "estimate", "estimate_deployment"]
 

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 import attrs
 
 __all__ = [
-    "FactSpec",
-    "Kind",
-    "Producer",
     "BUILTIN_FACTS",
     "RECOMMENDATION_FIELDS",
     "SIZING_INPUTS",
+    "FactSpec",
+    "Kind",
+    "Producer",
 ]
 
 

@@ -10,9 +10,9 @@ from ._catalog import Model
 from ._derive import input_facts, sizing_facts
 from ._engine import compiled
 from ._errors import EvaluationError, R1RulesError, WorkloadError
+from ._estimates import estimate_deployment
 from ._facts import RECOMMENDATION_FIELDS
 from ._recommendation import GpuChoice, Justification, Message, Recommendation
-from ._estimates import estimate_deployment
 from ._rules_load import default_rules, load_rules
 from ._ruleset import Alternative, HitPolicy, Rule, RuleSet, Table
 from ._sizing import Sizing

@@ -19,9 +19,7 @@ from r1rules._catalog import Gpu, Model
 from r1rules._errors import CatalogError, WorkloadError
 from r1rules._memory import (
     GB,
-    USABLE_MEMORY_FRACTION,
     check_precision,
-    kv_cache_bytes_per_token,
     kv_cache_bytes_per_token_per_gpu,
     kv_head_fraction,
     runtime_overhead_gb,

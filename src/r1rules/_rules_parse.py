@@ -19,14 +19,13 @@ from ._ruleset import (
     RANGE_OPERATORS,
     Alternative,
     Assignment,
-    HitPolicy,
     Rule,
     Test,
     Value,
 )
 from ._text import placeholders
 
-__all__ = ["Problems", "parse_fact_declaration", "parse_rule", "check_keys", "ID_PATTERN"]
+__all__ = ["ID_PATTERN", "Problems", "check_keys", "parse_fact_declaration", "parse_rule"]
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 ENUM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+/-]{0,63}$")

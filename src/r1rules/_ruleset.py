@@ -9,7 +9,6 @@ strata so that every fact a table reads is known before it runs (forward chainin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Union
 
 import attrs
 
@@ -27,8 +26,8 @@ __all__ = [
     "Value",
 ]
 
-Scalar = Union[float, int, str, bool]
-Value = Union[Scalar, tuple[str, ...]]
+Scalar = float | int | str | bool
+Value = Scalar | tuple[str, ...]
 
 
 class HitPolicy:

@@ -90,7 +90,7 @@ def placements(model: Model, precision: str, kv_precision: str, gpu: Gpu, prompt
         steps = tuple(decode_step_ms(model, precision, kv_precision, gpu, tp, pp, b, mean_context)
                       for b in batches)
         capacity = tuple(_capacity_qps(b, s, prefill, output_tokens)
-                         for b, s in zip(batches, steps))
+                         for b, s in zip(batches, steps, strict=True))
         result.append(Placement(tp, pp, weights, kv_seq, space, max_batch, prefill, batches, steps,
                                 capacity))
     return tuple(result)

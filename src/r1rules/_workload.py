@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+
 import attrs
 
-from ._catalog import default_catalog, generic_dense_model, Model
+from ._catalog import Model, default_catalog, generic_dense_model
 from ._errors import CatalogError, WorkloadError, suggest
 from ._facts import BUILTIN_FACTS, KV_PRECISIONS, PRECISIONS
 
-__all__ = ["Workload", "STAGES", "DEFAULT_PROMPT_TOKENS", "DEFAULT_OUTPUT_TOKENS"]
+__all__ = ["DEFAULT_OUTPUT_TOKENS", "DEFAULT_PROMPT_TOKENS", "STAGES", "Workload"]
 
 STAGES = ("development", "production")
 
