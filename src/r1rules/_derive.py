@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from ._catalog import Catalog, Gpu, Model
 from ._errors import EvaluationError
+from ._facts import SIZING_INPUTS
 from ._memory import kv_cache_bytes_per_token, weights_gb
 from ._sizing import Sizing, size
 from ._workload import Workload
@@ -68,8 +69,7 @@ def sizing_facts(workload: Workload, model: Model, catalog: Catalog,
 
     Returns the sizing facts and the Sizing of the deploy GPU.
     """
-    missing = [n for n in ("candidate_gpu", "upgrade_ladder", "headroom_fraction",
-                           "max_nodes_per_replica") if n not in facts]
+    missing = [n for n in SIZING_INPUTS if n not in facts]
     if missing:
         raise EvaluationError(f"no rule set {', '.join(repr(m) for m in missing)} for this "
                               "workload, and the sizing physics needs it")
@@ -99,28 +99,26 @@ def sizing_facts(workload: Workload, model: Model, catalog: Catalog,
         "gpu_memory_bandwidth_gbps": float(gpu.memory_bandwidth_gbps),
         "gpu_price_known": gpu.price_usd is not None,
         "tp_over_pcie": tp > 1 and gpu.nvlink_domain < tp,
-    }
-    out.update(
-        min_gpus_for_memory=deploy.min_gpus_for_memory,
-        tensor_parallel=placement.tensor_parallel,
-        pipeline_parallel=placement.pipeline_parallel,
-        gpus_per_replica=placement.gpus,
-        replicas=deploy.replicas,
-        physics_gpu_count=deploy.physics_gpu_count,
-        formula_gpu_count=deploy.formula_gpu_count,
-        sized_gpu_count=deploy.sized_gpu_count,
-        sized_nodes=deploy.nodes,
-        gpus_per_node=deploy.gpus_per_node,
-        formula_exceeds_physics=deploy.formula_gpu_count > deploy.physics_gpu_count,
-        concurrency=deploy.concurrency,
-        ttft_ms=deploy.ttft_ms,
-        best_ttft_ms=deploy.best_ttft_ms,
-        tpot_ms=deploy.tpot_ms,
-        meets_latency=deploy.meets_latency,
-        memory_per_gpu_gb=placement.weights_gb_per_gpu + min(
+        "min_gpus_for_memory": deploy.min_gpus_for_memory,
+        "tensor_parallel": tp,
+        "pipeline_parallel": placement.pipeline_parallel,
+        "gpus_per_replica": placement.gpus,
+        "replicas": deploy.replicas,
+        "physics_gpu_count": deploy.physics_gpu_count,
+        "formula_gpu_count": deploy.formula_gpu_count,
+        "sized_gpu_count": deploy.sized_gpu_count,
+        "sized_nodes": deploy.nodes,
+        "gpus_per_node": deploy.gpus_per_node,
+        "formula_exceeds_physics": deploy.formula_gpu_count > deploy.physics_gpu_count,
+        "concurrency": deploy.concurrency,
+        "ttft_ms": deploy.ttft_ms,
+        "best_ttft_ms": deploy.best_ttft_ms,
+        "tpot_ms": deploy.tpot_ms,
+        "meets_latency": deploy.meets_latency,
+        "memory_per_gpu_gb": placement.weights_gb_per_gpu + min(
             placement.kv_space_gb_per_gpu,
             placement.kv_gb_per_sequence_per_gpu * deploy.batch_per_replica),
-    )
+    }
     if gpu.price_usd is not None:
         cost = deploy.sized_gpu_count * gpu.price_usd
         out["gpu_cost_usd"] = float(cost)
