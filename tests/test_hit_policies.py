@@ -1,0 +1,96 @@
+"""Hit policies at run time: first (later matches suppressed), any, collect, complete tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from r1rules import EvaluationError, Workload, evaluate, load_rules
+from rulefiles import write_rules
+
+W = Workload(params_b=7, peak_qps=5, latency_ms=1000)
+
+FACT = '''
+[[facts]]
+name = "tier"
+type = "enum"
+values = ["low", "high"]
+description = "test tier"
+'''
+
+
+def _table(policy: str, rules: str, complete: bool = False) -> str:
+    return FACT + f'''
+[[tables]]
+id = "t"
+title = "test table"
+hit_policy = "{policy}"
+complete = {str(complete).lower()}
+{rules}
+[[tables]]
+id = "reader"
+title = "reads tier"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "reader-1"
+  title = "read"
+  source = "test"
+  why = "test"
+  when = {{ tier = ["low", "high"] }}
+  note = "tier={{tier}}"
+'''
+
+
+def _rule(rule_id: str, when: str, tier: str) -> str:
+    return f'''
+  [[tables.rules]]
+  id = "{rule_id}"
+  title = "{rule_id}"
+  source = "test"
+  why = "test"
+  when = {{ {when} }}
+  set = {{ tier = "{tier}" }}
+'''
+
+
+def test_first_hit_applies_the_first_match_and_keeps_the_others_as_suppressed(
+        tmp_path: Path) -> None:
+    text = _table("first", _rule("a", "peak_qps = { gt = 1 }", "high")
+                  + _rule("b", "peak_qps = { gt = 0 }", "low"))
+    rules = load_rules(write_rules(tmp_path, text), check=False)
+    rec = evaluate(W, rules)
+    assert rec.facts["tier"] == "high"
+    b = next(j for j in rec.justifications if j.rule_id == "b")
+    assert b.suppressed and b.sets == ()
+    assert rec.why_not("b") == "b matched, but table 't' is first-hit and 'a' came first"
+    assert [n.text for n in rec.notes] == ["tier=high"]
+
+
+def test_any_allows_agreeing_matches_and_refuses_disagreeing_ones(tmp_path: Path) -> None:
+    agree = _table("any", _rule("a", "peak_qps = { gt = 1 }", "high")
+                   + _rule("b", "peak_qps = { gt = 0 }", "high"))
+    rec = evaluate(W, load_rules(write_rules(tmp_path / "a", agree)))
+    assert rec.facts["tier"] == "high"
+    disagree = _table("any", _rule("a", "peak_qps = { gt = 1 }", "high")
+                      + _rule("b", "peak_qps = { gt = 0 }", "low"))
+    rules = load_rules(write_rules(tmp_path / "b", disagree), check=False)
+    with pytest.raises(EvaluationError, match="table 't' \\(any\\): rules 'a' and 'b' set 'tier' "
+                       "to different values \\('high' and 'low'\\)"):
+        evaluate(W, rules)
+
+
+def test_a_complete_table_with_no_match_is_a_gap_error(tmp_path: Path) -> None:
+    text = _table("unique", _rule("a", "peak_qps = { gt = 100 }", "high"), complete=True)
+    rules = load_rules(write_rules(tmp_path, text), check=False)
+    with pytest.raises(EvaluationError, match="table 't' is complete but no rule matched this "
+                       "workload \\(a gap in the rules\\); facts: peak_qps=5.0"):
+        evaluate(W, rules)
+
+
+def test_the_checker_refuses_those_rule_sets_at_load(tmp_path: Path) -> None:
+    from r1rules import RuleError
+
+    text = _table("unique", _rule("a", "peak_qps = { gt = 100 }", "high"), complete=True)
+    with pytest.raises(RuleError, match="gap"):
+        load_rules(write_rules(tmp_path, text))
