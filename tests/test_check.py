@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import TESTS
 
 from r1rules._catalog import shipped_rules_dir
 from r1rules._check import check_paths, check_rules
@@ -302,11 +303,6 @@ def test_satisfies_treats_absent_as_false() -> None:
     assert not satisfies(Cond("budget_usd", "ne", 5.0), None)
     assert satisfies(Cond("budget_usd", "ne", 5.0), Fraction(4))
     assert satisfies(Cond("stage", "not_in", ("production",)), "development")
-
-
-BOUNDS = st.sampled_from([0, 0.1, 0.3, 7, 10, 10.5, 100, 500])
-TESTS = st.lists(st.tuples(st.sampled_from(["lt", "lte", "gt", "gte", "eq", "ne"]), BOUNDS),
-                 min_size=1, max_size=2)
 
 
 @settings(max_examples=150, deadline=None)

@@ -93,3 +93,13 @@ def test_unknown_workload_key_and_bad_toml(capsys: pytest.CaptureFixture[str],
 def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "evaluat")
     assert code == 2 and "Traceback" not in err and "invalid choice: 'evaluat'" in err
+
+
+def test_sweep_of_the_shipped_example(capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    out_file = tmp_path / "plan.csv"
+    code, _, err = run(capsys, "sweep", str(EXAMPLES / "sweep.toml"), "-o", str(out_file),
+                       "--workers", "1")
+    assert code == 0 and err.startswith(f"r1rules: sweep wrote 432 rows to {out_file} ")
+    rows = out_file.read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 433 and "edition" in rows[0].split(",")

@@ -142,10 +142,10 @@ hit_policy = "collect"
 
 def test_priorities_beyond_16_bits_are_refused(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path) -> None:
-    rules = load_rules(write_rules(tmp_path))
     monkeypatch.setattr(_engine, "MAX_PRIORITY", 0)
-    with pytest.raises(EvaluationError, match="rule set too large: rule 'deploy-all' is number 1"):
-        _engine.CompiledRules(rules)
+    with pytest.raises(r1rules.RuleError, match="rule set too large: rule number 1; the engine "
+                       "allows 0"):
+        load_rules(write_rules(tmp_path))
 
 
 def test_each_rule_set_is_compiled_once_per_version(tmp_path: Path) -> None:
@@ -212,12 +212,32 @@ hit_policy = "unique"
     assert _engine.live_sessions(rules) == 0
 
 
-def test_engine_limits_are_reported_in_our_words(monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path) -> None:
-    rules = load_rules(write_rules(tmp_path))
+def test_engine_limits_are_reported_at_load_in_our_words(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
     monkeypatch.setattr(_engine, "MAX_RULES", 1)
-    with pytest.raises(EvaluationError, match="^rule set too large: 2 rules; the engine holds "
-                       "at most 1$"):
-        _engine.CompiledRules(rules)
+    with pytest.raises(r1rules.RuleError, match="rule set too large: 2 rules; the engine holds "
+                       "at most 1"):
+        load_rules(write_rules(tmp_path))
     assert _engine._explain(RuntimeError("Could not assert fact, error code: 303")) == \
         "too many tests under one node"
+
+
+def test_a_stratum_with_more_rules_than_the_engine_walks_is_refused_at_load(
+        tmp_path: Path) -> None:
+    """Children of one node are walked on a stack of 64 (error 303): 60 partitions of 32."""
+    many = "\n".join(f'''
+[[tables]]
+id = "n{i}"
+title = "n"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "n{i}"
+  title = "n"
+  source = "test"
+  why = "test"
+  when = {{ peak_qps = {{ gt = {i} }} }}
+  note = "n"
+''' for i in range(1925))
+    with pytest.raises(r1rules.RuleError, match="rule set too large: stratum 1 has 1926 rules; "
+                       "the engine evaluates at most 1920 in one stratum"):
+        load_rules(write_rules(tmp_path, many), check=False)

@@ -12,13 +12,20 @@ from r1rules._cli import main
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+WORKLOADS = {"basic.toml": "basic", "professional.toml": "professional",
+             "enterprise.toml": "enterprise", "r1-full.toml": "enterprise"}
+SWEEPS = {"sweep.toml"}
+
+
+def test_every_example_file_is_exercised() -> None:
+    assert {p.name for p in EXAMPLES.glob("*.toml")} == set(WORKLOADS) | SWEEPS
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
 def test_workload_examples_evaluate(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(EXAMPLES / name)]) == 0
     out = capsys.readouterr().out
-    expected = {"basic.toml": "basic", "professional.toml": "professional",
-                "enterprise.toml": "enterprise", "r1-full.toml": "enterprise"}[name]
-    assert out.splitlines()[2].split() == ["edition", expected]
+    assert out.splitlines()[2].split() == ["edition", WORKLOADS[name]]
 
 
 def test_embedding_example_runs(capsys: pytest.CaptureFixture[str]) -> None:

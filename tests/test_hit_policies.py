@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rulefiles import write_rules
 
 from r1rules import EvaluationError, Workload, evaluate, load_rules
-from rulefiles import write_rules
 
 W = Workload(params_b=7, peak_qps=5, latency_ms=1000)
 

@@ -225,3 +225,31 @@ def test_unknown_rule_id_lookup_suggests() -> None:
     with pytest.raises(KeyError, match="no rule 'edition-basik' in this rule set "
                        r"\(did you mean 'edition-basic'\?\)"):
         r1rules.default_rules().rule("edition-basik")
+
+
+def test_copying_an_optional_fact_is_refused(tmp_path: Path) -> None:
+    """budget_usd has no value when the workload gives none: copying it would fail later."""
+    text = '''
+[[facts]]
+name = "spend"
+type = "number"
+description = "copied budget"
+
+[[tables]]
+id = "copy"
+title = "copy"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "copy-budget"
+  title = "copy"
+  source = "test"
+  why = "test"
+  set = { spend = { fact = "budget_usd" } }
+'''
+    folder = write_rules(tmp_path, text)
+    with pytest.raises(RuleError) as caught:
+        load_rules(folder)
+    assert caught.value.problems == (
+        f"{(folder / '01-extra.toml').resolve()}: rule 'copy-budget': set.spend.fact: fact "
+        "'budget_usd' may have no value (it is optional), so it cannot be copied; test it in "
+        "`when` and set a literal",)

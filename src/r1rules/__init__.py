@@ -10,6 +10,7 @@
 from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
 from ._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
 from ._estimates import Estimates, estimate
+from ._batch import evaluate_many
 from ._recommend import evaluate
 from ._recommendation import GpuChoice, Justification, Message, Recommendation
 from ._rules_load import default_rules, load_rules
@@ -38,6 +39,7 @@ __all__ = [
     "default_rules",
     "estimate",
     "evaluate",
+    "evaluate_many",
     "load_catalog",
     "load_rules",
     "model_from_hf_config",

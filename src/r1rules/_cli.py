@@ -1,7 +1,7 @@
 """The r1rules command: evaluate a workload file, check rule files.
 
 Exit codes: 0 ok; 1 `check` found errors; 2 bad input (the message says which);
-70 an internal error (a bug: please report it).
+70 an internal error (a bug: please report it); 130 a sweep interrupted (resumable).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import tomli
 
 from ._errors import R1RulesError, WorkloadError, suggest
 from ._recommend import evaluate, resolve_rules
+from ._sweep_cli import add_sweep_parser, run_sweep
 from ._workload import Workload
 
 __all__ = ["main"]
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--layered", action="store_true",
                        help="check the given files layered on the shipped rules")
     check.add_argument("--json", action="store_true", help="print findings as JSON")
+    add_sweep_parser(commands)
     return parser
 
 
@@ -133,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "sweep":
+            return run_sweep(args)
         return _check(args)
     except (R1RulesError, _BadInput) as exc:
         print(f"r1rules: error: {exc}", file=sys.stderr)

@@ -44,7 +44,7 @@ import durable_rules_engine as _dre
 from ._errors import EvaluationError
 from ._ruleset import RuleSet, Test
 
-__all__ = ["CompiledRules", "compiled", "encode_fact"]
+__all__ = ["CompiledRules", "capacity_problems", "compiled", "encode_fact"]
 
 PARTITION_SIZE = 32
 MAX_PARTITIONS = 60  # children of one node: the engine's evaluation stack holds 64
@@ -148,22 +148,20 @@ class CompiledRules:
     """
 
     def __init__(self, rules: RuleSet) -> None:
+        too_large = capacity_problems(rules)
+        if too_large:
+            raise EvaluationError(too_large[0])
         self.rule_ids: dict[str, int] = {}
         definitions = []
         partitions: dict[int, list[str]] = {}
         reads: dict[int, set[str]] = {}
-        counts: dict[int, int] = {}
-        for table in rules.tables:
-            stratum = table.stratum
+        for stratum, tables in rules.by_stratum:
             keys = partitions.setdefault(stratum, [])
             read = reads.setdefault(stratum, set())
-            for rule in table.rules:
-                if rule.index > MAX_PRIORITY:
-                    raise EvaluationError(f"rule set too large: rule {rule.id!r} is number "
-                                          f"{rule.index}, the engine allows {MAX_PRIORITY}")
-                position = counts.get(stratum, 0)
-                counts[stratum] = position + 1
+            position = 0
+            for rule in (rule for table in tables for rule in table.rules):
                 key = f"r1$p{stratum}${position // PARTITION_SIZE}"
+                position += 1
                 if key not in keys:
                     keys.append(key)
                 tests = [f'{{"{STRATUM_KEY}":{stratum}}}', f'{{"{key}":1}}']
@@ -175,21 +173,6 @@ class CompiledRules:
                 body = f'{{"all":[{{"m":{{"$and":[{",".join(tests)}]}}}}],"pri":{rule.index}}}'
                 definitions.append(f"{json.dumps(rule.id)}:{body}")
                 self.rule_ids[rule.id] = rule.index
-        if len(self.rule_ids) > MAX_RULES:
-            raise EvaluationError(f"rule set too large: {len(self.rule_ids)} rules; the engine "
-                                  f"holds at most {MAX_RULES}")
-        for stratum, keys in partitions.items():
-            if len(keys) > MAX_PARTITIONS:
-                raise EvaluationError(
-                    f"rule set too large: stratum {stratum} has {counts[stratum]} rules; the "
-                    f"engine evaluates at most {MAX_PARTITIONS * PARTITION_SIZE} in one stratum")
-        for stratum, read in reads.items():
-            size = len(read) + len(partitions[stratum]) + 2
-            if size > MAX_FACT_PROPERTIES:
-                raise EvaluationError(
-                    f"rule set too large: the rules of stratum {stratum} test {len(read)} "
-                    f"facts; the engine takes at most {MAX_FACT_PROPERTIES - 2 - len(partitions[stratum])}"
-                    " in one stratum")
         self._reads = {stratum: tuple(sorted(read)) for stratum, read in reads.items()}
         self._stratum_extra = {
             stratum: f'"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys)
@@ -255,6 +238,36 @@ class Session:
         names = [m[2:m.index('"', 2)] for m in fired]
         order = self._rules.rule_ids
         return tuple(sorted(names, key=order.__getitem__))
+
+
+def capacity_problems(rules: RuleSet) -> tuple[str, ...]:
+    """Why the engine could not hold this rule set (empty when it can).
+
+    Checked when rules load, so that a rule set too large for durable-rules is refused
+    there (RuleError), not at its first evaluation.
+    """
+    problems = []
+    total = sum(len(t.rules) for t in rules.tables)
+    if total > MAX_RULES:
+        problems.append(f"rule set too large: {total} rules; the engine holds at most "
+                        f"{MAX_RULES}")
+    last = max((r.index for t in rules.tables for r in t.rules), default=0)
+    if last > MAX_PRIORITY:
+        problems.append(f"rule set too large: rule number {last}; the engine allows "
+                        f"{MAX_PRIORITY}")
+    for stratum, tables in rules.by_stratum:
+        count = sum(len(t.rules) for t in tables)
+        if count > MAX_PARTITIONS * PARTITION_SIZE:
+            problems.append(f"rule set too large: stratum {stratum} has {count} rules; the "
+                            f"engine evaluates at most {MAX_PARTITIONS * PARTITION_SIZE} in "
+                            "one stratum")
+            continue
+        read = {test.fact for t in tables for r in t.rules for test in r.tests}
+        room = MAX_FACT_PROPERTIES - 2 - math.ceil(count / PARTITION_SIZE)
+        if len(read) > room:
+            problems.append(f"rule set too large: the rules of stratum {stratum} test "
+                            f"{len(read)} facts; the engine takes at most {room} in one stratum")
+    return tuple(problems)
 
 
 def compiled(rules: RuleSet) -> CompiledRules:

@@ -14,10 +14,11 @@ import attrs
 import tomli
 
 from ._catalog import Catalog, load_catalog, shipped_rules_dir
+from ._engine import capacity_problems
 from ._errors import CatalogError, RuleError, suggest
 from ._facts import BUILTIN_FACTS, RECOMMENDATION_FIELDS, SIZING_INPUTS, FactSpec, Producer
 from ._rules_parse import ID_PATTERN, Problems, check_keys, parse_fact_declaration, parse_rule
-from ._ruleset import HitPolicy, Rule, RuleSet, Table
+from ._ruleset import HitPolicy, LoadOrigin, Rule, RuleSet, Table
 
 __all__ = ["default_rules", "load_rules"]
 
@@ -46,13 +47,15 @@ def load_rules(*paths: PathLike, include_shipped: bool = False,
     shipped = shipped_rules_dir()
     roots: list[Path] = [shipped] if include_shipped or not paths else []
     roots += [Path(p) for p in paths]
+    origin = LoadOrigin(tuple(os.path.abspath(p) for p in paths), include_shipped, check,
+                        catalog)
     rule_files, catalog_files, full_catalog, problems = _collect(roots)
     if catalog is None:
         try:
             catalog = load_catalog(*catalog_files, include_default=not full_catalog)
         except CatalogError as exc:
             raise RuleError(str(exc).splitlines()) from None
-    rules = _build(rule_files, catalog, problems)
+    rules = attrs.evolve(_build(rule_files, catalog, problems), origin=origin)
     return _checked(rules) if check else rules
 
 
@@ -73,18 +76,17 @@ def default_rules() -> RuleSet:
     return load_rules()
 
 
-def _reload(files: Sequence[str], version: str) -> RuleSet:
-    """Unpickle a RuleSet by reloading its files; refuses files that changed since."""
-    rules = default_rules() if _is_shipped(files) else load_rules(*files)
+def _reload(origin: LoadOrigin | None, version: str) -> RuleSet:
+    """Unpickle a RuleSet by loading it again; refuses rule files that changed since."""
+    if origin is None or (not origin.paths and origin.catalog is None and origin.check):
+        rules = default_rules()
+    else:
+        rules = load_rules(*origin.paths, include_shipped=origin.include_shipped,
+                           catalog=origin.catalog, check=origin.check)
     if rules.version != version:
         raise RuleError([f"rule files changed since this rule set was pickled "
                          f"(version {version[:12]} -> {rules.version[:12]})"])
     return rules
-
-
-def _is_shipped(files: Sequence[str]) -> bool:
-    shipped = {str(p) for p in _rule_files_in(shipped_rules_dir())}
-    return set(files) == shipped
 
 
 def _rule_files_in(folder: Path) -> list[Path]:
@@ -99,7 +101,13 @@ def _collect(roots: Iterable[Path]) -> tuple[list[Path], list[Path], bool, Probl
     full_catalog = False
     shipped = shipped_rules_dir().resolve()
     for root in roots:
-        if root.is_dir():
+        try:
+            kind = "dir" if root.is_dir() else "file" if root.is_file() else "none"
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte in it
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            problems.add(repr(str(root)[:200]), "", f"cannot read: {reason}")
+            continue
+        if kind == "dir":
             rule_files += _rule_files_in(root)
             catalog_dir = root / "catalog"
             if catalog_dir.is_dir() and root.resolve() != shipped:
@@ -108,7 +116,7 @@ def _collect(roots: Iterable[Path]) -> tuple[list[Path], list[Path], bool, Probl
                     catalog_files, full_catalog = found, True
                 else:
                     catalog_files += found
-        elif root.is_file():
+        elif kind == "file":
             rule_files.append(root.resolve())
         else:
             problems.add(str(root), "", "no such rule file or folder")
@@ -149,8 +157,12 @@ def _build(files: Sequence[Path], catalog: Catalog, problems: Problems) -> RuleS
     tables, sizing_stratum = _stratify(drafts, facts, problems)
     if problems.lines:
         raise RuleError(problems.lines)
-    return RuleSet(tables, facts, catalog, _version(tables, facts, catalog),
-                   tuple(str(f) for f in files), sizing_stratum)
+    rules = RuleSet(tables, facts, catalog, _version(tables, facts, catalog),
+                    tuple(str(f) for f in files), sizing_stratum)
+    too_large = capacity_problems(rules)
+    if too_large:
+        raise RuleError(too_large)
+    return rules
 
 
 @attrs.define

@@ -216,6 +216,10 @@ def _parse_copy(spec: FactSpec, value: dict[str, Any], facts: Mapping[str, FactS
     source = _fact(value["fact"], facts, where, f"{key}.fact", problems)
     if source is None:
         return []
+    if source.optional:
+        problems.add(where, f"{key}.fact", f"fact {source.name!r} may have no value (it is "
+                     "optional), so it cannot be copied; test it in `when` and set a literal")
+        return []
     same_kind = source.kind == spec.kind
     gpu_like = {source.values_from, spec.values_from} <= {"gpus"}
     if not same_kind or (spec.kind == Kind.ENUM and source.values != spec.values and not gpu_like):

@@ -17,6 +17,7 @@ from ._facts import FactSpec
 
 __all__ = [
     "Alternative",
+    "LoadOrigin",
     "Assignment",
     "HitPolicy",
     "Rule",
@@ -151,6 +152,8 @@ class RuleSet:
     files: tuple[str, ...]
     sizing_stratum: int
     findings: tuple[str, ...] = ()
+    # How it was loaded (the arguments of load_rules), so that it pickles as a reload.
+    origin: LoadOrigin | None = None
     _rules_by_id: Mapping[str, Rule] = attrs.field(init=False, repr=False)
     # (stratum, its tables in order) for every stratum 1..strata; derived, for the hot path
     by_stratum: tuple[tuple[int, tuple[Table, ...]], ...] = attrs.field(init=False, repr=False)
@@ -188,7 +191,17 @@ class RuleSet:
         raise KeyError(f"no table {table_id!r} in this rule set")
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Pickles as the files it came from: the compiled engine never crosses processes.
+        # Pickles as the load that made it: the compiled engine never crosses processes.
         from ._rules_load import _reload
 
-        return (_reload, (self.files, self.version))
+        return (_reload, (self.origin, self.version))
+
+
+@attrs.frozen
+class LoadOrigin:
+    """The arguments a RuleSet was loaded with; ``catalog`` only when one was passed in."""
+
+    paths: tuple[str, ...]
+    include_shipped: bool
+    check: bool
+    catalog: Catalog | None = None

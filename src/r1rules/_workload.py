@@ -30,7 +30,11 @@ def _number(field: str, value: object, *, positive: bool = True) -> float:
     """A finite number within the range the rules' fact vocabulary gives the field."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(field, f"expected a number, not {type(value).__name__}", value)
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond any float
+        finite = False
+    if not finite:
         raise _fail(field, "must be a finite number", value)
     if positive and value <= 0:
         raise _fail(field, "must be greater than 0", value)

@@ -1,0 +1,422 @@
+"""How fast is r1rules.evaluate() next to the rule engine it drives? (prints; not a test)
+
+    python benchmarks/bench_evaluate.py                    # per-call medians and ratios
+    python benchmarks/bench_evaluate.py --profile          # ... and where evaluate's time goes
+    python benchmarks/bench_evaluate.py --soak 1000000     # memory and sessions over 1M calls
+    python benchmarks/bench_evaluate.py --batch 100000     # evaluate_many throughput
+    python benchmarks/bench_evaluate.py --skip-per-call --batch 100000 --batch-rounds 3
+
+In one process, on a seeded, varied set of workloads (models x precisions x GPUs pinned or
+not x QPS x latency targets x token lengths), four measurements alternate round by round
+(in a rotating order) and the medians over rounds are printed:
+
+1. ``evaluate()`` per call;
+2. raw durable-rules through its documented public API: a ``durable.engine.Host`` subclass
+   with no timer threads (``_run`` does nothing) whose actions do nothing, holding the very
+   ruleset JSON r1rules compiles, asserting for each workload the same per-stratum facts
+   r1rules asserts (captured at the C boundary during one pass of evaluate) into a fresh
+   session, then ``delete_state``;
+3. the same facts through the C module directly, as r1rules itself drives it (assert,
+   drain the actions, delete the session);
+4. a hand-written Python function of the seed's decision tree (edition, GPU class, network
+   class, candidate GPU): the floor for deciding the article's part of the answer.
+
+Run from the repository root; ``src/`` is put on the path when r1rules is not installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import cProfile
+import gc
+import itertools
+import json
+import multiprocessing
+import os
+import platform
+import pstats
+import random
+import resource
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+import durable_rules_engine as dre
+from durable import engine as durable_engine
+
+import r1rules
+from r1rules import (
+    R1RulesError,
+    Workload,
+    _engine,
+    evaluate,
+)
+from r1rules._batch import evaluate_many
+
+PRECISIONS = (None, "bf16", "fp8", "int4")
+QPS = (0.5, 2, 8, 10, 25, 60, 100, 150, 400)
+LATENCY_MS = (80, 150, 250, 500, 1000, 3000)
+TOKENS = ((256, 256), (1024, 1024), (1024, 4096), (4096, 1024), (2048, 8192))
+
+
+# -- workloads -----------------------------------------------------------------------------
+
+def varied_workloads(count: int, seed: int, *, distinct_qps: bool = False) -> list[Workload]:
+    """``count`` valid workloads drawn from the grid (combinations that fail to validate or
+    to evaluate are skipped). ``distinct_qps`` draws QPS from a continuum instead, so that
+    every workload is distinct (nothing a batch could share by memoising)."""
+    catalog = r1rules.default_catalog()
+    models, gpus = sorted(catalog.models), sorted(catalog.gpus)
+    rng = random.Random(seed)
+    out: list[Workload] = []
+    seen: set[Workload] = set()
+    while len(out) < count:
+        prompt, output = rng.choice(TOKENS)
+        qps = round(rng.uniform(0.1, 400), 4) if distinct_qps else rng.choice(QPS)
+        try:
+            workload = Workload(
+                model=rng.choice(models), precision=rng.choice(PRECISIONS),
+                gpu=rng.choice(gpus) if rng.random() < 0.4 else None, peak_qps=qps,
+                latency_ms=rng.choice(LATENCY_MS), prompt_tokens=prompt, output_tokens=output,
+                stage=rng.choice(("development", "production")))
+        except R1RulesError:
+            continue
+        if workload in seen:
+            continue
+        seen.add(workload)
+        out.append(workload)
+    return out
+
+
+def evaluable(workloads: Sequence[Workload]) -> list[Workload]:
+    good = []
+    for workload in workloads:
+        try:
+            evaluate(workload)
+        except R1RulesError:
+            continue
+        good.append(workload)
+    return good
+
+
+# -- capturing what r1rules asserts --------------------------------------------------------
+
+class _Recorder:
+    """Stands in for the C module inside r1rules._engine and records every fact asserted."""
+
+    def __init__(self) -> None:
+        self.facts: list[str] = []
+        self.definitions: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(dre, name)
+
+    def assert_fact(self, handle: int, fact: str) -> Any:
+        self.facts.append(fact)
+        return dre.assert_fact(handle, fact)
+
+    def create_ruleset(self, name: str, definition: str) -> Any:
+        self.definitions.append(definition)
+        return dre.create_ruleset(name, definition)
+
+
+def capture(workloads: Sequence[Workload]) -> tuple[str, list[list[tuple[str, str]]]]:
+    """The shipped rule set's JSON and, per workload, each stratum's fact split around its
+    session id (so that it can be replayed into any fresh session)."""
+    recorder = _Recorder()
+    saved = _engine._dre  # type: ignore[attr-defined]
+    _engine._dre = recorder  # type: ignore[attr-defined]
+    try:
+        per_workload = []
+        for workload in workloads:
+            recorder.facts.clear()
+            evaluate(workload)
+            per_workload.append([_split_sid(f) for f in recorder.facts])
+        definition = getattr(_engine.compiled(r1rules.default_rules()), "definition_json", None)
+        if definition is None:  # older engines: compile once more, under the recorder
+            _engine.CompiledRules(r1rules.default_rules())
+            definition = recorder.definitions[-1]
+    finally:
+        _engine._dre = saved  # type: ignore[attr-defined]
+    if not any(per_workload):
+        sys.exit("capture failed: r1rules no longer asserts through _engine._dre.assert_fact;"
+                 " update this benchmark")
+    return definition, per_workload
+
+
+def _split_sid(fact: str) -> tuple[str, str]:
+    head, _, tail = fact.partition('"sid":"')
+    return head + '"sid":"', tail[tail.index('"'):]
+
+
+# -- the raw baselines ---------------------------------------------------------------------
+
+class QuietHost(durable_engine.Host):  # type: ignore[misc]
+    """durable's Host with no timer threads and actions that do nothing."""
+
+    def _run(self) -> None:
+        pass
+
+    def get_action(self, action_name: str) -> Callable[[Any], None]:
+        return _no_action
+
+
+def _no_action(_closure: Any) -> None:
+    return None
+
+
+class RawHost:
+    """The same ruleset and facts through durable's public Host API."""
+
+    def __init__(self, definition: str, facts: list[list[tuple[str, str]]]) -> None:
+        rules = json.loads(definition)
+        for rule in rules.values():
+            rule["run"] = "noop"
+        self.name = f"bench-host-{os.getpid()}"
+        self.host = QuietHost({self.name: rules})
+        self.facts = [[(json.loads(h + "0" + t)) for h, t in per] for per in facts]
+        self.sids = itertools.count(1)
+
+    def run(self, index: int) -> None:
+        sid = f"h{next(self.sids)}"
+        host, name = self.host, self.name
+        for fact in self.facts[index]:
+            fact = dict(fact, sid=sid)
+            try:
+                host.assert_fact(name, fact)
+            except (durable_engine.MessageNotHandledException,
+                    durable_engine.MessageObservedException):
+                pass
+        host.delete_state(name, sid)
+
+
+class RawC:
+    """The same ruleset and facts through the C module, drained as r1rules drains them."""
+
+    def __init__(self, definition: str, facts: list[list[tuple[str, str]]]) -> None:
+        self.handle = dre.create_ruleset(f"bench-c-{os.getpid()}", definition)
+        self.facts = facts
+        self.sids = itertools.count(1)
+
+    def run(self, index: int) -> None:
+        sid = f"c{next(self.sids)}"
+        handle = self.handle
+        for head, tail in self.facts[index]:
+            result = dre.assert_fact(handle, head + sid + tail)
+            if result[0] in (1, 2):  # no match / already observed
+                continue
+            state = result[1]
+            action = dre.start_action_for_state(handle, state)
+            message = action[1] if action else None
+            while message:
+                message = dre.complete_and_start_action(handle, state)
+        dre.delete_state(handle, sid)
+
+
+def seed_tree(size_b: float, qps: float, latency_ms: float, pinned: str | None,
+              ) -> tuple[str, str, str, str]:
+    """The seed's decisions, by hand: §1.1 edition, §5 GPU and network class, candidate GPU."""
+    if size_b <= 7 and qps <= 10 and latency_ms >= 500:
+        edition = "basic"
+    elif size_b >= 65 or qps > 100 or latency_ms < 200:
+        edition = "enterprise"
+    else:
+        edition = "professional"
+    gpu_class = "consumer" if size_b <= 13 else "datacenter" if size_b < 65 else "hbm"
+    network = "rdma" if latency_ms <= 100 else "professional" if latency_ms <= 200 else "ethernet"
+    gpu = pinned or {"basic": "rtx-4090", "professional": "a40", "enterprise": "h100-sxm"}[edition]
+    return edition, gpu_class, network, gpu
+
+
+# -- measurements --------------------------------------------------------------------------
+
+def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
+    definition, facts = capture(workloads)
+    host, raw = RawHost(definition, facts), RawC(definition, facts)
+    sizes = [w.resolved_model().nominal_params_b for w in workloads]
+    tree_inputs = [(s, w.peak_qps, w.latency_ms, w.gpu)
+                   for s, w in zip(sizes, workloads, strict=True)]
+    mismatches = sum(seed_tree(*args)[0] != evaluate(w).edition
+                     for args, w in zip(tree_inputs, workloads, strict=True))
+    n = len(workloads)
+    indexes = range(n)
+    def calls(function: Callable[..., object], arguments: Sequence[tuple[Any, ...]],
+              ) -> Callable[[], None]:
+        def run() -> None:
+            for args in arguments:
+                function(*args)
+        return run
+
+    singles = [(w,) for w in workloads]
+    variants: dict[str, Callable[[], None]] = {
+        "evaluate()": calls(evaluate, singles),
+        "raw durable Host": calls(host.run, [(i,) for i in indexes]),
+        "raw durable C": calls(raw.run, [(i,) for i in indexes]),
+        "hand-written tree": calls(seed_tree, tree_inputs),
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for round_ in range(rounds):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            start = time.perf_counter()
+            variants[name]()
+            times[name].append((time.perf_counter() - start) / n * 1e6)
+    strata = sum(len(f) for f in facts) / n
+    print(f"{n} workloads ({strata:.1f} facts asserted per evaluation), {rounds} rounds, "
+          f"interleaved; the hand-written tree disagrees with the rules' edition on "
+          f"{mismatches}")
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{'':24} {'median us/call':>15} {'min':>9} {'max':>9} {'calls/s':>10}")
+    for name, values in times.items():
+        print(f"{name:24} {medians[name]:15.1f} {min(values):9.1f} {max(values):9.1f} "
+              f"{1e6 / medians[name]:10,.0f}")
+    ev = medians["evaluate()"]
+    print(f"evaluate / raw durable Host = {ev / medians['raw durable Host']:.2f}   "
+          f"evaluate / raw durable C = {ev / medians['raw durable C']:.2f}   (goal <= 1.5)")
+    return medians
+
+
+def profile(workloads: Sequence[Workload], top: int = 25) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(3):
+        for workload in workloads:
+            evaluate(workload)
+    profiler.disable()
+    print(f"\nprofile of evaluate() ({3 * len(workloads)} calls), by own time:")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+
+
+def rss_mb() -> float:
+    """Resident set size now (Linux /proc), or the peak where /proc is missing."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def soak(workloads: Sequence[Workload], calls: int) -> None:
+    rules = r1rules.default_rules()
+    every = max(1, calls // 10)
+    print(f"\nsoak: {calls:,} evaluations over {len(workloads)} workloads")
+    print(f"{'calls':>12} {'RSS MB':>9} {'s':>8} {'calls/s':>9}")
+    start, base = time.perf_counter(), rss_mb()
+    print(f"{0:12,} {base:9.1f} {0:8.1f}")
+    cycle = itertools.cycle(workloads)
+    for done in range(1, calls + 1):
+        evaluate(next(cycle))
+        if done % every == 0 or done == calls:
+            elapsed = time.perf_counter() - start
+            print(f"{done:12,} {rss_mb():9.1f} {elapsed:8.1f} {done / elapsed:9,.0f}", flush=True)
+    print(f"live engine sessions: {_engine.live_sessions(rules)}; threads: "
+          f"{threading.active_count()}; RSS growth: {rss_mb() - base:+.1f} MB")
+
+
+def _spin(seconds: float) -> int:
+    """Pure-Python work for about ``seconds`` on an idle core (calibrated by the caller)."""
+    count, total = int(seconds * 2e7), 0
+    for i in range(count):
+        total += i & 7
+    return total
+
+
+def parallel_capacity(processes: int) -> float:
+    """How many cores' worth of pure-Python work ``processes`` processes get right now
+    (``processes`` on a machine that really has them; less on a loaded or shared one)."""
+    start = time.perf_counter()
+    _spin(0.3)
+    alone = time.perf_counter() - start
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+        list(pool.map(_spin, [0.0] * processes))  # started
+        start = time.perf_counter()
+        list(pool.map(_spin, [0.3] * processes))
+        together = time.perf_counter() - start
+    return processes * alone / together
+
+
+def batch(count: int, seed: int, workers: int, rounds: int) -> None:
+    workloads = varied_workloads(count, seed + 1, distinct_qps=True)
+    print(f"\nbatch: {len(workloads):,} distinct workloads, {os.cpu_count()} CPUs, {rounds} "
+          f"round(s); {workers} processes get {parallel_capacity(workers):.2f} cores' worth of "
+          "pure-Python work now")
+
+    def loop() -> list[object]:
+        out: list[object] = []
+        for workload in workloads:
+            try:
+                out.append(evaluate(workload))
+            except R1RulesError as exc:
+                out.append(exc)
+        return out
+
+    start = time.perf_counter()
+    results = loop()
+    first = time.perf_counter() - start
+    good = [w for w, r in zip(workloads, results, strict=True) if not isinstance(r, R1RulesError)]
+    del results
+    if len(good) != len(workloads):  # evaluate_many raises on them: drop them
+        print(f"({len(workloads) - len(good)} workloads the rules cannot decide are dropped)")
+        workloads[:] = good
+    else:
+        print(f"(a first, cold loop took {first:.1f} s)")
+    variants: dict[str, Callable[[], Sequence[object]]] = {
+        "loop of evaluate()": loop,
+        "evaluate_many(workers=None)": lambda: evaluate_many(workloads),
+        f"evaluate_many(workers={workers})": lambda: evaluate_many(workloads, workers=workers),
+    }
+    names = list(variants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            gc.collect()
+            start = time.perf_counter()
+            assert len(variants[name]()) == len(workloads)
+            times[name].append(time.perf_counter() - start)
+            print(f"  round {round_ + 1}: {name:30} {times[name][-1]:7.1f} s", flush=True)
+    loop_s = statistics.median(times[names[0]])
+    for name in names:
+        median = statistics.median(times[name])
+        print(f"{name:34} {median:8.1f} s {len(workloads) / median:9,.0f} evaluations/s  "
+              f"x{loop_s / median:.2f} the loop")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", type=int, default=300, help="distinct workloads (300)")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (9)")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="profile evaluate() too")
+    parser.add_argument("--soak", type=int, metavar="N", help="also run N evaluations, "
+                        "printing RSS at intervals and live sessions at the end")
+    parser.add_argument("--batch", type=int, metavar="N", help="also time evaluate_many "
+                        "against a loop on N distinct workloads")
+    parser.add_argument("--workers", type=int, default=2, help="processes for --batch (2)")
+    parser.add_argument("--batch-rounds", type=int, default=1, help="rounds for --batch (1)")
+    parser.add_argument("--skip-per-call", action="store_true",
+                        help="only the --soak / --batch parts")
+    args = parser.parse_args(argv)
+    print(f"r1rules {r1rules.__version__}, durable-rules {metadata.version('durable_rules')}, "
+          f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
+    workloads = evaluable(varied_workloads(args.workloads, args.seed))
+    if not args.skip_per_call:
+        per_call(workloads, args.rounds)
+    if args.profile:
+        profile(workloads)
+    if args.soak:
+        soak(workloads, args.soak)
+    if args.batch:
+        batch(args.batch, args.seed, args.workers, args.batch_rounds)
+
+
+if __name__ == "__main__":
+    main()
