@@ -101,6 +101,7 @@ def _value(value: object) -> str:
 
 
 # json.dumps writes 1e-05 and 1e+16; durable-rules wants a fraction before the exponent.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _BARE_EXPONENT = re.compile(r'(?<=[:,\[])(-?\d+)(e[-+]?\d+)(?=[,}\]])')
 
 
@@ -109,14 +110,15 @@ def encode_fact(facts: Mapping[str, object], extra: str = "",
     """One JSON object of the facts in ``names`` (all, when None) that have a value, plus
     ``extra`` (further members, already JSON). Only bool, number and str values can match;
     non-finite numbers are refused (validated facts never have them)."""
-    chosen = {n: v for n, v in (facts.items() if names is None else
-                                ((n, facts[n]) for n in names if n in facts))
-              if isinstance(v, (bool, int, float, str))}
+    if names is None:
+        chosen = {n: v for n, v in facts.items() if isinstance(v, (bool, int, float, str))}
+    else:  # the facts a stratum's conditions test: matchable kinds only, by construction
+        chosen = {n: facts[n] for n in names if n in facts}
     try:
-        text = json.dumps(chosen, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _ENCODER.encode(chosen)
     except ValueError:
         raise EvaluationError(f"a non-finite number cannot reach the engine: {chosen}") from None
-    if "e" in text:
+    if "e-" in text or "e+" in text:  # float reprs always sign their exponent
         text = _BARE_EXPONENT.sub(r"\1.0\2", text)
     if extra:
         text = text[:-1] + ("," if chosen else "") + extra + "}"
