@@ -7,10 +7,10 @@
     'basic'
 """
 
+from ._batch import evaluate_many
 from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
 from ._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
 from ._estimates import Estimates, estimate
-from ._batch import evaluate_many
 from ._recommend import evaluate
 from ._recommendation import GpuChoice, Justification, Message, Recommendation
 from ._rules_load import default_rules, load_rules

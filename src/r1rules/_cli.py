@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import tomli
 
 from ._errors import R1RulesError, WorkloadError, suggest
 from ._recommend import evaluate, resolve_rules
 from ._sweep_cli import add_sweep_parser, run_sweep
+from ._toml_files import read_toml
 from ._workload import Workload
 
 __all__ = ["main"]
@@ -59,13 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read_workload_file(path: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            data = tomli.load(handle)
-    except OSError as exc:
-        raise _BadInput(f"cannot read workload file {path}: {exc.strerror}") from None
-    except tomli.TOMLDecodeError as exc:
-        raise _BadInput(f"{path}: invalid TOML: {exc}") from None
+    data = read_toml(path, "workload")
     data = data.get("workload", data) if set(data) <= {"workload"} else data
     for key in data:
         if key not in _FIELDS:

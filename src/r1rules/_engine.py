@@ -110,6 +110,7 @@ def encode_fact(facts: Mapping[str, object], extra: str = "",
     """One JSON object of the facts in ``names`` (all, when None) that have a value, plus
     ``extra`` (further members, already JSON). Only bool, number and str values can match;
     non-finite numbers are refused (validated facts never have them)."""
+    chosen: dict[str, object]
     if names is None:
         chosen = {n: v for n, v in facts.items() if isinstance(v, (bool, int, float, str))}
     else:  # the facts a stratum's conditions test: matchable kinds only, by construction

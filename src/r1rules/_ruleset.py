@@ -17,9 +17,9 @@ from ._facts import FactSpec
 
 __all__ = [
     "Alternative",
-    "LoadOrigin",
     "Assignment",
     "HitPolicy",
+    "LoadOrigin",
     "Rule",
     "RuleSet",
     "Table",

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import attrs
-import tomli
 
 from ._errors import R1RulesError, WorkloadError, suggest
 from ._recommendation import Recommendation
+from ._toml_files import read_toml
 from ._workload import Workload
 
 __all__ = [
@@ -111,15 +111,7 @@ def load_grid(path: str | Path) -> Grid:
     A scalar in ``[grid]`` is a one-value axis; ``"none"`` stands for no value (an
     unpinned GPU, no budget). Raises WorkloadError naming the file and key.
     """
-    try:
-        with open(path, "rb") as handle:
-            data = tomli.load(handle)
-    except OSError as exc:
-        raise WorkloadError(f"cannot read grid file {path}: {exc.strerror}") from None
-    except tomli.TOMLDecodeError as exc:
-        raise WorkloadError(f"{path}: invalid TOML: {exc}") from None
-    except (UnicodeDecodeError, RecursionError) as exc:
-        raise WorkloadError(f"{path}: invalid TOML: {type(exc).__name__}") from None
+    data = read_toml(path, "grid")
     for key in data:
         if key not in ("workload", "grid"):
             raise WorkloadError(f"{path}: unknown section {key!r}"
