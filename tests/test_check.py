@@ -398,3 +398,52 @@ def test_enum_tests_that_exclude_each_other_contradict() -> None:
     assert [str(f) for f in check_table(table, Domains(default_rules()))] == [
         "error: t.toml: odd: dead: no valid input satisfies its condition: precision in "
         "['fp8'] and precision != 'fp8' contradict each other"]
+
+
+def test_copying_a_fact_that_may_be_unset_is_a_warning(tmp_path: Path) -> None:
+    """A fact set only by a collect table may have no value when a later rule copies it."""
+    from r1rules import load_rules
+    from rulefiles import write_rules
+
+    text = '''
+[[facts]]
+name = "source"
+type = "number"
+description = "set only above 300 QPS"
+
+[[facts]]
+name = "copy"
+type = "number"
+description = "copied above 200 QPS"
+
+[[tables]]
+id = "set-source"
+title = "set"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "set-source-1"
+  title = "set"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 300 } }
+  set = { source = 1 }
+
+[[tables]]
+id = "copy-source"
+title = "copy"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "copy-source-1"
+  title = "copy"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 200 } }
+  set = { copy = { fact = "source" } }
+  note = "{copy}"
+'''
+    rules = load_rules(write_rules(tmp_path, text))
+    file = str((tmp_path / "01-extra.toml").resolve())
+    assert rules.findings == (
+        f"warning: {file}: copy-source-1: unset-copy: set.copy copies 'source', which may have "
+        "no value (no complete table sets it in every rule); a workload for which it is unset "
+        "cannot be evaluated",)

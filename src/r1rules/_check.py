@@ -1,4 +1,5 @@
-"""Static analysis of a rule set: gaps, overlaps, dead and shadowed rules, conflicts, unread facts.
+"""Static analysis of a rule set: gaps, overlaps, dead and shadowed rules, conflicts, unread
+facts and copies of facts that may be unset.
 
 ``check_rules`` analyses a loaded RuleSet over its fact space (see ``_check_space``);
 ``check_paths`` loads rule files first and reports load problems as findings too. Every
@@ -43,7 +44,21 @@ def check_rules(rules: RuleSet) -> tuple[Finding, ...]:
         findings += check_table(table, domains)
     findings += _cross_table_conflicts(rules, domains)
     findings += _unread_facts(rules)
+    findings += _unset_copies(rules, domains)
     return tuple(findings)
+
+
+def _unset_copies(rules: RuleSet, domains: Domains) -> Iterator[Finding]:
+    """Rules that copy a fact which may have no value when they fire (forward-chaining
+    hygiene): such an evaluation stops with an EvaluationError instead of deciding."""
+    for rule in rules.rules:
+        for assignment in rule.sets:
+            source = assignment.from_fact
+            if source and domains[source].absent:
+                yield Finding(WARNING, "unset-copy", rule.file, (rule.id,), rule.table_id,
+                              f"set.{assignment.fact} copies {source!r}, which may have no "
+                              "value (no complete table sets it in every rule); a workload "
+                              "for which it is unset cannot be evaluated")
 
 
 def _cross_table_conflicts(rules: RuleSet, domains: Domains) -> Iterator[Finding]:

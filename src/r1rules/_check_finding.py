@@ -12,7 +12,8 @@ __all__ = ["ERROR", "KINDS", "SEVERITIES", "WARNING", "Example", "Finding", "sho
 
 ERROR, WARNING = "error", "warning"
 SEVERITIES = (ERROR, WARNING)
-KINDS = ("gap", "overlap", "dead", "shadowed", "conflict", "unread-fact", "unknown-name", "load")
+KINDS = ("gap", "overlap", "dead", "shadowed", "conflict", "unread-fact", "unset-copy",
+         "unknown-name", "load")
 
 ExampleValue = int | float | str | bool | None  # None: the fact has no value (absent)
 Example = Mapping[str, ExampleValue]
