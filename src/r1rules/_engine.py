@@ -288,12 +288,14 @@ def compiled(rules: RuleSet) -> CompiledRules:
 def live_sessions(rules: RuleSet) -> int:
     """Sessions the engine still holds for this rule set (0 after every evaluation).
 
-    Probes the engine's state table: a deleted session has no state to return.
+    Asks the engine itself for the state of every session id this process has handed out
+    (the most recent 2,000,000 of them): a deleted session has no state to return.
+    Cost: about 2 us per id; meant for tests and soaks.
     """
     engine = compiled(rules)
     count = 0
     last = next(_session_ids)
-    for sid in range(max(1, last - 4096), last):
+    for sid in range(max(1, last - 2_000_000), last):
         try:
             _dre.get_state(engine._handle, str(sid))
         except _dre.error:  # 309: no such session
