@@ -340,9 +340,9 @@ class _Shape:
     """How to take an attrs value apart into a tuple, and whether ``cls(*tuple)`` rebuilds it."""
 
     def __init__(self, cls: type) -> None:
-        fields = attrs.fields(cls)
+        fields = [f for f in attrs.fields(cls) if f.init]  # derived fields rebuild themselves
         self.names = tuple(f.name for f in fields)
-        self.positional = all(f.init and not f.kw_only for f in fields)
+        self.positional = all(not f.kw_only for f in fields)
         getter = operator.attrgetter(*self.names)
         self.get: Callable[[object], tuple[object, ...]] = (
             getter if len(self.names) > 1 else lambda value: (getter(value),))

@@ -12,7 +12,7 @@ from ._engine import compiled
 from ._errors import EvaluationError, R1RulesError, WorkloadError
 from ._estimates import estimate_deployment
 from ._facts import RECOMMENDATION_FIELDS
-from ._recommendation import GpuChoice, Justification, Message, Recommendation
+from ._recommendation import GpuChoice, Message, Recommendation, TraceStep
 from ._rules_load import default_rules, load_rules
 from ._ruleset import Alternative, HitPolicy, Rule, RuleSet, Table
 from ._sizing import Sizing
@@ -42,7 +42,7 @@ class _Run:
         self.rules = rules
         self.model = model
         self.facts: dict[str, object] = input_facts(workload, model)
-        self.trace: list[Justification] = []
+        self.trace: list[TraceStep] = []
         self.notes: list[Message] = []
         self.warnings: list[Message] = []
         self.alternatives: list[Alternative] = []
@@ -79,8 +79,7 @@ class _Run:
         if policy == HitPolicy.FIRST:
             self._fire(matched[0], assigned, policy)
             for rule in matched[1:]:
-                self.trace.append(Justification(rule.id, rule.title, rule.source, rule.why,
-                                                table.id, self._read(rule), (), suppressed=True))
+                self.trace.append((rule.id, self._read(rule), (), True))
             return
         for rule in matched:
             self._fire(rule, assigned, policy)
@@ -118,8 +117,7 @@ class _Run:
                 facts[name] = value
                 done.append((name, value))
             sets = tuple(done)
-        self.trace.append(Justification(rule.id, rule.title, rule.source, rule.why,
-                                        rule.table_id, values, sets))
+        self.trace.append((rule.id, values, sets, False))
         if rule.notes:
             self.notes.extend(Message(fill(text, facts), rule.id) for text in rule.notes)
         if rule.warnings:
@@ -198,7 +196,7 @@ def _assemble(run: _Run) -> Recommendation:
         alternatives=tuple(run.alternatives),
         notes=tuple(run.notes),
         warnings=tuple(run.warnings),
-        justifications=tuple(run.trace),
+        trace=tuple(run.trace),
         estimates=estimates,
         ruleset_version=run.rules.version,
         facts=dict(facts),

@@ -9,7 +9,10 @@ import attrs
 
 from ._ruleset import Alternative
 
-__all__ = ["GpuChoice", "Justification", "Message", "Recommendation"]
+__all__ = ["GpuChoice", "Justification", "Message", "Recommendation", "TraceStep"]
+
+Pairs = tuple[tuple[str, object], ...]
+TraceStep = tuple[str, Pairs, Pairs, bool]
 
 
 @attrs.frozen
@@ -69,8 +72,8 @@ def _show(value: object) -> str:
 class Recommendation:
     """Hardware for one workload and why.
 
-    Every field is justified by the fired rules in ``justifications`` (firing order);
-    ``justification_for(field)`` returns those that set it. ``estimates`` are the physics
+    Every field is justified by the fired rules in ``justifications`` (firing order, built
+    from ``trace`` on first use); ``justification_for(field)`` returns those that set it. ``estimates`` are the physics
     figures for the recommended deployment. ``facts`` holds every fact of the evaluation
     (workload, decisions, sizing) as the last rule saw them.
     """
@@ -85,12 +88,31 @@ class Recommendation:
     alternatives: tuple[Alternative, ...]
     notes: tuple[Message, ...]
     warnings: tuple[Message, ...]
-    justifications: tuple[Justification, ...]
+    # The fired rules as (rule id, values read, values set, suppressed), in firing order;
+    # ``justifications`` turns them into Justification values on first use.
+    trace: tuple[TraceStep, ...] = attrs.field(repr=False)
     estimates: Any  # r1rules.Estimates
     ruleset_version: str
     facts: Mapping[str, object] = attrs.field(repr=False)
     workload: Any = attrs.field(repr=False)  # r1rules.Workload
     rules: Any = attrs.field(repr=False)  # the RuleSet that decided
+    _justifications: tuple[Justification, ...] | None = attrs.field(
+        default=None, init=False, repr=False)
+
+    @property
+    def justifications(self) -> tuple[Justification, ...]:
+        """Every rule that fired, with its provenance and the values it read and set."""
+        built = self._justifications
+        if built is None:
+            by_id = self.rules._rules_by_id
+            built = tuple(
+                Justification(rule.id, rule.title, rule.source, rule.why, rule.table_id,
+                              values, sets, suppressed)
+                for rule, values, sets, suppressed in (
+                    (by_id[rule_id], values, sets, suppressed)
+                    for rule_id, values, sets, suppressed in self.trace))
+            object.__setattr__(self, "_justifications", built)
+        return built
 
     def justification_for(self, field: str) -> tuple[Justification, ...]:
         """The fired rules that set ``field`` (the last one decided its value)."""
