@@ -118,3 +118,15 @@ def test_a_model_from_a_hugging_face_config_can_be_evaluated(tmp_path) -> None: 
     assert rec.to_dict()["workload"]["model"] == model.id
     with pytest.raises(WorkloadError, match="exceeds the context window"):
         Workload(model=model, peak_qps=1, latency_ms=1, prompt_tokens=8000, output_tokens=500)
+
+
+def test_unknown_field_names_and_positional_values_are_workload_errors() -> None:
+    with pytest.raises(WorkloadError) as caught:
+        Workload(modell="deepseek-r1", peak_qps=1, latency_ms=1)  # type: ignore[call-arg]
+    assert str(caught.value) == (
+        "modell: unknown workload field (did you mean 'model'?); allowed: peak_qps, "
+        "latency_ms, model, params_b, precision, kv_cache_precision, gpu, prompt_tokens, "
+        "output_tokens, stage, budget_usd")
+    with pytest.raises(WorkloadError, match=r"^Workload takes keyword arguments only "
+                       r"\(field=value\); got 1 positional value\(s\)$"):
+        Workload("deepseek-r1", peak_qps=1, latency_ms=1)  # type: ignore[misc]

@@ -124,7 +124,7 @@ def _stage(value: object) -> str:
     return _choice("stage", value, STAGES)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class Workload:
     """What has to be served. Validated on construction; ids are stored canonical.
 
@@ -146,6 +146,28 @@ class Workload:
     output_tokens: int = attrs.field(default=DEFAULT_OUTPUT_TOKENS, converter=_output_tokens)
     stage: str = attrs.field(default="production", converter=_stage)
     budget_usd: float | None = attrs.field(default=None, converter=_budget_usd)
+
+    def __init__(self, *args: object, peak_qps: float | None = None,
+                 latency_ms: float | None = None, model: str | Model | None = None,
+                 params_b: float | None = None, precision: str | None = None,
+                 kv_cache_precision: str = "bf16", gpu: str | None = None,
+                 prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
+                 output_tokens: int = DEFAULT_OUTPUT_TOKENS, stage: str = "production",
+                 budget_usd: float | None = None, **unknown: object) -> None:
+        # Written out (not attrs' own) so that a positional value or an unknown field name is
+        # a WorkloadError like every other bad input, not Python's TypeError.
+        if args:
+            raise WorkloadError(f"Workload takes keyword arguments only (field=value); got "
+                                f"{len(args)} positional value(s)")
+        if unknown:
+            name = sorted(unknown)[0]
+            raise WorkloadError(f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "
+                                f"allowed: {', '.join(FIELD_NAMES)}")
+        self.__attrs_init__(
+            peak_qps=peak_qps, latency_ms=latency_ms, model=model, params_b=params_b,
+            precision=precision, kv_cache_precision=kv_cache_precision, gpu=gpu,
+            prompt_tokens=prompt_tokens, output_tokens=output_tokens, stage=stage,
+            budget_usd=budget_usd)
 
     def __attrs_post_init__(self) -> None:
         if (self.model is None) == (self.params_b is None):
@@ -182,3 +204,6 @@ class Workload:
         if isinstance(self.model, Model):
             data["model"] = self.model.id
         return data
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(a.name for a in attrs.fields(Workload))
