@@ -8,9 +8,7 @@ files show as ``rules/<name>.toml``.
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import TESTS
 
-from r1rules._catalog import shipped_rules_dir
 from r1rules._check import check_paths, check_rules
 from r1rules._check_cover import uncovered
 from r1rules._check_domain import OTHER_MODEL, Domains, satisfies
@@ -35,18 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "check"
 EDITION_BASIC_WHEN = ('when = { size_class_b = { lte = 7 }, peak_qps = { lte = 10 }, '
                       'latency_ms = { gte = 500 } }')
-
-
-@pytest.fixture
-def rules_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the shipped rule files (not the catalog, which the loader always includes)
-    in ``<tmp>/rules``, with ``<tmp>`` as the working directory."""
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    for file in sorted(shipped_rules_dir().glob("*.toml")):
-        shutil.copy(file, folder / file.name)
-    monkeypatch.chdir(tmp_path)
-    yield folder
 
 
 def plant(file: Path, old: str, new: str) -> None:
@@ -402,8 +387,9 @@ def test_enum_tests_that_exclude_each_other_contradict() -> None:
 
 def test_copying_a_fact_that_may_be_unset_is_a_warning(tmp_path: Path) -> None:
     """A fact set only by a collect table may have no value when a later rule copies it."""
-    from r1rules import load_rules
     from rulefiles import write_rules
+
+    from r1rules import load_rules
 
     text = '''
 [[facts]]

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from r1rules._catalog import shipped_rules_dir
 from r1rules._check_cli import summary
 from r1rules._check_finding import Finding
 from r1rules._cli import main
-
-
-@pytest.fixture
-def rules_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The shipped rule files copied to ``<tmp>/rules``; ``<tmp>`` is the working directory."""
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    for file in sorted(shipped_rules_dir().glob("*.toml")):
-        shutil.copy(file, folder / file.name)
-    monkeypatch.chdir(tmp_path)
-    return folder
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:

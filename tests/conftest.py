@@ -1,0 +1,22 @@
+"""Fixtures shared by several test files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from r1rules._catalog import shipped_rules_dir
+
+
+@pytest.fixture
+def rules_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped rule files (not the catalog, which the loader always includes)
+    in ``<tmp>/rules``, with ``<tmp>`` as the working directory."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for file in sorted(shipped_rules_dir().glob("*.toml")):
+        shutil.copy(file, folder / file.name)
+    monkeypatch.chdir(tmp_path)
+    return folder
