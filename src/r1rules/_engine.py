@@ -44,7 +44,8 @@ import durable_rules_engine as _dre
 from ._errors import EvaluationError
 from ._ruleset import RuleSet, Test
 
-__all__ = ["CompiledRules", "capacity_problems", "compiled", "encode_fact"]
+__all__ = ["CompiledRules", "Session", "capacity_problems", "compiled", "encode_fact",
+           "live_sessions"]
 
 PARTITION_SIZE = 32
 MAX_PARTITIONS = 60  # children of one node: the engine's evaluation stack holds 64
@@ -58,21 +59,6 @@ _session_ids = itertools.count(1)
 _ruleset_names = itertools.count(1)
 _compile_lock = threading.Lock()
 _compiled: dict[str, CompiledRules] = {}
-
-
-def _number(value: float | int) -> str:
-    """JSON for a number in a form durable-rules accepts (never a bare exponent)."""
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        raise EvaluationError(f"non-finite number {value!r} cannot reach the engine")
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        text = f"{mantissa}e{exponent}"
-    return text
 
 
 # durable-rules' error codes (its rules.h), in words: none of its messages reach a user.
@@ -90,19 +76,25 @@ def _explain(exc: BaseException) -> str:
     return _ENGINE_ERRORS.get(code, f"engine error {code}")
 
 
-def _value(value: object) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, (int, float)):
-        return _number(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-# json.dumps writes 1e-05 and 1e+16; durable-rules wants a fraction before the exponent.
+# json writes 1e-05 and 1e+16; durable-rules wants a fraction before the exponent. Every
+# JSON text that reaches the engine (facts and the compiled ruleset) goes through _engine_json.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _BARE_EXPONENT = re.compile(r'(?<=[:,\[])(-?\d+)(e[-+]?\d+)(?=[,}\]])')
+
+
+def _engine_json(text: str) -> str:
+    """JSON text with every bare exponent given a fraction (1e-05 -> 1.0e-05)."""
+    if "e-" in text or "e+" in text:  # float reprs always sign their exponent
+        return _BARE_EXPONENT.sub(r"\1.0\2", text)
+    return text
+
+
+def _value(value: object) -> str:
+    """JSON for one value (its exponent fixed with the rest of the text); NaN is refused."""
+    try:
+        return _ENCODER.encode(value)
+    except ValueError:
+        raise EvaluationError(f"non-finite number {value!r} cannot reach the engine") from None
 
 
 def encode_fact(facts: Mapping[str, object], extra: str = "",
@@ -119,8 +111,7 @@ def encode_fact(facts: Mapping[str, object], extra: str = "",
         text = _ENCODER.encode(chosen)
     except ValueError:
         raise EvaluationError(f"a non-finite number cannot reach the engine: {chosen}") from None
-    if "e-" in text or "e+" in text:  # float reprs always sign their exponent
-        text = _BARE_EXPONENT.sub(r"\1.0\2", text)
+    text = _engine_json(text)
     if extra:
         text = text[:-1] + ("," if chosen else "") + extra + "}"
     return text
@@ -181,7 +172,7 @@ class CompiledRules:
             stratum: f'"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys)
             for stratum, keys in partitions.items()}
         name = f"r1rules-{rules.version[:16]}-{next(_ruleset_names)}"
-        self.definition_json = "{" + ",".join(definitions) + "}"
+        self.definition_json = _engine_json("{" + ",".join(definitions) + "}")
         try:
             self._handle = _dre.create_ruleset(name, self.definition_json)
         except (_dre.error, MemoryError) as exc:
@@ -303,6 +294,3 @@ def live_sessions(rules: RuleSet) -> int:
         count += 1
     return count
 
-
-__all__ += ["Session", "live_sessions"]
-_ = Sequence  # re-exported types only
