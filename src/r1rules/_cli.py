@@ -12,18 +12,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from ._errors import R1RulesError, WorkloadError, suggest
 from ._recommend import evaluate, resolve_rules
 from ._sweep_cli import add_sweep_parser, run_sweep
 from ._toml_files import read_toml
-from ._workload import Workload
+from ._workload import FIELD_NAMES, Workload
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
-_FIELDS = tuple(a.name for a in attrs.fields(Workload))
+_FIELDS = FIELD_NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,10 +89,7 @@ def _workload(args: argparse.Namespace) -> Workload:
         text = getattr(args, f"field_{name}")
         if text is not None:
             fields[name] = _option_value(name, text)
-    try:
-        return Workload(**fields)
-    except TypeError as exc:  # a required field is missing
-        raise WorkloadError(f"workload: {exc}".replace("__init__() ", "")) from None
+    return Workload(**fields)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
