@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._errors import R1RulesError, WorkloadError, suggest
+from ._errors import R1RulesError, suggest
 from ._recommend import evaluate, resolve_rules
+from ._sweep import parse_value
 from ._sweep_cli import add_sweep_parser, run_sweep
 from ._toml_files import read_toml
 from ._workload import FIELD_NAMES, Workload
@@ -67,20 +68,8 @@ def _read_workload_file(path: str) -> dict[str, Any]:
 
 
 def _option_value(name: str, text: str) -> object:
-    """A command-line string as the type the Workload field takes."""
-    if text.lower() in ("none", "null", ""):
-        return None
-    if name in ("prompt_tokens", "output_tokens"):
-        try:
-            return int(text)
-        except ValueError:
-            raise WorkloadError(f"{name}: expected a whole number of tokens; got {text!r}") from None
-    if name in ("peak_qps", "latency_ms", "params_b", "budget_usd"):
-        try:
-            return float(text)
-        except ValueError:
-            raise WorkloadError(f"{name}: expected a number; got {text!r}") from None
-    return text
+    """A command-line string as the type the Workload field takes ("null" too is None)."""
+    return None if text.lower() == "null" else parse_value(name, text, name)
 
 
 def _workload(args: argparse.Namespace) -> Workload:

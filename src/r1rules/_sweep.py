@@ -31,6 +31,7 @@ __all__ = [
     "RowWriter",
     "load_grid",
     "parse_option",
+    "parse_value",
     "read_rows",
     "row_key",
     "summarise",
@@ -137,31 +138,31 @@ def load_grid(path: str | Path) -> Grid:
     return Grid(fixed, tuple(axes))
 
 
+def parse_value(name: str, text: str, label: str) -> object:
+    """One command-line value as the type the Workload field takes; ``none`` is None.
+
+    ``label`` names the input in the error (the field, or the option it came from)."""
+    if text.lower() in (NONE, ""):
+        return None
+    if name in _TOKEN_FIELDS or name in _NUMBER_FIELDS:
+        try:
+            return int(text) if name in _TOKEN_FIELDS else float(text)
+        except ValueError:
+            kind = "a whole number of tokens" if name in _TOKEN_FIELDS else "a number"
+            raise WorkloadError(f"{label}: expected {kind}; got {text!r}") from None
+    return text
+
+
 def parse_option(name: str, text: str) -> list[object]:
     """A command-line value list (``"1,10,100"``) as the field's values; ``none`` is None."""
-    _check_field(name, f"--{name.replace('_', '-')}")
-    values: list[object] = []
-    for item in (part.strip() for part in text.split(",")):
-        if item.lower() in (NONE, ""):
-            values.append(None)
-        elif name in _TOKEN_FIELDS or name in _NUMBER_FIELDS:
-            try:
-                values.append(int(item) if name in _TOKEN_FIELDS else float(item))
-            except ValueError:
-                kind = "a whole number of tokens" if name in _TOKEN_FIELDS else "a number"
-                raise WorkloadError(f"--{name.replace('_', '-')}: expected {kind}; got "
-                                    f"{item!r}") from None
-        else:
-            values.append(item)
-    return values
+    label = f"--{name.replace('_', '-')}"
+    _check_field(name, label)
+    return [parse_value(name, part.strip(), label) for part in text.split(",")]
 
 
 def workload_of(point: Mapping[str, object]) -> Workload:
     """The Workload of a grid point; WorkloadError when the combination is not valid."""
-    try:
-        return Workload(**point)  # type: ignore[arg-type]
-    except TypeError as exc:  # cannot happen for checked fields; kept as a plain error
-        raise WorkloadError(f"workload: {exc}") from None
+    return Workload(**point)  # type: ignore[arg-type]
 
 
 def _finite(value: object) -> object:
