@@ -53,14 +53,9 @@ import durable_rules_engine as dre
 from durable import engine as durable_engine
 
 import r1rules
-from r1rules import _sizing
-from r1rules import (
-    R1RulesError,
-    Workload,
-    _engine,
-    evaluate,
-)
-from r1rules._batch import evaluate_many
+from r1rules import R1RulesError, Workload, evaluate, evaluate_many
+from r1rules.engine import _adapter as _engine
+from r1rules.physics import _sizing
 
 PRECISIONS = (None, "bf16", "fp8", "int4")
 QPS = (0.5, 2, 8, 10, 25, 60, 100, 150, 400)
@@ -69,6 +64,7 @@ TOKENS = ((256, 256), (1024, 1024), (1024, 4096), (4096, 1024), (2048, 8192))
 
 
 # -- workloads -----------------------------------------------------------------------------
+
 
 def varied_workloads(count: int, seed: int, *, distinct_qps: bool = False) -> list[Workload]:
     """``count`` valid workloads drawn from the grid (combinations that fail to validate or
@@ -84,10 +80,15 @@ def varied_workloads(count: int, seed: int, *, distinct_qps: bool = False) -> li
         qps = round(rng.uniform(0.1, 400), 4) if distinct_qps else rng.choice(QPS)
         try:
             workload = Workload(
-                model=rng.choice(models), precision=rng.choice(PRECISIONS),
-                gpu=rng.choice(gpus) if rng.random() < 0.4 else None, peak_qps=qps,
-                latency_ms=rng.choice(LATENCY_MS), prompt_tokens=prompt, output_tokens=output,
-                stage=rng.choice(("development", "production")))
+                model=rng.choice(models),
+                precision=rng.choice(PRECISIONS),
+                gpu=rng.choice(gpus) if rng.random() < 0.4 else None,
+                peak_qps=qps,
+                latency_ms=rng.choice(LATENCY_MS),
+                prompt_tokens=prompt,
+                output_tokens=output,
+                stage=rng.choice(("development", "production")),
+            )
         except R1RulesError:
             continue
         if workload in seen:
@@ -110,8 +111,9 @@ def evaluable(workloads: Sequence[Workload]) -> list[Workload]:
 
 # -- capturing what r1rules asserts --------------------------------------------------------
 
+
 class _Recorder:
-    """Stands in for the C module inside r1rules._engine and records every fact asserted."""
+    """Stands in for the C module inside r1rules.engine._adapter and records every fact asserted."""
 
     def __init__(self) -> None:
         self.facts: list[str] = []
@@ -148,17 +150,20 @@ def capture(workloads: Sequence[Workload]) -> tuple[str, list[list[tuple[str, st
     finally:
         _engine._dre = saved  # type: ignore[attr-defined]
     if not any(per_workload):
-        sys.exit("capture failed: r1rules no longer asserts through _engine._dre.assert_fact;"
-                 " update this benchmark")
+        sys.exit(
+            "capture failed: r1rules no longer asserts through _engine._dre.assert_fact;"
+            " update this benchmark"
+        )
     return definition, per_workload
 
 
 def _split_sid(fact: str) -> tuple[str, str]:
     head, _, tail = fact.partition('"sid":"')
-    return head + '"sid":"', tail[tail.index('"'):]
+    return head + '"sid":"', tail[tail.index('"') :]
 
 
 # -- the raw baselines ---------------------------------------------------------------------
+
 
 class QuietHost(durable_engine.Host):  # type: ignore[misc]
     """durable's Host with no timer threads and actions that do nothing."""
@@ -193,8 +198,10 @@ class RawHost:
             fact = dict(fact, sid=sid)
             try:
                 host.assert_fact(name, fact)
-            except (durable_engine.MessageNotHandledException,
-                    durable_engine.MessageObservedException):
+            except (
+                durable_engine.MessageNotHandledException,
+                durable_engine.MessageObservedException,
+            ):
                 pass
         host.delete_state(name, sid)
 
@@ -222,8 +229,12 @@ class RawC:
         dre.delete_state(handle, sid)
 
 
-def seed_tree(size_b: float, qps: float, latency_ms: float, pinned: str | None,
-              ) -> tuple[str, str, str, str]:
+def seed_tree(
+    size_b: float,
+    qps: float,
+    latency_ms: float,
+    pinned: str | None,
+) -> tuple[str, str, str, str]:
     """The seed's decisions, by hand: §1.1 edition, §5 GPU and network class, candidate GPU."""
     if size_b <= 7 and qps <= 10 and latency_ms >= 500:
         edition = "basic"
@@ -239,21 +250,29 @@ def seed_tree(size_b: float, qps: float, latency_ms: float, pinned: str | None,
 
 # -- measurements --------------------------------------------------------------------------
 
+
 def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
     definition, facts = capture(workloads)
     host, raw = RawHost(definition, facts), RawC(definition, facts)
     sizes = [w.resolved_model().nominal_params_b for w in workloads]
-    tree_inputs = [(s, w.peak_qps, w.latency_ms, w.gpu)
-                   for s, w in zip(sizes, workloads, strict=True)]
-    mismatches = sum(seed_tree(*args)[0] != evaluate(w).edition
-                     for args, w in zip(tree_inputs, workloads, strict=True))
+    tree_inputs = [
+        (s, w.peak_qps, w.latency_ms, w.gpu) for s, w in zip(sizes, workloads, strict=True)
+    ]
+    mismatches = sum(
+        seed_tree(*args)[0] != evaluate(w).edition
+        for args, w in zip(tree_inputs, workloads, strict=True)
+    )
     n = len(workloads)
     indexes = range(n)
-    def calls(function: Callable[..., object], arguments: Sequence[tuple[Any, ...]],
-              ) -> Callable[[], None]:
+
+    def calls(
+        function: Callable[..., object],
+        arguments: Sequence[tuple[Any, ...]],
+    ) -> Callable[[], None]:
         def run() -> None:
             for args in arguments:
                 function(*args)
+
         return run
 
     singles = [(w,) for w in workloads]
@@ -274,23 +293,29 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for round_ in range(rounds):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             start = time.perf_counter()
             variants[name]()
             times[name].append((time.perf_counter() - start) / n * 1e6)
     strata = sum(len(f) for f in facts) / n
-    print(f"{n} workloads ({strata:.1f} facts asserted per evaluation), {rounds} rounds, "
-          f"interleaved; the hand-written tree disagrees with the rules' edition on "
-          f"{mismatches}")
+    print(
+        f"{n} workloads ({strata:.1f} facts asserted per evaluation), {rounds} rounds, "
+        f"interleaved; the hand-written tree disagrees with the rules' edition on "
+        f"{mismatches}"
+    )
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"{'':24} {'median us/call':>15} {'min':>9} {'max':>9} {'calls/s':>10}")
     for name, values in times.items():
-        print(f"{name:24} {medians[name]:15.1f} {min(values):9.1f} {max(values):9.1f} "
-              f"{1e6 / medians[name]:10,.0f}")
+        print(
+            f"{name:24} {medians[name]:15.1f} {min(values):9.1f} {max(values):9.1f} "
+            f"{1e6 / medians[name]:10,.0f}"
+        )
     for label in ("evaluate()", "evaluate() cold sizing"):
         ev = medians[label]
-        print(f"{label}: / raw durable Host = {ev / medians['raw durable Host']:.2f}   "
-              f"/ raw durable C = {ev / medians['raw durable C']:.2f}   (goal <= 1.5)")
+        print(
+            f"{label}: / raw durable Host = {ev / medians['raw durable Host']:.2f}   "
+            f"/ raw durable C = {ev / medians['raw durable C']:.2f}   (goal <= 1.5)"
+        )
     return medians
 
 
@@ -327,8 +352,10 @@ def soak(workloads: Sequence[Workload], calls: int) -> None:
         if done % every == 0 or done == calls:
             elapsed = time.perf_counter() - start
             print(f"{done:12,} {rss_mb():9.1f} {elapsed:8.1f} {done / elapsed:9,.0f}", flush=True)
-    print(f"live engine sessions: {_engine.live_sessions(rules)}; threads: "
-          f"{threading.active_count()}; RSS growth: {rss_mb() - base:+.1f} MB")
+    print(
+        f"live engine sessions: {_engine.live_sessions(rules)}; threads: "
+        f"{threading.active_count()}; RSS growth: {rss_mb() - base:+.1f} MB"
+    )
 
 
 def _spin(seconds: float) -> int:
@@ -356,9 +383,11 @@ def parallel_capacity(processes: int) -> float:
 
 def batch(count: int, seed: int, workers: int, rounds: int) -> None:
     workloads = varied_workloads(count, seed + 1, distinct_qps=True)
-    print(f"\nbatch: {len(workloads):,} distinct workloads, {os.cpu_count()} CPUs, {rounds} "
-          f"round(s); {workers} processes get {parallel_capacity(workers):.2f} cores' worth of "
-          "pure-Python work now")
+    print(
+        f"\nbatch: {len(workloads):,} distinct workloads, {os.cpu_count()} CPUs, {rounds} "
+        f"round(s); {workers} processes get {parallel_capacity(workers):.2f} cores' worth of "
+        "pure-Python work now"
+    )
 
     def loop() -> list[object]:
         out: list[object] = []
@@ -387,7 +416,7 @@ def batch(count: int, seed: int, workers: int, rounds: int) -> None:
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(rounds):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             gc.collect()
             start = time.perf_counter()
             assert len(variants[name]()) == len(workloads)
@@ -396,8 +425,10 @@ def batch(count: int, seed: int, workers: int, rounds: int) -> None:
     loop_s = statistics.median(times[names[0]])
     for name in names:
         median = statistics.median(times[name])
-        print(f"{name:34} {median:8.1f} s {len(workloads) / median:9,.0f} evaluations/s  "
-              f"x{loop_s / median:.2f} the loop")
+        print(
+            f"{name:34} {median:8.1f} s {len(workloads) / median:9,.0f} evaluations/s  "
+            f"x{loop_s / median:.2f} the loop"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -406,17 +437,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (9)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="profile evaluate() too")
-    parser.add_argument("--soak", type=int, metavar="N", help="also run N evaluations, "
-                        "printing RSS at intervals and live sessions at the end")
-    parser.add_argument("--batch", type=int, metavar="N", help="also time evaluate_many "
-                        "against a loop on N distinct workloads")
+    parser.add_argument(
+        "--soak",
+        type=int,
+        metavar="N",
+        help="also run N evaluations, printing RSS at intervals and live sessions at the end",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="also time evaluate_many against a loop on N distinct workloads",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes for --batch (2)")
     parser.add_argument("--batch-rounds", type=int, default=1, help="rounds for --batch (1)")
-    parser.add_argument("--skip-per-call", action="store_true",
-                        help="only the --soak / --batch parts")
+    parser.add_argument(
+        "--skip-per-call", action="store_true", help="only the --soak / --batch parts"
+    )
     args = parser.parse_args(argv)
-    print(f"r1rules {r1rules.__version__}, durable-rules {metadata.version('durable_rules')}, "
-          f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
+    print(
+        f"r1rules {r1rules.__version__}, durable-rules {metadata.version('durable_rules')}, "
+        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs"
+    )
     workloads = evaluable(varied_workloads(args.workloads, args.seed))
     if not args.skip_per_call:
         per_call(workloads, args.rounds)

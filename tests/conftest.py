@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from r1rules._catalog import shipped_rules_dir
+from r1rules.catalog._catalog import shipped_rules_dir
 
 
 @pytest.fixture

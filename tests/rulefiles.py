@@ -6,7 +6,7 @@ from pathlib import Path
 
 # One rule that sets every fact evaluate() and the sizing physics need, so that a test can
 # add just the tables it is about.
-MINIMAL = '''
+MINIMAL = """
 [[tables]]
 id = "base"
 title = "Everything a recommendation needs"
@@ -32,7 +32,7 @@ complete = true
   source = "test"
   why = "test fixture"
   set = { gpu = { fact = "deploy_gpu" }, gpu_count = { fact = "sized_gpu_count" }, nodes = { fact = "sized_nodes" } }
-'''
+"""
 
 
 def write_rules(folder: Path, *extra: str, minimal: bool = True) -> Path:

@@ -21,8 +21,8 @@ from r1rules import (
     evaluate,
     load_rules,
 )
-from r1rules._batch import MIN_PER_PROCESS, Batch, _decode, _encode, evaluate_many
-from r1rules._catalog import shipped_rules_dir
+from r1rules.catalog._catalog import shipped_rules_dir
+from r1rules.recommend._batch import MIN_PER_PROCESS, Batch, _decode, _encode, evaluate_many
 
 MODELS = tuple(sorted(r1rules.default_catalog().models))
 GPUS = (None, "h100-sxm", "h200", "l40s", "a100-80gb", "rtx-4090", "mi300x")
@@ -34,12 +34,17 @@ def varied(count: int, seed: int = 0) -> list[Workload]:
     out: list[Workload] = []
     while len(out) < count:
         try:
-            out.append(Workload(model=rng.choice(MODELS), gpu=rng.choice(GPUS),
-                                precision=rng.choice((None, "bf16", "fp8", "int4")),
-                                peak_qps=round(rng.uniform(0.1, 300), 3),
-                                latency_ms=rng.choice((80, 150, 300, 1000, 3000)),
-                                prompt_tokens=rng.choice((256, 1024, 4096)),
-                                output_tokens=rng.choice((256, 1024, 4096))))
+            out.append(
+                Workload(
+                    model=rng.choice(MODELS),
+                    gpu=rng.choice(GPUS),
+                    precision=rng.choice((None, "bf16", "fp8", "int4")),
+                    peak_qps=round(rng.uniform(0.1, 300), 3),
+                    latency_ms=rng.choice((80, 150, 300, 1000, 3000)),
+                    prompt_tokens=rng.choice((256, 1024, 4096)),
+                    output_tokens=rng.choice((256, 1024, 4096)),
+                )
+            )
         except WorkloadError:
             continue
     return out
@@ -47,7 +52,7 @@ def varied(count: int, seed: int = 0) -> list[Workload]:
 
 # A layered rule set that cannot decide workloads above 200 QPS without a budget: its rule
 # copies budget_usd, which they lack (the static checker does not see this one).
-FAILING_ABOVE_200 = '''
+FAILING_ABOVE_200 = """
 [[facts]]
 name = "spend"
 type = "number"
@@ -83,7 +88,7 @@ hit_policy = "collect"
   why = "test"
   when = { peak_qps = { gt = 200 } }
   set = { spend = { fact = "spend_source" } }
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +114,10 @@ def test_empty_and_generators() -> None:
 
 
 def test_repeated_workloads_are_evaluated_once_but_get_their_own_objects(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Memoised: three distinct workloads in a batch of nine cost three evaluations."""
-    import r1rules._batch as batch
+    import r1rules.recommend._batch as batch
 
     calls: list[Workload] = []
     real = evaluate
@@ -130,7 +136,7 @@ def test_repeated_workloads_are_evaluated_once_but_get_their_own_objects(
 
 
 def test_a_rules_path_is_loaded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import r1rules._recommend as recommend
+    import r1rules.recommend._evaluate as recommend
 
     folder = write_rules(tmp_path, FAILING_ABOVE_200, minimal=True)
     loads: list[object] = []
@@ -141,17 +147,21 @@ def test_a_rules_path_is_loaded_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(recommend, "load_rules", counting)
-    results = evaluate_many([w for w in varied(20, seed=2) if w.peak_qps <= 200][:5],
-                            rules=str(folder))
+    results = evaluate_many(
+        [w for w in varied(20, seed=2) if w.peak_qps <= 200][:5], rules=str(folder)
+    )
     assert len(loads) == 1 and len(results) == 5
 
 
-@pytest.mark.parametrize("bad, message", [
-    (Workload, "workloads: expected an iterable of r1rules.Workload, not type"),
-    (5, "workloads: expected an iterable of r1rules.Workload, not int"),
-    ("deepseek-r1", "workloads: expected an iterable of r1rules.Workload, not str"),
-    (None, "workloads: expected an iterable of r1rules.Workload, not NoneType"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (Workload, "workloads: expected an iterable of r1rules.Workload, not type"),
+        (5, "workloads: expected an iterable of r1rules.Workload, not int"),
+        ("deepseek-r1", "workloads: expected an iterable of r1rules.Workload, not str"),
+        (None, "workloads: expected an iterable of r1rules.Workload, not NoneType"),
+    ],
+)
 def test_not_an_iterable_of_workloads(bad: object, message: str) -> None:
     with pytest.raises(WorkloadError) as caught:
         evaluate_many(bad)  # type: ignore[arg-type]
@@ -159,8 +169,9 @@ def test_not_an_iterable_of_workloads(bad: object, message: str) -> None:
 
 
 def test_the_first_item_that_is_not_a_workload_is_named_before_any_evaluation(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import r1rules._batch as batch
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import r1rules.recommend._batch as batch
 
     monkeypatch.setattr(batch, "evaluate", lambda *a: pytest.fail("evaluated"))
     good = varied(2)
@@ -173,13 +184,15 @@ def test_the_first_item_that_is_not_a_workload_is_named_before_any_evaluation(
 def test_workers_must_be_a_whole_number_of_processes(workers: object) -> None:
     with pytest.raises(R1RulesError) as caught:
         evaluate_many(varied(1), workers=workers)  # type: ignore[arg-type]
-    assert str(caught.value) == ("workers: expected None or a whole number of processes "
-                                 f"(1 or more), not {workers!r}")
+    assert str(caught.value) == (
+        f"workers: expected None or a whole number of processes (1 or more), not {workers!r}"
+    )
 
 
 def test_the_first_failing_workload_is_named(layered: r1rules.RuleSet) -> None:
-    fine, failing = (Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=q, latency_ms=500)
-                     for q in (50, 250))
+    fine, failing = (
+        Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=q, latency_ms=500) for q in (50, 250)
+    )
     with pytest.raises(EvaluationError) as caught:
         evaluate_many([fine, fine, failing, fine, failing], rules=layered)
     with pytest.raises(EvaluationError) as alone:
@@ -236,6 +249,7 @@ def test_values_pickle_cleanly(layered: r1rules.RuleSet) -> None:
 
 # -- processes (each test starts one extra process: ~0.5 s) --------------------------------
 
+
 def test_two_processes_give_the_loop_s_answers_in_order() -> None:
     workloads = varied(MIN_PER_PROCESS + 400, seed=6)
     workloads += workloads[:50]  # repeats across chunks
@@ -243,12 +257,15 @@ def test_two_processes_give_the_loop_s_answers_in_order() -> None:
     with Batch(r1rules.default_rules(), processes=2) as batch:
         outcomes = batch.run(workloads)
         assert batch._pool is not None  # the work really was shared
-    assert all(isinstance(o, Recommendation) and _same(o, evaluate(w))
-               for o, w in zip(outcomes, workloads, strict=True))
+    assert all(
+        isinstance(o, Recommendation) and _same(o, evaluate(w))
+        for o, w in zip(outcomes, workloads, strict=True)
+    )
 
 
 def test_processes_with_a_layered_rule_set_stop_at_the_first_error(
-        layered: r1rules.RuleSet) -> None:
+    layered: r1rules.RuleSet,
+) -> None:
     """Workers reload the layered rules from their files; the error is the first by index."""
     good = [w for w in varied(2 * MIN_PER_PROCESS, seed=7) if w.peak_qps <= 200]
     assert len(good) > MIN_PER_PROCESS + 100
@@ -280,5 +297,5 @@ def test_a_rule_set_with_its_own_catalog_reaches_the_workers(tmp_path: Path) -> 
     assert again.version == rules.version and "test-h100" in again.catalog.gpus
     good = [w for w in varied(2 * MIN_PER_PROCESS, seed=8) if w.peak_qps <= 200]
     results = evaluate_many(good, rules=rules, workers=2)
-    for w, rec in list(zip(good, results))[::97]:
+    for w, rec in list(zip(good, results, strict=True))[::97]:
         assert rec.to_dict() == evaluate(w, rules).to_dict()

@@ -21,7 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import r1rules as r1rules_package
-from r1rules._catalog import (
+from r1rules._errors import CatalogError
+from r1rules.catalog._catalog import (
     PRECISIONS,
     Catalog,
     FrozenMap,
@@ -34,36 +35,77 @@ from r1rules._catalog import (
     model_from_hf_config,
     shipped_rules_dir,
 )
-from r1rules._catalog_load import GPU_SCHEMA, MODEL_SCHEMA, _check_entry
-from r1rules._errors import CatalogError
+from r1rules.catalog._load import GPU_SCHEMA, MODEL_SCHEMA, _check_entry
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 MODEL_IDS = (
-    "deepseek-r1", "deepseek-r1-0528", "deepseek-r1-distill-llama-70b",
-    "deepseek-r1-distill-llama-8b", "deepseek-r1-distill-qwen-1.5b",
-    "deepseek-r1-distill-qwen-14b", "deepseek-r1-distill-qwen-32b", "deepseek-r1-distill-qwen-7b",
+    "deepseek-r1",
+    "deepseek-r1-0528",
+    "deepseek-r1-distill-llama-70b",
+    "deepseek-r1-distill-llama-8b",
+    "deepseek-r1-distill-qwen-1.5b",
+    "deepseek-r1-distill-qwen-14b",
+    "deepseek-r1-distill-qwen-32b",
+    "deepseek-r1-distill-qwen-7b",
 )
 GPU_IDS = (
-    "a10", "a100-40gb", "a100-40gb-pcie", "a100-80gb", "a40", "b200", "gb200", "h100-nvl",
-    "h100-pcie", "h100-sxm", "h200", "l4", "l40s", "mi300x", "mi325x", "rtx-3090", "rtx-4090",
+    "a10",
+    "a100-40gb",
+    "a100-40gb-pcie",
+    "a100-80gb",
+    "a40",
+    "b200",
+    "gb200",
+    "h100-nvl",
+    "h100-pcie",
+    "h100-sxm",
+    "h200",
+    "l4",
+    "l40s",
+    "mi300x",
+    "mi325x",
+    "rtx-3090",
+    "rtx-4090",
     "rtx-5090",
 )
 MODEL_ALLOWED = ", ".join((*MODEL_SCHEMA, "*_note", "replace", "sources"))
 
 # a valid dense model entry and a valid GPU entry, to break one key at a time
 MODEL_FIELDS: dict[str, Any] = {
-    "name": "Test 7B", "kind": "dense", "attention": "gqa", "nominal_params_b": 7,
-    "total_params_b": 7.6, "active_params_b": 7.6, "num_layers": 28, "hidden_size": 3584,
-    "intermediate_size": 18944, "num_attention_heads": 28, "num_kv_heads": 4, "head_dim": 128,
-    "vocab_size": 152064, "tie_word_embeddings": False, "max_context_tokens": 131072,
-    "native_precision": "bf16", "source": "test",
+    "name": "Test 7B",
+    "kind": "dense",
+    "attention": "gqa",
+    "nominal_params_b": 7,
+    "total_params_b": 7.6,
+    "active_params_b": 7.6,
+    "num_layers": 28,
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_attention_heads": 28,
+    "num_kv_heads": 4,
+    "head_dim": 128,
+    "vocab_size": 152064,
+    "tie_word_embeddings": False,
+    "max_context_tokens": 131072,
+    "native_precision": "bf16",
+    "source": "test",
 }
 GPU_FIELDS: dict[str, Any] = {
-    "name": "Test GPU", "vendor": "Test", "segment": "datacenter", "memory_gb": 80,
-    "memory_type": "HBM3", "hbm": True, "memory_bandwidth_gbps": 3350,
+    "name": "Test GPU",
+    "vendor": "Test",
+    "segment": "datacenter",
+    "memory_gb": 80,
+    "memory_type": "HBM3",
+    "hbm": True,
+    "memory_bandwidth_gbps": 3350,
     "tflops": {"fp32": 67, "bf16": 989, "fp16": 989, "fp8": 1979, "int8": 1979, "int4": 0},
-    "fp8_native": True, "int4_native": False, "interconnect": "NVLink",
-    "interconnect_bw_gbps": 900, "nvlink_domain": 8, "max_per_node": 8, "tdp_w": 700,
+    "fp8_native": True,
+    "int4_native": False,
+    "interconnect": "NVLink",
+    "interconnect_bw_gbps": 900,
+    "nvlink_domain": 8,
+    "max_per_node": 8,
+    "tdp_w": 700,
     "source": "test",
 }
 
@@ -99,6 +141,7 @@ def problems_message(*lines: str) -> str:
 
 
 # --- the shipped catalog -------------------------------------------------------------------
+
 
 def test_every_reference_id_loads() -> None:
     catalog = default_catalog()
@@ -166,26 +209,45 @@ def test_gpu_conventions_hold() -> None:
 
 # --- lookups -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("deepseek-r1", "deepseek-r1"), ("R1", "deepseek-r1"), ("r1-0528", "deepseek-r1-0528"),
-    ("deepseek-ai/DeepSeek-R1", "deepseek-r1"),
-    ("DEEPSEEK-AI/deepseek-r1-0528", "deepseek-r1-0528"),
-    ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "deepseek-r1-distill-qwen-7b"),
-    ("DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-r1-distill-qwen-1.5b"),
-    ("r1-distill-qwen-7b", "deepseek-r1-distill-qwen-7b"),
-    ("qwen-7b", "deepseek-r1-distill-qwen-7b"),
-    ("llama-70b", "deepseek-r1-distill-llama-70b"), ("Llama 8B", "deepseek-r1-distill-llama-8b"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("deepseek-r1", "deepseek-r1"),
+        ("R1", "deepseek-r1"),
+        ("r1-0528", "deepseek-r1-0528"),
+        ("deepseek-ai/DeepSeek-R1", "deepseek-r1"),
+        ("DEEPSEEK-AI/deepseek-r1-0528", "deepseek-r1-0528"),
+        ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "deepseek-r1-distill-qwen-7b"),
+        ("DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-r1-distill-qwen-1.5b"),
+        ("r1-distill-qwen-7b", "deepseek-r1-distill-qwen-7b"),
+        ("qwen-7b", "deepseek-r1-distill-qwen-7b"),
+        ("llama-70b", "deepseek-r1-distill-llama-70b"),
+        ("Llama 8B", "deepseek-r1-distill-llama-8b"),
+    ],
+)
 def test_model_names_resolve(name: str, expected: str) -> None:
     assert default_catalog().model(name).id == expected
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("H100", "h100-sxm"), ("4090", "rtx-4090"), ("RTX 4090", "rtx-4090"), ("rtx_4090", "rtx-4090"),
-    ("GeForce RTX 3090", "rtx-3090"), ("A100", "a100-80gb"), ("A100 40GB", "a100-40gb"),
-    ("H200", "h200"), ("B200", "b200"), ("GB200 NVL72", "gb200"), ("MI300X", "mi300x"),
-    ("AMD MI325X", "mi325x"), (" l40s ", "l40s"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("H100", "h100-sxm"),
+        ("4090", "rtx-4090"),
+        ("RTX 4090", "rtx-4090"),
+        ("rtx_4090", "rtx-4090"),
+        ("GeForce RTX 3090", "rtx-3090"),
+        ("A100", "a100-80gb"),
+        ("A100 40GB", "a100-40gb"),
+        ("H200", "h200"),
+        ("B200", "b200"),
+        ("GB200 NVL72", "gb200"),
+        ("MI300X", "mi300x"),
+        ("AMD MI325X", "mi325x"),
+        (" l40s ", "l40s"),
+    ],
+)
 def test_gpu_names_resolve(name: str, expected: str) -> None:
     assert default_catalog().gpu(name).id == expected
 
@@ -247,12 +309,22 @@ def test_records_validate_their_categories() -> None:
 
 # --- loading user files --------------------------------------------------------------------
 
+
 def test_extra_files_add_entries(tmp_path: Path) -> None:
-    write_catalog(tmp_path / "extra.toml", {
-        "models": {"my-7b": {**MODEL_FIELDS, "aliases": ["mine"], "sources": {"x": "y"},
-                             "size_note": "free text"}},
-        "gpus": {"my-gpu": GPU_FIELDS},
-    })
+    write_catalog(
+        tmp_path / "extra.toml",
+        {
+            "models": {
+                "my-7b": {
+                    **MODEL_FIELDS,
+                    "aliases": ["mine"],
+                    "sources": {"x": "y"},
+                    "size_note": "free text",
+                }
+            },
+            "gpus": {"my-gpu": GPU_FIELDS},
+        },
+    )
     catalog = load_catalog(tmp_path)
     assert catalog.model("MINE").id == "my-7b"
     assert catalog.gpu("my-gpu").tflops["fp8"] == 1979.0
@@ -263,8 +335,13 @@ def test_extra_files_add_entries(tmp_path: Path) -> None:
 
 
 def test_malformed_files_report_every_problem(tmp_path: Path) -> None:
-    model = {**MODEL_FIELDS, "kind": "MoE", "nominal_params_b": True, "total_params_b": math.nan,
-             "active_params_b": -1}
+    model = {
+        **MODEL_FIELDS,
+        "kind": "MoE",
+        "nominal_params_b": True,
+        "total_params_b": math.nan,
+        "active_params_b": -1,
+    }
     model["num_layer"] = model.pop("num_layers")
     first = write_catalog(tmp_path / "a.toml", {"models": {"bad-model": model}})
     tflops = {"fp32": 67, "bf16": 989, "fp16": 989, "fp9": 1979, "int8": 1979, "int4": 0}
@@ -299,30 +376,72 @@ ONE_KEY_CASES = [
     ("model", {"replace": "yes"}, ["replace: expected true or false, got 'yes'"]),
     ("model", {"kv_lora_rank": -1}, ["kv_lora_rank: expected a non-negative integer, got -1"]),
     ("model", {"num_layers": 1.5}, ["num_layers: expected an integer, got 1.5"]),
-    ("model", {"active_params_b": 9}, ["active_params_b: must not exceed total_params_b (7.6)",
-                                       "active_params_b: must equal total_params_b when "
-                                       "kind = 'dense'"]),
-    ("model", {"kind": "moe", "active_params_b": 1},
-     ["n_routed_experts: must be positive when kind = 'moe'",
-      "experts_per_token: must be positive when kind = 'moe'",
-      "moe_intermediate_size: must be positive when kind = 'moe'"]),
-    ("model", {"kind": "moe", "active_params_b": 1, "n_routed_experts": 4, "experts_per_token": 8,
-               "moe_intermediate_size": 1, "first_dense_layers": 28},
-     ["experts_per_token: must not exceed n_routed_experts (4)",
-      "first_dense_layers: must be below num_layers (28)"]),
-    ("model", {"attention": "mla"}, ["kv_lora_rank: must be positive when attention = 'mla'",
-                                     "qk_rope_head_dim: must be positive when attention = 'mla'"]),
-    ("model", {"kv_lora_rank": 512},
-     ["kv_lora_rank: must be 0 (or absent) when attention = 'gqa'"]),
-    ("gpu", {"tflops": 5}, ["tflops: expected a table with keys fp32, bf16, fp16, fp8, int8, int4, "
-                            "got 5"]),
-    ("gpu", {"tflops": {**GPU_FIELDS["tflops"], "int8": -1}},
-     ["tflops.int8: expected a non-negative number, got -1"]),
+    (
+        "model",
+        {"active_params_b": 9},
+        [
+            "active_params_b: must not exceed total_params_b (7.6)",
+            "active_params_b: must equal total_params_b when kind = 'dense'",
+        ],
+    ),
+    (
+        "model",
+        {"kind": "moe", "active_params_b": 1},
+        [
+            "n_routed_experts: must be positive when kind = 'moe'",
+            "experts_per_token: must be positive when kind = 'moe'",
+            "moe_intermediate_size: must be positive when kind = 'moe'",
+        ],
+    ),
+    (
+        "model",
+        {
+            "kind": "moe",
+            "active_params_b": 1,
+            "n_routed_experts": 4,
+            "experts_per_token": 8,
+            "moe_intermediate_size": 1,
+            "first_dense_layers": 28,
+        },
+        [
+            "experts_per_token: must not exceed n_routed_experts (4)",
+            "first_dense_layers: must be below num_layers (28)",
+        ],
+    ),
+    (
+        "model",
+        {"attention": "mla"},
+        [
+            "kv_lora_rank: must be positive when attention = 'mla'",
+            "qk_rope_head_dim: must be positive when attention = 'mla'",
+        ],
+    ),
+    (
+        "model",
+        {"kv_lora_rank": 512},
+        ["kv_lora_rank: must be 0 (or absent) when attention = 'gqa'"],
+    ),
+    (
+        "gpu",
+        {"tflops": 5},
+        ["tflops: expected a table with keys fp32, bf16, fp16, fp8, int8, int4, got 5"],
+    ),
+    (
+        "gpu",
+        {"tflops": {**GPU_FIELDS["tflops"], "int8": -1}},
+        ["tflops.int8: expected a non-negative number, got -1"],
+    ),
     ("gpu", {"memory_gb": [1]}, ["memory_gb: expected a number, got an array"]),
     ("gpu", {"memory_gb": {"a": 1}}, ["memory_gb: expected a number, got a table"]),
     ("gpu", {"memory_gb": datetime.date(2024, 1, 1)}, ["memory_gb: expected a number, got a date"]),
-    ("gpu", {"segment": "Consumer"}, ["segment: unknown value 'Consumer' (did you mean "
-                                      "'consumer'?); allowed: consumer, datacenter"]),
+    (
+        "gpu",
+        {"segment": "Consumer"},
+        [
+            "segment: unknown value 'Consumer' (did you mean "
+            "'consumer'?); allowed: consumer, datacenter"
+        ],
+    ),
 ]
 
 
@@ -346,7 +465,8 @@ def test_entry_that_is_not_a_table_and_unreadable_files(tmp_path: Path) -> None:
         load_catalog(tmp_path, include_default=False)
     assert str(err.value) == problems_message(
         f"{tmp_path / 'sub.toml'}: cannot read: Is a directory",
-        f"{path}: model 'bad': expected a table, got 3")
+        f"{path}: model 'bad': expected a table, got 3",
+    )
 
 
 def test_inconsistent_entries_are_reported(tmp_path: Path) -> None:
@@ -374,7 +494,8 @@ def test_redefining_an_id_needs_replace(tmp_path: Path) -> None:
         load_catalog(path)
     assert str(err.value) == problems_message(
         f"{path}: model 'deepseek-r1': already defined in {shipped}; "
-        "add replace = true to redefine it")
+        "add replace = true to redefine it"
+    )
 
 
 def test_replace_redefines_an_entry_whole(tmp_path: Path) -> None:
@@ -394,7 +515,8 @@ def test_replace_needs_an_earlier_entry(tmp_path: Path) -> None:
         load_catalog(path)
     assert str(err.value) == problems_message(
         f"{path}: model 'deepseek-r2': replace = true but no earlier model 'deepseek-r2' "
-        "(did you mean 'deepseek-r1'?)")
+        "(did you mean 'deepseek-r1'?)"
+    )
 
 
 def test_alias_clashes_are_reported(tmp_path: Path) -> None:
@@ -433,13 +555,16 @@ def test_file_level_problems(tmp_path: Path) -> None:
 
 def test_a_folder_loads_its_files_in_name_order(tmp_path: Path) -> None:
     write_catalog(tmp_path / "1-base.toml", {"models": {"m": MODEL_FIELDS}})
-    write_catalog(tmp_path / "2-fix.toml",
-                  {"models": {"m": {**MODEL_FIELDS, "name": "Fixed", "replace": True}}})
+    write_catalog(
+        tmp_path / "2-fix.toml",
+        {"models": {"m": {**MODEL_FIELDS, "name": "Fixed", "replace": True}}},
+    )
     (tmp_path / "notes.txt").write_text("not a catalog", encoding="utf-8")
     assert load_catalog(tmp_path, include_default=False).model("m").name == "Fixed"
 
 
 # --- generic models ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("params_b", [1, 7, 13, 33, 65, 175])
 def test_generic_model_counts_match_its_size(params_b: float) -> None:
@@ -465,7 +590,8 @@ def test_generic_model_rejects_bad_sizes(bad: Any) -> None:
     with pytest.raises(CatalogError) as err:
         generic_dense_model(bad)
     assert str(err.value) == (
-        f"generic model size must be a number in (0, 10000] billion parameters, got {bad!r}")
+        f"generic model size must be a number in (0, 10000] billion parameters, got {bad!r}"
+    )
 
 
 def _as_entry_fields(model: Model) -> dict[str, Any]:
@@ -506,28 +632,73 @@ def test_generic_counts_within_3_percent_from_1b(params_b: float) -> None:
 QWEN_7B_CONFIG = {
     "_name_or_path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
     "architectures": ["Qwen2ForCausalLM"],
-    "model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944,
-    "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
-    "vocab_size": 152064, "max_position_embeddings": 131072, "max_window_layers": 28,
-    "rope_theta": 10000, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+    "model_type": "qwen2",
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 28,
+    "num_key_value_heads": 4,
+    "vocab_size": 152064,
+    "max_position_embeddings": 131072,
+    "max_window_layers": 28,
+    "rope_theta": 10000,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
 }
 R1_CONFIG = {
-    "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
-    "hidden_size": 7168, "intermediate_size": 18432, "moe_intermediate_size": 2048,
-    "num_hidden_layers": 61, "first_k_dense_replace": 3, "moe_layer_freq": 1,
-    "n_routed_experts": 256, "n_shared_experts": 1, "num_experts_per_tok": 8, "n_group": 8,
-    "topk_group": 4, "num_attention_heads": 128, "num_key_value_heads": 128,
-    "kv_lora_rank": 512, "q_lora_rank": 1536, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
-    "v_head_dim": 128, "vocab_size": 129280, "max_position_embeddings": 163840,
-    "num_nextn_predict_layers": 1, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-    "quantization_config": {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
-                            "weight_block_size": [128, 128]},
+    "architectures": ["DeepseekV3ForCausalLM"],
+    "model_type": "deepseek_v3",
+    "hidden_size": 7168,
+    "intermediate_size": 18432,
+    "moe_intermediate_size": 2048,
+    "num_hidden_layers": 61,
+    "first_k_dense_replace": 3,
+    "moe_layer_freq": 1,
+    "n_routed_experts": 256,
+    "n_shared_experts": 1,
+    "num_experts_per_tok": 8,
+    "n_group": 8,
+    "topk_group": 4,
+    "num_attention_heads": 128,
+    "num_key_value_heads": 128,
+    "kv_lora_rank": 512,
+    "q_lora_rank": 1536,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+    "vocab_size": 129280,
+    "max_position_embeddings": 163840,
+    "num_nextn_predict_layers": 1,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "quantization_config": {
+        "activation_scheme": "dynamic",
+        "fmt": "e4m3",
+        "quant_method": "fp8",
+        "weight_block_size": [128, 128],
+    },
 }
-ARCH_FIELDS = ("kind", "attention", "num_layers", "hidden_size", "intermediate_size",
-               "num_attention_heads", "num_kv_heads", "head_dim", "vocab_size",
-               "tie_word_embeddings", "max_context_tokens", "native_precision", "kv_lora_rank",
-               "qk_rope_head_dim", "n_routed_experts", "n_shared_experts", "experts_per_token",
-               "moe_intermediate_size", "first_dense_layers")
+ARCH_FIELDS = (
+    "kind",
+    "attention",
+    "num_layers",
+    "hidden_size",
+    "intermediate_size",
+    "num_attention_heads",
+    "num_kv_heads",
+    "head_dim",
+    "vocab_size",
+    "tie_word_embeddings",
+    "max_context_tokens",
+    "native_precision",
+    "kv_lora_rank",
+    "qk_rope_head_dim",
+    "n_routed_experts",
+    "n_shared_experts",
+    "experts_per_token",
+    "moe_intermediate_size",
+    "first_dense_layers",
+)
 
 
 def architecture(model: Model) -> dict[str, Any]:
@@ -561,12 +732,23 @@ def test_hf_config_of_r1(tmp_path: Path) -> None:
 
 
 def test_hf_config_llama_defaults(tmp_path: Path) -> None:
-    config = {"architectures": ["LlamaForCausalLM"], "hidden_size": 4096,
-              "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
-              "vocab_size": 32000, "max_position_embeddings": 2048, "torch_dtype": "float16"}
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": 4096,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "vocab_size": 32000,
+        "max_position_embeddings": 2048,
+        "torch_dtype": "float16",
+    }
     model = model_from_hf_config(write_config(tmp_path / "llama-7b", config), model_id="l7")
     assert (model.id, model.num_kv_heads, model.head_dim, model.native_precision) == (
-        "l7", 32, 128, "fp16")
+        "l7",
+        32,
+        128,
+        "fp16",
+    )
     assert model.total_params_b == pytest.approx(6.738, abs=0.001)  # LLaMA-1 7B
 
 
@@ -576,13 +758,20 @@ def test_hf_config_unsupported_architecture(tmp_path: Path) -> None:
         model_from_hf_config(path)
     assert str(err.value) == (
         f"{path}: unsupported architecture 'MistralForCausalLM'; "
-        "supported: DeepseekV3ForCausalLM, LlamaForCausalLM, Qwen2ForCausalLM")
+        "supported: DeepseekV3ForCausalLM, LlamaForCausalLM, Qwen2ForCausalLM"
+    )
 
 
 def test_hf_config_reports_every_missing_or_bad_field(tmp_path: Path) -> None:
-    config = {"architectures": ["LlamaForCausalLM"], "hidden_size": True,
-              "intermediate_size": 11008, "num_hidden_layers": 0, "num_attention_heads": 32,
-              "vocab_size": 32000, "torch_dtype": "int8"}
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "hidden_size": True,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 0,
+        "num_attention_heads": 32,
+        "vocab_size": 32000,
+        "torch_dtype": "int8",
+    }
     path = write_config(tmp_path, config)
     with pytest.raises(CatalogError) as err:
         model_from_hf_config(path)
@@ -591,7 +780,8 @@ def test_hf_config_reports_every_missing_or_bad_field(tmp_path: Path) -> None:
         f"  {path}: hidden_size: expected an integer, got true (a boolean)\n"
         f"  {path}: num_hidden_layers: expected a positive integer, got 0\n"
         f"  {path}: missing field 'max_position_embeddings'\n"
-        f"  {path}: torch_dtype: unknown value 'int8'; allowed: bfloat16, float16, float32")
+        f"  {path}: torch_dtype: unknown value 'int8'; allowed: bfloat16, float16, float32"
+    )
 
 
 def test_hf_config_optional_fields_and_dtype(tmp_path: Path) -> None:
@@ -604,7 +794,8 @@ def test_hf_config_optional_fields_and_dtype(tmp_path: Path) -> None:
         "3 problems in the Hugging Face config:\n"
         f"  {path}: num_key_value_heads: expected an integer, got '4'\n"
         f"  {path}: moe_layer_freq: only 1 is supported, got 2\n"
-        f"  {path}: missing field 'torch_dtype'")
+        f"  {path}: missing field 'torch_dtype'"
+    )
     with pytest.raises(CatalogError) as err:
         model_from_hf_config(tmp_path / "missing" / "config.json")
     assert str(err.value).startswith("1 problem in the Hugging Face config:\n  ")
@@ -624,6 +815,7 @@ def test_hf_config_unreadable(tmp_path: Path) -> None:
 
 # --- the reference facts (../shared/reference), when present --------------------------------
 
+
 def _reference(name: str) -> dict[str, Any]:
     path = REFERENCE / name
     if not path.is_file():
@@ -633,15 +825,26 @@ def _reference(name: str) -> dict[str, Any]:
 
 
 MODEL_REFERENCE_KEYS = {
-    "hf_repo": "hf_repo", "total_params_b": "total_params_b", "active_params_b": "active_params_b",
-    "num_hidden_layers": "num_layers", "hidden_size": "hidden_size",
-    "intermediate_size": "intermediate_size", "num_attention_heads": "num_attention_heads",
-    "num_key_value_heads": "num_kv_heads", "head_dim": "head_dim", "vocab_size": "vocab_size",
-    "max_position_embeddings": "max_context_tokens", "tie_word_embeddings": "tie_word_embeddings",
-    "kv_lora_rank": "kv_lora_rank", "qk_rope_head_dim": "qk_rope_head_dim",
-    "n_routed_experts": "n_routed_experts", "n_shared_experts": "n_shared_experts",
-    "num_experts_per_tok": "experts_per_token", "moe_intermediate_size": "moe_intermediate_size",
-    "first_k_dense_replace": "first_dense_layers", "checkpoint_size_gb": "checkpoint_size_gb",
+    "hf_repo": "hf_repo",
+    "total_params_b": "total_params_b",
+    "active_params_b": "active_params_b",
+    "num_hidden_layers": "num_layers",
+    "hidden_size": "hidden_size",
+    "intermediate_size": "intermediate_size",
+    "num_attention_heads": "num_attention_heads",
+    "num_key_value_heads": "num_kv_heads",
+    "head_dim": "head_dim",
+    "vocab_size": "vocab_size",
+    "max_position_embeddings": "max_context_tokens",
+    "tie_word_embeddings": "tie_word_embeddings",
+    "kv_lora_rank": "kv_lora_rank",
+    "qk_rope_head_dim": "qk_rope_head_dim",
+    "n_routed_experts": "n_routed_experts",
+    "n_shared_experts": "n_shared_experts",
+    "num_experts_per_tok": "experts_per_token",
+    "moe_intermediate_size": "moe_intermediate_size",
+    "first_k_dense_replace": "first_dense_layers",
+    "checkpoint_size_gb": "checkpoint_size_gb",
 }
 
 
@@ -659,12 +862,21 @@ def test_models_match_the_reference() -> None:
         assert model.native_precision == ("fp8" if model.kind == "moe" else "bf16")
 
 
-GPU_REFERENCE_RATES = {"fp32_tflops": "fp32", "bf16_dense_tflops": "bf16",
-                       "fp8_dense_tflops": "fp8", "int8_dense_tops": "int8",
-                       "int4_dense_tops": "int4"}
-GPU_REFERENCE_KEYS = {"memory_gb": "memory_gb", "memory_bandwidth_gbps": "memory_bandwidth_gbps",
-                      "interconnect_bw_gbps": "interconnect_bw_gbps", "tdp_w": "tdp_w",
-                      "fp8_supported": "fp8_native", "int4_supported": "int4_native"}
+GPU_REFERENCE_RATES = {
+    "fp32_tflops": "fp32",
+    "bf16_dense_tflops": "bf16",
+    "fp8_dense_tflops": "fp8",
+    "int8_dense_tops": "int8",
+    "int4_dense_tops": "int4",
+}
+GPU_REFERENCE_KEYS = {
+    "memory_gb": "memory_gb",
+    "memory_bandwidth_gbps": "memory_bandwidth_gbps",
+    "interconnect_bw_gbps": "interconnect_bw_gbps",
+    "tdp_w": "tdp_w",
+    "fp8_supported": "fp8_native",
+    "int4_supported": "int4_native",
+}
 # deliberate departures from the reference, each explained in the catalog's notes
 GPU_DEPARTURES = {("rtx-5090", "fp8_dense_tflops")}
 

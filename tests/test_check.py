@@ -17,21 +17,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import TESTS
 
-from r1rules._check import check_paths, check_rules
-from r1rules._check_cover import uncovered
-from r1rules._check_domain import OTHER_MODEL, Domains, satisfies
-from r1rules._check_finding import Finding
-from r1rules._check_load import load_findings
-from r1rules._check_space import Space, intersect, is_empty
-from r1rules._conditions import matches
-from r1rules._rules_load import default_rules
-from r1rules._ruleset import Rule
-from r1rules._ruleset import Test as Cond
+from r1rules.check import default_rules
+from r1rules.check._cover import uncovered
+from r1rules.check._domain import OTHER_MODEL, Domains, satisfies
+from r1rules.check._finding import Finding
+from r1rules.check._problems import load_findings
+from r1rules.check._run import check_paths, check_rules
+from r1rules.check._space import Space, intersect, is_empty
+from r1rules.ruleset._model import Rule
+from r1rules.ruleset._model import Test as Cond
+from r1rules.ruleset._reference import matches
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "check"
-EDITION_BASIC_WHEN = ('when = { size_class_b = { lte = 7 }, peak_qps = { lte = 10 }, '
-                      'latency_ms = { gte = 500 } }')
+EDITION_BASIC_WHEN = (
+    "when = { size_class_b = { lte = 7 }, peak_qps = { lte = 10 }, latency_ms = { gte = 500 } }"
+)
 
 
 def plant(file: Path, old: str, new: str) -> None:
@@ -45,9 +46,12 @@ def rule_block(file: Path, rule_id: str) -> str:
     """The ``[[tables.rules]]`` block of one rule, up to the next rule or table."""
     text = file.read_text(encoding="utf-8")
     start = text.index(f'  [[tables.rules]]\n  id = "{rule_id}"\n')
-    ends = [i for i in (text.find("  [[tables.rules]]", start + 1), text.find("[[tables]]", start))
-            if i != -1]
-    return text[start:min(ends, default=len(text))]
+    ends = [
+        i
+        for i in (text.find("  [[tables.rules]]", start + 1), text.find("[[tables]]", start))
+        if i != -1
+    ]
+    return text[start : min(ends, default=len(text))]
 
 
 def lines(findings: tuple[Finding, ...], severity: str = "error") -> list[str]:
@@ -56,14 +60,19 @@ def lines(findings: tuple[Finding, ...], severity: str = "error") -> list[str]:
 
 # --- planted defects in a copy of the shipped rules -----------------------------------------
 
+
 def test_typo_in_a_condition_field_names_file_rule_and_suggestion(rules_copy: Path) -> None:
-    plant(rules_copy / "10-edition.toml", EDITION_BASIC_WHEN,
-          EDITION_BASIC_WHEN.replace("size_class_b ", "size_class_bb "))
+    plant(
+        rules_copy / "10-edition.toml",
+        EDITION_BASIC_WHEN,
+        EDITION_BASIC_WHEN.replace("size_class_b ", "size_class_bb "),
+    )
     findings, code = check_paths(["rules"], layered=False)
     assert code == 1
     assert [str(f) for f in findings] == [
         "error: rules/10-edition.toml: edition-basic: unknown-name: when.size_class_bb: "
-        "unknown fact 'size_class_bb' (did you mean 'size_class_b'?)"]
+        "unknown fact 'size_class_bb' (did you mean 'size_class_b'?)"
+    ]
 
 
 def test_removed_edition_rule_is_a_gap_with_an_example_workload(rules_copy: Path) -> None:
@@ -75,13 +84,15 @@ def test_removed_edition_rule_is_a_gap_with_an_example_workload(rules_copy: Path
     assert gaps == [
         "error: rules/10-edition.toml: table 'edition': gap: no rule matches size_class_b <= 7, "
         "peak_qps <= 10, latency_ms >= 500 in complete table 'edition'; "
-        "example: size_class_b=7, peak_qps=10, latency_ms=500"]
+        "example: size_class_b=7, peak_qps=10, latency_ms=500"
+    ]
     # With no rule setting edition = "basic", every rule that tests for it is dead too.
     dead = [f for f in findings if f.kind == "dead"]
     assert "cpu-basic" in {f.rule_ids[0] for f in dead}
     assert {f.message for f in dead} == {
         "no valid input satisfies its condition: edition == 'basic' is outside the domain "
-        "(edition takes only the values rules set: professional, enterprise)"}
+        "(edition takes only the values rules set: professional, enterprise)"
+    }
 
 
 def test_duplicated_edition_rule_overlaps_naming_both_ids(rules_copy: Path) -> None:
@@ -94,22 +105,28 @@ def test_duplicated_edition_rule_overlaps_naming_both_ids(rules_copy: Path) -> N
     assert lines(findings) == [
         "error: rules/10-edition.toml: edition-basic, edition-basic-again: overlap: both match "
         "size_class_b <= 7, peak_qps <= 10, latency_ms >= 500 in unique table 'edition'; "
-        "example: size_class_b=7, peak_qps=10, latency_ms=500"]
+        "example: size_class_b=7, peak_qps=10, latency_ms=500"
+    ]
 
 
 def test_contradictory_bounds_make_a_dead_rule_and_the_gap_it_leaves(rules_copy: Path) -> None:
-    plant(rules_copy / "20-decision-tree.toml", "size_class_b = { gt = 13, lt = 65 }",
-          "size_class_b = { gt = 65, lt = 13 }")
+    plant(
+        rules_copy / "20-decision-tree.toml",
+        "size_class_b = { gt = 13, lt = 65 }",
+        "size_class_b = { gt = 65, lt = 13 }",
+    )
     findings, code = check_paths(["rules"], layered=False)
     assert code == 1
     assert lines(findings) == [
         "error: rules/20-decision-tree.toml: gpu-class-datacenter: dead: no valid input "
         "satisfies its condition: size_class_b > 65 and size_class_b < 13 contradict each other",
         "error: rules/20-decision-tree.toml: table 'gpu-class': gap: no rule matches "
-        "13 < size_class_b < 65 in complete table 'gpu-class'; example: size_class_b=14"]
+        "13 < size_class_b < 65 in complete table 'gpu-class'; example: size_class_b=14",
+    ]
 
 
 # --- planted defects layered on the shipped rules (tests/data/check) -------------------------
+
 
 def fixture_lines(name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], int]:
     """Findings about one fixture layered on the shipped rules (the shipped rules' own
@@ -120,7 +137,8 @@ def fixture_lines(name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str]
 
 
 def test_first_table_rule_taken_by_earlier_rules_is_shadowed(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     found, code = fixture_lines("shadowed.toml", monkeypatch)
     assert code == 1
     assert found == [
@@ -129,11 +147,13 @@ def test_first_table_rule_taken_by_earlier_rules_is_shadowed(
         "warning: tests/data/check/shadowed.toml: candidate-gpu-enterprise-h200: shadowed: "
         "never fires: every input it matches is taken first by 'candidate-gpu-pinned', "
         "'candidate-gpu-enterprise' in first table 'candidate-gpu'; "
-        "example: edition=enterprise, stage=production"]
+        "example: edition=enterprise, stage=production",
+    ]
 
 
 def test_conflicting_values_within_a_collect_table_and_across_tables(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     found, code = fixture_lines("conflicts.toml", monkeypatch)
     assert code == 1
     assert found == [
@@ -144,11 +164,13 @@ def test_conflicting_values_within_a_collect_table_and_across_tables(
         "warning: tests/data/check/conflicts.toml: tier-production, tier-budget: conflict: "
         "tables 'tier' and 'tier-by-budget' (stratum 1) both fire when stage = production, "
         "has_budget = true and set 'tier' to different values ('gold' and 'silver'); only "
-        "table order decides: 'tier-budget' wins; example: stage=production, has_budget=true"]
+        "table order decides: 'tier-budget' wins; example: stage=production, has_budget=true",
+    ]
 
 
 def test_unsatisfiable_in_the_domain_and_unread_declared_fact(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     found, code = fixture_lines("dead.toml", monkeypatch)
     assert code == 1
     assert found == [
@@ -159,10 +181,12 @@ def test_unsatisfiable_in_the_domain_and_unread_declared_fact(
         "satisfies its condition: prompt_tokens > 3.1 and prompt_tokens < 3.9 leave no value "
         "(prompt_tokens takes whole numbers in [1, 100000000])",
         "warning: tests/data/check/dead.toml: unread-fact: fact 'unused_flag' is declared but "
-        "no rule sets or reads it"]
+        "no rule sets or reads it",
+    ]
 
 
 # --- the shipped rules --------------------------------------------------------------------
+
 
 def test_shipped_rules_have_no_errors() -> None:
     findings, code = check_paths([], layered=False)
@@ -187,14 +211,17 @@ def test_check_rules_is_deterministic() -> None:
 
 # --- load problems as findings --------------------------------------------------------------
 
+
 def test_load_problem_lines_become_findings() -> None:
-    findings, code = load_findings([
-        "/x/a.toml: rule 'r-1': set.gpu: 'h100' is not a value of 'gpu' (did you mean "
-        "'h100-sxm'?); allowed: a, b",
-        "/x/a.toml: table 't': hit_policy: 'uniq' is not a hit policy",
-        "rule set: no rule sets 'cpu', which every recommendation needs",
-        "1 problem in the catalog:\n  /x/catalog/g.toml: gpu 'z': memory_gb: must be > 0",
-    ])
+    findings, code = load_findings(
+        [
+            "/x/a.toml: rule 'r-1': set.gpu: 'h100' is not a value of 'gpu' (did you mean "
+            "'h100-sxm'?); allowed: a, b",
+            "/x/a.toml: table 't': hit_policy: 'uniq' is not a hit policy",
+            "rule set: no rule sets 'cpu', which every recommendation needs",
+            "1 problem in the catalog:\n  /x/catalog/g.toml: gpu 'z': memory_gb: must be > 0",
+        ]
+    )
     assert code == 1
     assert [str(f) for f in findings] == [
         "error: /x/a.toml: r-1: unknown-name: set.gpu: 'h100' is not a value of 'gpu' (did you "
@@ -205,12 +232,15 @@ def test_load_problem_lines_become_findings() -> None:
     ]
 
 
-@pytest.mark.parametrize("line", [
-    "/x/missing: no such rule file or folder",
-    "/x/a.toml: invalid TOML: Expected '=' after a key (at line 1, column 5)",
-    "/x/a.toml: cannot read: Permission denied",
-    "/x/empty: no rule files (*.toml) found",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/x/missing: no such rule file or folder",
+        "/x/a.toml: invalid TOML: Expected '=' after a key (at line 1, column 5)",
+        "/x/a.toml: cannot read: Permission denied",
+        "/x/empty: no rule files (*.toml) found",
+    ],
+)
 def test_unreadable_input_gives_exit_code_2(line: str) -> None:
     findings, code = load_findings([line, "/x/b.toml: rule 'r': note: bad"])
     assert code == 2
@@ -228,15 +258,30 @@ def test_missing_path_and_invalid_toml(tmp_path: Path, monkeypatch: pytest.Monke
 
 # --- Finding ------------------------------------------------------------------------------
 
+
 def test_finding_is_one_line_with_its_example() -> None:
-    finding = Finding("warning", "gap", "r.toml", (), "t", "m",
-                      {"a": 7.0, "b": True, "c": None, "d": 0.25, "e": "x"})
-    assert str(finding) == "warning: r.toml: table 't': gap: m; example: a=7, b=true, " \
+    finding = Finding(
+        "warning",
+        "gap",
+        "r.toml",
+        (),
+        "t",
+        "m",
+        {"a": 7.0, "b": True, "c": None, "d": 0.25, "e": "x"},
+    )
+    assert (
+        str(finding) == "warning: r.toml: table 't': gap: m; example: a=7, b=true, "
         "c=absent, d=0.25, e=x"
-    assert finding.to_dict() == {"severity": "warning", "kind": "gap", "file": "r.toml",
-                                 "rule_ids": [], "table_id": "t", "message": "m",
-                                 "example": {"a": 7.0, "b": True, "c": None, "d": 0.25,
-                                             "e": "x"}}
+    )
+    assert finding.to_dict() == {
+        "severity": "warning",
+        "kind": "gap",
+        "file": "r.toml",
+        "rule_ids": [],
+        "table_id": "t",
+        "message": "m",
+        "example": {"a": 7.0, "b": True, "c": None, "d": 0.25, "e": "x"},
+    }
     with pytest.raises(TypeError):
         finding.example["a"] = 1  # type: ignore[index]
     with pytest.raises(ValueError):
@@ -245,11 +290,23 @@ def test_finding_is_one_line_with_its_example() -> None:
 
 # --- the fact space -----------------------------------------------------------------------
 
+
 def rule(rule_id: str, *tests: tuple[str, str, object]) -> Rule:
     """A bare rule with these (fact, op, value) tests, for analysing directly."""
-    return Rule(rule_id, rule_id, "test", "test", "t", "t.toml", 0,
-                tuple(Cond(f, op, v) for f, op, v in tests),  # type: ignore[arg-type]
-                (), (), (), ())
+    return Rule(
+        rule_id,
+        rule_id,
+        "test",
+        "test",
+        "t",
+        "t.toml",
+        0,
+        tuple(Cond(f, op, v) for f, op, v in tests),  # type: ignore[arg-type]
+        (),
+        (),
+        (),
+        (),
+    )
 
 
 def test_open_interval_example_is_exact_and_simple() -> None:
@@ -293,12 +350,15 @@ def test_satisfies_treats_absent_as_false() -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(TESTS, min_size=1, max_size=4))
 def test_reported_examples_agree_with_the_reference_evaluator(
-        conditions: list[list[tuple[str, float]]]) -> None:
+    conditions: list[list[tuple[str, float]]],
+) -> None:
     """Law: every gap example matches no rule, every overlap example matches both rules,
     and when the checker finds no gap, every probe value matches some rule (checked with
     the reference evaluator, ``_conditions.matches``)."""
-    rules = [rule(f"r{i}", *[("latency_ms", op, v) for op, v in tests])
-             for i, tests in enumerate(conditions)]
+    rules = [
+        rule(f"r{i}", *[("latency_ms", op, v) for op, v in tests])
+        for i, tests in enumerate(conditions)
+    ]
     space = Space.of(rules, Domains(default_rules()))
     boxes = [space.box(r) for r in rules]
     missing, _ = uncovered(space.full, boxes)
@@ -325,26 +385,32 @@ def describe(*tests: tuple[str, str, object], complement: bool = False) -> str:
     return space.describe(box)
 
 
-@pytest.mark.parametrize(("tests", "complement", "expected"), [
-    ((("precision", "in", ("fp8", "int4")),), False, "precision in {fp8, int4}"),
-    ((("precision", "in", ("fp8", "int4")),), True, "precision not in {fp8, int4}"),
-    ((("precision", "eq", "fp8"),), True, "precision != fp8"),
-    ((("gpu_pinned", "eq", True),), True, "gpu_pinned = false"),
-    ((("latency_ms", "ne", 100),), False, "(latency_ms < 100 or latency_ms > 100)"),
-    ((("latency_ms", "gt", 100), ("latency_ms", "lte", 200)), False, "100 < latency_ms <= 200"),
-    ((("latency_ms", "gte", 100), ("latency_ms", "lt", 200)), False, "100 <= latency_ms < 200"),
-    ((("budget_usd", "gt", 5),), True, "(budget_usd <= 5 or budget_usd absent)"),
-    ((("budget_usd", "gte", 0),), False, "budget_usd has a value"),
-    ((("max_nodes_per_replica", "eq", 4),), True, "max_nodes_per_replica = 1"),
-])
+@pytest.mark.parametrize(
+    ("tests", "complement", "expected"),
+    [
+        ((("precision", "in", ("fp8", "int4")),), False, "precision in {fp8, int4}"),
+        ((("precision", "in", ("fp8", "int4")),), True, "precision not in {fp8, int4}"),
+        ((("precision", "eq", "fp8"),), True, "precision != fp8"),
+        ((("gpu_pinned", "eq", True),), True, "gpu_pinned = false"),
+        ((("latency_ms", "ne", 100),), False, "(latency_ms < 100 or latency_ms > 100)"),
+        ((("latency_ms", "gt", 100), ("latency_ms", "lte", 200)), False, "100 < latency_ms <= 200"),
+        ((("latency_ms", "gte", 100), ("latency_ms", "lt", 200)), False, "100 <= latency_ms < 200"),
+        ((("budget_usd", "gt", 5),), True, "(budget_usd <= 5 or budget_usd absent)"),
+        ((("budget_usd", "gte", 0),), False, "budget_usd has a value"),
+        ((("max_nodes_per_replica", "eq", 4),), True, "max_nodes_per_replica = 1"),
+    ],
+)
 def test_conditions_are_worded_as_rule_files_write_them(
-        tests: tuple[tuple[str, str, object], ...], complement: bool, expected: str) -> None:
+    tests: tuple[tuple[str, str, object], ...], complement: bool, expected: str
+) -> None:
     assert describe(*tests, complement=complement) == expected
 
 
 def test_gap_regions_that_differ_in_one_column_are_merged() -> None:
-    rules = [rule("a", ("peak_qps", "lte", 5), ("latency_ms", "lte", 5)),
-             rule("b", ("peak_qps", "gt", 5), ("latency_ms", "lte", 5))]
+    rules = [
+        rule("a", ("peak_qps", "lte", 5), ("latency_ms", "lte", 5)),
+        rule("b", ("peak_qps", "gt", 5), ("latency_ms", "lte", 5)),
+    ]
     space = Space.of(rules, Domains(default_rules()))
     missing, truncated = uncovered(space.full, [space.box(r) for r in rules])
     assert [space.describe(m) for m in missing] == ["latency_ms > 5"]
@@ -362,11 +428,14 @@ def test_gap_search_stops_at_its_limit() -> None:
 
 
 def test_assignments_differ_unless_same_literal_or_same_source() -> None:
-    from r1rules._check_tables import differing
-    from r1rules._ruleset import Assignment
+    from r1rules.check._tables import differing
+    from r1rules.ruleset._model import Assignment
 
-    copy, other, literal = (Assignment("gpu", None, "deploy_gpu"),
-                            Assignment("gpu", None, "candidate_gpu"), Assignment("gpu", "a40"))
+    copy, other, literal = (
+        Assignment("gpu", None, "deploy_gpu"),
+        Assignment("gpu", None, "candidate_gpu"),
+        Assignment("gpu", "a40"),
+    )
     assert not differing(copy, copy)
     assert differing(copy, other)
     assert differing(copy, literal)
@@ -375,14 +444,15 @@ def test_assignments_differ_unless_same_literal_or_same_source() -> None:
 
 
 def test_enum_tests_that_exclude_each_other_contradict() -> None:
-    from r1rules._check_tables import check_table
-    from r1rules._ruleset import Table
+    from r1rules.check._tables import check_table
+    from r1rules.ruleset._model import Table
 
     subject = rule("odd", ("precision", "in", ("fp8",)), ("precision", "ne", "fp8"))
     table = Table("t", "t", "collect", False, "t.toml", (subject,), 1)
     assert [str(f) for f in check_table(table, Domains(default_rules()))] == [
         "error: t.toml: odd: dead: no valid input satisfies its condition: precision in "
-        "['fp8'] and precision != 'fp8' contradict each other"]
+        "['fp8'] and precision != 'fp8' contradict each other"
+    ]
 
 
 def test_copying_a_fact_that_may_be_unset_is_a_warning(tmp_path: Path) -> None:
@@ -391,7 +461,7 @@ def test_copying_a_fact_that_may_be_unset_is_a_warning(tmp_path: Path) -> None:
 
     from r1rules import load_rules
 
-    text = '''
+    text = """
 [[facts]]
 name = "source"
 type = "number"
@@ -426,10 +496,11 @@ hit_policy = "collect"
   when = { peak_qps = { gt = 200 } }
   set = { copy = { fact = "source" } }
   note = "{copy}"
-'''
+"""
     rules = load_rules(write_rules(tmp_path, text))
     file = str((tmp_path / "01-extra.toml").resolve())
     assert rules.findings == (
         f"warning: {file}: copy-source-1: unset-copy: set.copy copies 'source', which may have "
         "no value (no complete table sets it in every rule); a workload for which it is unset "
-        "cannot be evaluated",)
+        "cannot be evaluated",
+    )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from r1rules._check_cli import summary
-from r1rules._check_finding import Finding
-from r1rules._cli import main
+from r1rules.check._finding import Finding
+from r1rules.cli._check_cmd import summary
+from r1rules.cli._main import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:
@@ -18,23 +18,30 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str],
     return code, out.splitlines(), err
 
 
-def test_typo_prints_the_finding_and_the_summary(rules_copy: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_typo_prints_the_finding_and_the_summary(
+    rules_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = rules_copy / "10-edition.toml"
     text = file.read_text(encoding="utf-8")
-    old = ("when = { size_class_b = { lte = 7 }, peak_qps = { lte = 10 }, "
-           "latency_ms = { gte = 500 } }")
+    old = (
+        "when = { size_class_b = { lte = 7 }, peak_qps = { lte = 10 }, latency_ms = { gte = 500 } }"
+    )
     assert text.count(old) == 1
-    file.write_text(text.replace(old, old.replace("size_class_b ", "size_class_bb ")),
-                    encoding="utf-8")
-    assert run(capsys, "rules") == (1, [
-        "error: rules/10-edition.toml: edition-basic: unknown-name: when.size_class_bb: "
-        "unknown fact 'size_class_bb' (did you mean 'size_class_b'?)",
-        "1 error, 0 warnings"], "")
+    file.write_text(
+        text.replace(old, old.replace("size_class_b ", "size_class_bb ")), encoding="utf-8"
+    )
+    assert run(capsys, "rules") == (
+        1,
+        [
+            "error: rules/10-edition.toml: edition-basic: unknown-name: when.size_class_bb: "
+            "unknown fact 'size_class_bb' (did you mean 'size_class_b'?)",
+            "1 error, 0 warnings",
+        ],
+        "",
+    )
 
 
-def test_shipped_rules_exit_0_and_end_with_the_summary(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_shipped_rules_exit_0_and_end_with_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys) == (0, ["no findings"], "")
 
 
@@ -46,47 +53,69 @@ def test_json_output_parses_and_counts(capsys: pytest.CaptureFixture[str]) -> No
     assert document["errors"] == 0
     assert document["warnings"] == len(document["findings"])
     for finding in document["findings"]:
-        assert set(finding) == {"severity", "kind", "file", "rule_ids", "table_id", "message",
-                                "example"}
+        assert set(finding) == {
+            "severity",
+            "kind",
+            "file",
+            "rule_ids",
+            "table_id",
+            "message",
+            "example",
+        }
 
 
 def test_json_output_of_a_gap_carries_its_example(
-        rules_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     file = rules_copy / "20-decision-tree.toml"
     text = file.read_text(encoding="utf-8")
     assert text.count("latency_ms = { gt = 200 }") == 1
-    file.write_text(text.replace("latency_ms = { gt = 200 }", "latency_ms = { gt = 300 }"),
-                    encoding="utf-8")
+    file.write_text(
+        text.replace("latency_ms = { gt = 200 }", "latency_ms = { gt = 300 }"), encoding="utf-8"
+    )
     code, out, _ = run(capsys, "rules", "--json")
     document = json.loads("\n".join(out))
     assert code == 1
     gaps = [f for f in document["findings"] if f["kind"] == "gap"]
-    assert gaps == [{
-        "severity": "error", "kind": "gap", "file": "rules/20-decision-tree.toml",
-        "rule_ids": [], "table_id": "network-class",
-        "message": "no rule matches 200 < latency_ms <= 300 in complete table 'network-class'",
-        "example": {"latency_ms": 300}}]
+    assert gaps == [
+        {
+            "severity": "error",
+            "kind": "gap",
+            "file": "rules/20-decision-tree.toml",
+            "rule_ids": [],
+            "table_id": "network-class",
+            "message": "no rule matches 200 < latency_ms <= 300 in complete table 'network-class'",
+            "example": {"latency_ms": 300},
+        }
+    ]
 
 
 def test_layered_check_reads_shipped_rules_under_the_file(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     code, out, _ = run(capsys, "--layered", "tests/data/check/conflicts.toml")
     assert code == 1
     assert out[-1].startswith("1 error, ")
-    assert out[0].startswith("error: tests/data/check/conflicts.toml: tier-production, tier-slow: "
-                             "conflict: ")
+    assert out[0].startswith(
+        "error: tests/data/check/conflicts.toml: tier-production, tier-slow: conflict: "
+    )
 
 
-def test_missing_path_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_path_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run(capsys, "nowhere") == (2, [
-        "error: nowhere: load: no such rule file or folder", "1 error, 0 warnings"], "")
+    assert run(capsys, "nowhere") == (
+        2,
+        ["error: nowhere: load: no such rule file or folder", "1 error, 0 warnings"],
+        "",
+    )
 
 
-def test_invalid_toml_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_toml_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.toml").write_text("id = \n", encoding="utf-8")
     code, out, _ = run(capsys, "bad.toml")
@@ -94,12 +123,16 @@ def test_invalid_toml_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert out[0].startswith("error: bad.toml: load: invalid TOML: ")
 
 
-def test_folder_without_rule_files_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_folder_without_rule_files_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
-    assert run(capsys, "empty") == (2, [
-        "error: empty: load: no rule files (*.toml) found", "1 error, 0 warnings"], "")
+    assert run(capsys, "empty") == (
+        2,
+        ["error: empty: load: no rule files (*.toml) found", "1 error, 0 warnings"],
+        "",
+    )
 
 
 def test_summary_counts_and_plurals() -> None:
@@ -108,5 +141,6 @@ def test_summary_counts_and_plurals() -> None:
 
     assert summary(()) == "no findings"
     assert summary((finding("error"),)) == "1 error, 0 warnings"
-    assert summary((finding("error"), finding("error"), finding("warning"))) == \
-        "2 errors, 1 warning"
+    assert (
+        summary((finding("error"), finding("error"), finding("warning"))) == "2 errors, 1 warning"
+    )

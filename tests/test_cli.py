@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from r1rules._cli import main
+from r1rules.cli._main import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -18,8 +18,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_evaluate_prints_each_field_with_its_justification(capsys: pytest.CaptureFixture[str],
-                                                           ) -> None:
+def test_evaluate_prints_each_field_with_its_justification(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, err = run(capsys, "evaluate", str(EXAMPLES / "basic.toml"))
     assert (code, err) == (0, "")
     lines = out.splitlines()
@@ -36,56 +37,98 @@ def test_json_output_is_to_dict(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_fields_as_options_override_the_file(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "evaluate", str(EXAMPLES / "basic.toml"), "--peak-qps", "500",
-                       "--json")
+    code, out, _ = run(
+        capsys, "evaluate", str(EXAMPLES / "basic.toml"), "--peak-qps", "500", "--json"
+    )
     assert code == 0 and json.loads(out)["edition"] == "enterprise"
-    code, out, _ = run(capsys, "evaluate", "--params-b", "13", "--peak-qps", "2",
-                       "--latency-ms", "300", "--json")
+    code, out, _ = run(
+        capsys, "evaluate", "--params-b", "13", "--peak-qps", "2", "--latency-ms", "300", "--json"
+    )
     assert code == 0 and json.loads(out)["edition"] == "professional"
 
 
 def test_why_not(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "evaluate", str(EXAMPLES / "professional.toml"), "--why-not",
-                       "edition-basic")
+    code, out, _ = run(
+        capsys, "evaluate", str(EXAMPLES / "professional.toml"), "--why-not", "edition-basic"
+    )
     assert code == 0
-    assert ("edition-basic did not fire (seed §1.1):\n"
-            "  needs size_class_b <= 7, but size_class_b is 33, 26 above the bound\n"
-            "  needs peak_qps <= 10, but peak_qps is 28, 18 above the bound\n"
-            "  needs latency_ms >= 500, but latency_ms is 200, 300 below the bound") in out
+    assert (
+        "edition-basic did not fire (seed §1.1):\n"
+        "  needs size_class_b <= 7, but size_class_b is 33, 26 above the bound\n"
+        "  needs peak_qps <= 10, but peak_qps is 28, 18 above the bound\n"
+        "  needs latency_ms >= 500, but latency_ms is 200, 300 below the bound"
+    ) in out
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["evaluate", "--peak-qps", "-1", "--latency-ms", "5", "--params-b", "7"],
-     "r1rules: error: peak_qps: must be greater than 0; got -1.0\n"),
-    (["evaluate", "--peak-qps", "abc", "--latency-ms", "5", "--params-b", "7"],
-     "r1rules: error: peak_qps: expected a number; got 'abc'\n"),
-    (["evaluate", "--latency-ms", "5", "--params-b", "7"],
-     "r1rules: error: peak_qps: required (peak requests per second)\n"),
-    (["evaluate", "/nonexistent/w.toml"],
-     "r1rules: error: cannot read workload file /nonexistent/w.toml: No such file or directory\n"),
-    (["evaluate", "--params-b", "7", "--peak-qps", "1", "--latency-ms", "5", "--rules",
-      "/nonexistent"],
-     "r1rules: error: 1 problem in the rule set:\n  /nonexistent: no such rule file or folder\n"),
-    (["evaluate", "--params-b", "7", "--peak-qps", "1", "--latency-ms", "5", "--why-not",
-      "edition-basik"],
-     "r1rules: error: no rule 'edition-basik' in this rule set (did you mean "
-     "'edition-basic'?)\n"),
-])
-def test_bad_input_exits_2_with_the_message(capsys: pytest.CaptureFixture[str],
-                                            argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["evaluate", "--peak-qps", "-1", "--latency-ms", "5", "--params-b", "7"],
+            "r1rules: error: peak_qps: must be greater than 0; got -1.0\n",
+        ),
+        (
+            ["evaluate", "--peak-qps", "abc", "--latency-ms", "5", "--params-b", "7"],
+            "r1rules: error: peak_qps: expected a number; got 'abc'\n",
+        ),
+        (
+            ["evaluate", "--latency-ms", "5", "--params-b", "7"],
+            "r1rules: error: peak_qps: required (peak requests per second)\n",
+        ),
+        (
+            ["evaluate", "/nonexistent/w.toml"],
+            "r1rules: error: cannot read workload file /nonexistent/w.toml: No such file or directory\n",  # noqa: E501
+        ),
+        (
+            [
+                "evaluate",
+                "--params-b",
+                "7",
+                "--peak-qps",
+                "1",
+                "--latency-ms",
+                "5",
+                "--rules",
+                "/nonexistent",
+            ],
+            "r1rules: error: 1 problem in the rule set:\n  /nonexistent: no such rule file or folder\n",  # noqa: E501
+        ),
+        (
+            [
+                "evaluate",
+                "--params-b",
+                "7",
+                "--peak-qps",
+                "1",
+                "--latency-ms",
+                "5",
+                "--why-not",
+                "edition-basik",
+            ],
+            "r1rules: error: no rule 'edition-basik' in this rule set (did you mean "
+            "'edition-basic'?)\n",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_the_message(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     code, out, err = run(capsys, *argv)
     assert (code, out, err) == (2, "", message)
 
 
-def test_unknown_workload_key_and_bad_toml(capsys: pytest.CaptureFixture[str],
-                                           tmp_path: Path) -> None:
+def test_unknown_workload_key_and_bad_toml(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     bad_key = tmp_path / "w.toml"
-    bad_key.write_text('peak_qsp = 3\n', encoding="utf-8")
+    bad_key.write_text("peak_qsp = 3\n", encoding="utf-8")
     code, _, err = run(capsys, "evaluate", str(bad_key))
     assert code == 2
-    assert err.startswith(f"r1rules: error: {bad_key}: unknown workload key 'peak_qsp' "
-                          "(did you mean 'peak_qps'?); allowed: peak_qps, latency_ms, model,")
-    bad_key.write_text('peak_qps = [\n', encoding="utf-8")
+    assert err.startswith(
+        f"r1rules: error: {bad_key}: unknown workload key 'peak_qsp' "
+        "(did you mean 'peak_qps'?); allowed: peak_qps, latency_ms, model,"
+    )
+    bad_key.write_text("peak_qps = [\n", encoding="utf-8")
     code, _, err = run(capsys, "evaluate", str(bad_key))
     assert code == 2 and err.startswith(f"r1rules: error: {bad_key}: invalid TOML: ")
 
@@ -95,11 +138,11 @@ def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str
     assert code == 2 and "Traceback" not in err and "invalid choice: 'evaluat'" in err
 
 
-def test_sweep_of_the_shipped_example(capsys: pytest.CaptureFixture[str],
-                                      tmp_path: Path) -> None:
+def test_sweep_of_the_shipped_example(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_file = tmp_path / "plan.csv"
-    code, _, err = run(capsys, "sweep", str(EXAMPLES / "sweep.toml"), "-o", str(out_file),
-                       "--workers", "1")
+    code, _, err = run(
+        capsys, "sweep", str(EXAMPLES / "sweep.toml"), "-o", str(out_file), "--workers", "1"
+    )
     assert code == 0 and err.startswith(f"r1rules: sweep wrote 432 rows to {out_file} ")
     rows = out_file.read_text(encoding="utf-8").splitlines()
     assert len(rows) == 433 and "edition" in rows[0].split(",")

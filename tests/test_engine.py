@@ -1,4 +1,4 @@
-"""The durable-rules adapter: each of the engine's sharp edges, contained (see _engine.py)."""
+"""The durable-rules adapter: each of the engine's sharp edges, contained (engine/_adapter.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,23 @@ import pytest
 from rulefiles import write_rules
 
 import r1rules
-from r1rules import EvaluationError, Workload, _engine, evaluate, load_rules
+from r1rules import EvaluationError, Workload, evaluate, load_rules
+from r1rules.engine import _adapter as _engine
 
 W = Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500, stage="development")
 
 
 def test_only_the_adapter_imports_durable() -> None:
     src = Path(r1rules.__file__).parent
-    importers = sorted(p.name for p in src.glob("*.py")
-                       if any(line.lstrip().startswith(("import durable", "from durable"))
-                              for line in p.read_text(encoding="utf-8").splitlines()))
-    assert importers == ["_engine.py"]
+    importers = sorted(
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if any(
+            line.lstrip().startswith(("import durable", "from durable"))
+            for line in p.read_text(encoding="utf-8").splitlines()
+        )
+    )
+    assert importers == ["engine/_adapter.py"]
 
 
 def test_sessions_are_deleted_well_past_the_1024_limit() -> None:
@@ -41,7 +47,8 @@ def test_no_host_and_no_timer_threads() -> None:
 
 def test_facts_fire_every_matching_rule_not_only_the_first() -> None:
     """Events fire only one rule; facts fire all: a collect table sees all its matches."""
-    three = "\n".join(f'''
+    three = "\n".join(
+        f"""
 [[tables]]
 id = "c{i}"
 title = "collect"
@@ -53,14 +60,16 @@ hit_policy = "collect"
   why = "test"
   when = {{ peak_qps = {{ gt = 0 }} }}
   note = "n{i}"
-''' for i in range(3))
+"""
+        for i in range(3)
+    )
     rules = load_rules(write_rules(Path(_tmp()), three))
     rec = evaluate(W, rules)
     assert [m.text for m in rec.notes] == ["n0", "n1", "n2"]
 
 
 def test_no_match_is_an_ordinary_outcome(tmp_path: Path) -> None:
-    never = '''
+    never = """
 [[tables]]
 id = "never"
 title = "never"
@@ -72,7 +81,7 @@ hit_policy = "collect"
   why = "test"
   when = { peak_qps = { gt = 1e12 } }
   note = "never"
-'''
+"""
     # a dead rule on purpose: the static checker would refuse it, the engine must not care
     rules = load_rules(write_rules(tmp_path, never), check=False)
     assert evaluate(W, rules).notes == ()
@@ -81,9 +90,11 @@ hit_policy = "collect"
 
 def test_numbers_in_exponent_form_reach_the_engine(tmp_path: Path) -> None:
     """durable-rules refuses 1e-05 and 1e+16 (no fraction): the adapter rewrites them."""
-    assert _engine.encode_fact({"a": 1e-05, "b": 1e16, "c": 2.5, "d": True}) == \
-        '{"a":1.0e-05,"b":1.0e+16,"c":2.5,"d":true}'
-    tiny = '''
+    assert (
+        _engine.encode_fact({"a": 1e-05, "b": 1e16, "c": 2.5, "d": True})
+        == '{"a":1.0e-05,"b":1.0e+16,"c":2.5,"d":true}'
+    )
+    tiny = """
 [[tables]]
 id = "tiny"
 title = "tiny thresholds"
@@ -95,7 +106,7 @@ hit_policy = "collect"
   why = "test"
   when = { peak_qps = { gt = 1e-05, lt = 1e16 } }
   note = "fired"
-'''
+"""
     rules = load_rules(write_rules(tmp_path, tiny))
     w = Workload(model="deepseek-r1-distill-qwen-1.5b", peak_qps=2e-05, latency_ms=1e6)
     assert [m.text for m in evaluate(w, rules).notes] == ["fired"]
@@ -105,14 +116,19 @@ def test_many_range_tests_under_one_table_do_not_overflow_a_node(tmp_path: Path)
     """More than 64 range tests on distinct facts under one node fail with error 303 at
     assert time; partition keys keep every node under the limit."""
     count = 100
-    declarations = "\n".join(f'''
+    declarations = "\n".join(
+        f"""
 [[facts]]
 name = "f{i}"
 type = "number"
 description = "test fact {i}"
-''' for i in range(count))
+"""
+        for i in range(count)
+    )
     setter = "{ " + ", ".join(f"f{i} = {i}" for i in range(count)) + " }"
-    text = declarations + f'''
+    text = (
+        declarations
+        + f"""
 [[tables]]
 id = "set-all"
 title = "set"
@@ -123,7 +139,9 @@ hit_policy = "unique"
   source = "test"
   why = "test"
   set = {setter}
-''' + "\n".join(f'''
+"""
+        + "\n".join(
+            f"""
 [[tables]]
 id = "read-{i}"
 title = "read"
@@ -135,16 +153,21 @@ hit_policy = "collect"
   why = "test"
   when = {{ f{i} = {{ gte = {i} }} }}
   note = "r{i}"
-''' for i in range(count))
+"""
+            for i in range(count)
+        )
+    )
     rules = load_rules(write_rules(tmp_path, text))
     assert len(evaluate(W, rules).notes) == count
 
 
-def test_priorities_beyond_16_bits_are_refused(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_priorities_beyond_16_bits_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(_engine, "MAX_PRIORITY", 0)
-    with pytest.raises(r1rules.RuleError, match="rule set too large: rule number 1; the engine "
-                       "allows 0"):
+    with pytest.raises(
+        r1rules.RuleError, match="rule set too large: rule number 1; the engine allows 0"
+    ):
         load_rules(write_rules(tmp_path))
 
 
@@ -155,8 +178,12 @@ def test_each_rule_set_is_compiled_once_per_version(tmp_path: Path) -> None:
 
 
 def test_threads_get_exactly_the_serial_results() -> None:
-    workloads = [Workload(params_b=p, peak_qps=q, latency_ms=lat)
-                 for p in (3, 13, 70) for q in (1, 50, 200) for lat in (80, 300, 900)]
+    workloads = [
+        Workload(params_b=p, peak_qps=q, latency_ms=lat)
+        for p in (3, 13, 70)
+        for q in (1, 50, 200)
+        for lat in (80, 300, 900)
+    ]
     serial = [evaluate(w).to_dict() for w in workloads]
     results: dict[int, list[dict[str, object]]] = {}
 
@@ -184,7 +211,7 @@ def _tmp() -> str:
 
 def test_a_failed_evaluation_still_deletes_its_session(tmp_path: Path) -> None:
     """An evaluation that raises (here: two rules of a unique table match) leaves no state."""
-    twice = '''
+    twice = """
 [[tables]]
 id = "twice"
 title = "overlapping unique table"
@@ -203,29 +230,36 @@ hit_policy = "unique"
   why = "test"
   when = { peak_qps = { gt = 1 } }
   note = "b"
-'''
+"""
     rules = load_rules(write_rules(tmp_path, twice), check=False)  # the checker would refuse it
     for _ in range(1100):
-        with pytest.raises(EvaluationError, match="table 'twice' is unique but rules 'twice-a', "
-                           "'twice-b' all matched this workload"):
+        with pytest.raises(
+            EvaluationError,
+            match="table 'twice' is unique but rules 'twice-a', "
+            "'twice-b' all matched this workload",
+        ):
             evaluate(W, rules)
     assert _engine.live_sessions(rules) == 0
 
 
-def test_engine_limits_are_reported_at_load_in_our_words(monkeypatch: pytest.MonkeyPatch,
-                                                         tmp_path: Path) -> None:
+def test_engine_limits_are_reported_at_load_in_our_words(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(_engine, "MAX_RULES", 1)
-    with pytest.raises(r1rules.RuleError, match="rule set too large: 2 rules; the engine holds "
-                       "at most 1"):
+    with pytest.raises(
+        r1rules.RuleError, match="rule set too large: 2 rules; the engine holds at most 1"
+    ):
         load_rules(write_rules(tmp_path))
-    assert _engine._explain(RuntimeError("Could not assert fact, error code: 303")) == \
-        "too many tests under one node"
+    assert (
+        _engine._explain(RuntimeError("Could not assert fact, error code: 303"))
+        == "too many tests under one node"
+    )
 
 
-def test_a_stratum_with_more_rules_than_the_engine_walks_is_refused_at_load(
-        tmp_path: Path) -> None:
+def test_a_stratum_with_more_rules_than_the_engine_walks_is_refused_at_load(tmp_path: Path) -> None:
     """Children of one node are walked on a stack of 64 (error 303): 60 partitions of 32."""
-    many = "\n".join(f'''
+    many = "\n".join(
+        f"""
 [[tables]]
 id = "n{i}"
 title = "n"
@@ -237,7 +271,12 @@ hit_policy = "collect"
   why = "test"
   when = {{ peak_qps = {{ gt = {i} }} }}
   note = "n"
-''' for i in range(1925))
-    with pytest.raises(r1rules.RuleError, match="rule set too large: stratum 1 has 1926 rules; "
-                       "the engine evaluates at most 1920 in one stratum"):
+"""
+        for i in range(1925)
+    )
+    with pytest.raises(
+        r1rules.RuleError,
+        match="rule set too large: stratum 1 has 1926 rules; "
+        "the engine evaluates at most 1920 in one stratum",
+    ):
         load_rules(write_rules(tmp_path, many), check=False)

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from r1rules._cli import main
+from r1rules.cli._main import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-WORKLOADS = {"basic.toml": "basic", "professional.toml": "professional",
-             "enterprise.toml": "enterprise", "r1-full.toml": "enterprise"}
+WORKLOADS = {
+    "basic.toml": "basic",
+    "professional.toml": "professional",
+    "enterprise.toml": "enterprise",
+    "r1-full.toml": "enterprise",
+}
 SWEEPS = {"sweep.toml"}
 
 

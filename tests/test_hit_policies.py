@@ -11,17 +11,19 @@ from r1rules import EvaluationError, Workload, evaluate, load_rules
 
 W = Workload(params_b=7, peak_qps=5, latency_ms=1000)
 
-FACT = '''
+FACT = """
 [[facts]]
 name = "tier"
 type = "enum"
 values = ["low", "high"]
 description = "test tier"
-'''
+"""
 
 
 def _table(policy: str, rules: str, complete: bool = False) -> str:
-    return FACT + f'''
+    return (
+        FACT
+        + f'''
 [[tables]]
 id = "t"
 title = "test table"
@@ -40,6 +42,7 @@ hit_policy = "collect"
   when = {{ tier = ["low", "high"] }}
   note = "tier={{tier}}"
 '''
+    )
 
 
 def _rule(rule_id: str, when: str, tier: str) -> str:
@@ -55,9 +58,12 @@ def _rule(rule_id: str, when: str, tier: str) -> str:
 
 
 def test_first_hit_applies_the_first_match_and_keeps_the_others_as_suppressed(
-        tmp_path: Path) -> None:
-    text = _table("first", _rule("a", "peak_qps = { gt = 1 }", "high")
-                  + _rule("b", "peak_qps = { gt = 0 }", "low"))
+    tmp_path: Path,
+) -> None:
+    text = _table(
+        "first",
+        _rule("a", "peak_qps = { gt = 1 }", "high") + _rule("b", "peak_qps = { gt = 0 }", "low"),
+    )
     rules = load_rules(write_rules(tmp_path, text), check=False)
     rec = evaluate(W, rules)
     assert rec.facts["tier"] == "high"
@@ -68,23 +74,33 @@ def test_first_hit_applies_the_first_match_and_keeps_the_others_as_suppressed(
 
 
 def test_any_allows_agreeing_matches_and_refuses_disagreeing_ones(tmp_path: Path) -> None:
-    agree = _table("any", _rule("a", "peak_qps = { gt = 1 }", "high")
-                   + _rule("b", "peak_qps = { gt = 0 }", "high"))
+    agree = _table(
+        "any",
+        _rule("a", "peak_qps = { gt = 1 }", "high") + _rule("b", "peak_qps = { gt = 0 }", "high"),
+    )
     rec = evaluate(W, load_rules(write_rules(tmp_path / "a", agree)))
     assert rec.facts["tier"] == "high"
-    disagree = _table("any", _rule("a", "peak_qps = { gt = 1 }", "high")
-                      + _rule("b", "peak_qps = { gt = 0 }", "low"))
+    disagree = _table(
+        "any",
+        _rule("a", "peak_qps = { gt = 1 }", "high") + _rule("b", "peak_qps = { gt = 0 }", "low"),
+    )
     rules = load_rules(write_rules(tmp_path / "b", disagree), check=False)
-    with pytest.raises(EvaluationError, match="table 't' \\(any\\): rules 'a' and 'b' set 'tier' "
-                       "to different values \\('high' and 'low'\\)"):
+    with pytest.raises(
+        EvaluationError,
+        match="table 't' \\(any\\): rules 'a' and 'b' set 'tier' "
+        "to different values \\('high' and 'low'\\)",
+    ):
         evaluate(W, rules)
 
 
 def test_a_complete_table_with_no_match_is_a_gap_error(tmp_path: Path) -> None:
     text = _table("unique", _rule("a", "peak_qps = { gt = 100 }", "high"), complete=True)
     rules = load_rules(write_rules(tmp_path, text), check=False)
-    with pytest.raises(EvaluationError, match="table 't' is complete but no rule matched this "
-                       "workload \\(a gap in the rules\\); facts: peak_qps=5.0"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"table 't' is complete but no rule matched this "
+        "workload \\(a gap in the rules\\); facts: peak_qps=5.0",
+    ):
         evaluate(W, rules)
 
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from r1rules._catalog import PRECISIONS, Gpu, Model
 from r1rules._errors import CatalogError, R1RulesError, WorkloadError
-from r1rules._memory import (
+from r1rules.catalog._catalog import PRECISIONS, Gpu, Model
+from r1rules.physics._memory import (
     CUDA_CONTEXT_GB,
     CUDA_GRAPH_GB,
     USABLE_MEMORY_FRACTION,
@@ -54,41 +54,94 @@ _GPUS: dict[str, tuple[Any, ...]] = {
 
 
 def _hand_model(model_id: str) -> Model:
-    common: dict[str, Any] = {"id": model_id, "aliases": (), "max_context_tokens": 131072,
-                              "source": "shared/reference/models.toml"}
+    common: dict[str, Any] = {
+        "id": model_id,
+        "aliases": (),
+        "max_context_tokens": 131072,
+        "source": "shared/reference/models.toml",
+    }
     if model_id == "deepseek-r1":
         return Model(
-            name="DeepSeek-R1", hf_repo="deepseek-ai/DeepSeek-R1", kind="moe", attention="mla",
-            nominal_params_b=671, total_params_b=671, active_params_b=37, num_layers=61,
-            hidden_size=7168, intermediate_size=18432, num_attention_heads=128,
-            num_kv_heads=128, head_dim=128, vocab_size=129280, tie_word_embeddings=False,
-            native_precision="fp8", kv_lora_rank=512, qk_rope_head_dim=64, n_routed_experts=256,
-            n_shared_experts=1, experts_per_token=8, moe_intermediate_size=2048,
-            first_dense_layers=3, checkpoint_size_gb=689, **common)
+            name="DeepSeek-R1",
+            hf_repo="deepseek-ai/DeepSeek-R1",
+            kind="moe",
+            attention="mla",
+            nominal_params_b=671,
+            total_params_b=671,
+            active_params_b=37,
+            num_layers=61,
+            hidden_size=7168,
+            intermediate_size=18432,
+            num_attention_heads=128,
+            num_kv_heads=128,
+            head_dim=128,
+            vocab_size=129280,
+            tie_word_embeddings=False,
+            native_precision="fp8",
+            kv_lora_rank=512,
+            qk_rope_head_dim=64,
+            n_routed_experts=256,
+            n_shared_experts=1,
+            experts_per_token=8,
+            moe_intermediate_size=2048,
+            first_dense_layers=3,
+            checkpoint_size_gb=689,
+            **common,
+        )
     total, layers, hidden, inter, heads, kv, vocab, repo, size = _DENSE[model_id]
     return Model(
-        name=f"DeepSeek-R1-Distill-{repo}", hf_repo=f"deepseek-ai/DeepSeek-R1-Distill-{repo}",
-        kind="dense", attention="gqa", nominal_params_b=total, total_params_b=total,
-        active_params_b=total, num_layers=layers, hidden_size=hidden, intermediate_size=inter,
-        num_attention_heads=heads, num_kv_heads=kv, head_dim=128, vocab_size=vocab,
-        tie_word_embeddings=False, native_precision="bf16", checkpoint_size_gb=size, **common)
+        name=f"DeepSeek-R1-Distill-{repo}",
+        hf_repo=f"deepseek-ai/DeepSeek-R1-Distill-{repo}",
+        kind="dense",
+        attention="gqa",
+        nominal_params_b=total,
+        total_params_b=total,
+        active_params_b=total,
+        num_layers=layers,
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_attention_heads=heads,
+        num_kv_heads=kv,
+        head_dim=128,
+        vocab_size=vocab,
+        tie_word_embeddings=False,
+        native_precision="bf16",
+        checkpoint_size_gb=size,
+        **common,
+    )
 
 
 def _hand_gpu(gpu_id: str) -> Gpu:
     memory, bandwidth, (bf16, fp8, int8, int4, fp32), link, domain, per_node = _GPUS[gpu_id]
     rates = {"fp32": fp32, "bf16": bf16, "fp16": bf16, "fp8": fp8, "int8": int8, "int4": int4}
     return Gpu(
-        id=gpu_id, name=gpu_id, vendor="NVIDIA", aliases=(), segment="datacenter",
-        memory_gb=memory, memory_type="HBM", hbm=True, memory_bandwidth_gbps=bandwidth,
-        tflops=rates, fp8_native=fp8 > 0, int4_native=int4 > 0, interconnect="",
-        interconnect_bw_gbps=link, nvlink_domain=domain, max_per_node=per_node, tdp_w=700,
-        price_usd=None, cloud_usd_per_hour=None, source="shared/reference/gpus.toml")
+        id=gpu_id,
+        name=gpu_id,
+        vendor="NVIDIA",
+        aliases=(),
+        segment="datacenter",
+        memory_gb=memory,
+        memory_type="HBM",
+        hbm=True,
+        memory_bandwidth_gbps=bandwidth,
+        tflops=rates,
+        fp8_native=fp8 > 0,
+        int4_native=int4 > 0,
+        interconnect="",
+        interconnect_bw_gbps=link,
+        nvlink_domain=domain,
+        max_per_node=per_node,
+        tdp_w=700,
+        price_usd=None,
+        cloud_usd_per_hour=None,
+        source="shared/reference/gpus.toml",
+    )
 
 
 @functools.cache
 def _catalog() -> Any:
     try:
-        from r1rules._catalog import default_catalog
+        from r1rules.catalog._catalog import default_catalog
 
         return default_catalog()
     except (ImportError, R1RulesError, OSError):
@@ -111,6 +164,7 @@ ALL_MODELS = ("deepseek-r1", *DISTILLS)
 
 
 # --- bytes per parameter -------------------------------------------------------------------
+
 
 def test_bytes_per_param_counts_the_scales() -> None:
     assert bytes_per_param("fp32") == 4.0
@@ -243,16 +297,19 @@ def test_mla_latent_is_replicated_on_every_rank() -> None:
     assert kv_cache_bytes_per_token_per_gpu(m, "fp8", 8, 2) == 35136 / 2
 
 
-@given(st.sampled_from(ALL_MODELS), st.sampled_from((1, 2, 4, 8, 16)),
-       st.sampled_from(("bf16", "fp8")))
+@given(
+    st.sampled_from(ALL_MODELS), st.sampled_from((1, 2, 4, 8, 16)), st.sampled_from(("bf16", "fp8"))
+)
 def test_more_tp_never_adds_kv_per_gpu(model_id: str, tp: int, kv: str) -> None:
     """Law: a GPU's share of a token's KV never grows with tensor parallelism."""
     m = model(model_id)
     assert kv_cache_bytes_per_token_per_gpu(m, kv, 2 * tp) <= kv_cache_bytes_per_token_per_gpu(
-        m, kv, tp)
+        m, kv, tp
+    )
 
 
 # --- per-GPU weights and usable memory -------------------------------------------------------
+
 
 def test_dense_weights_split_evenly_over_tp_and_pp() -> None:
     m = model("deepseek-r1-distill-llama-70b")
@@ -268,10 +325,15 @@ def test_r1_replicated_parts_stay_whole_on_each_rank() -> None:
     assert even < per_gpu < even + 1.0
 
 
-@given(st.sampled_from(ALL_MODELS), st.sampled_from(PRECISIONS),
-       st.sampled_from((1, 2, 4, 8)), st.integers(1, 4))
-def test_weights_per_gpu_shrink_with_parallelism(model_id: str, precision: str, tp: int,
-                                                 pp: int) -> None:
+@given(
+    st.sampled_from(ALL_MODELS),
+    st.sampled_from(PRECISIONS),
+    st.sampled_from((1, 2, 4, 8)),
+    st.integers(1, 4),
+)
+def test_weights_per_gpu_shrink_with_parallelism(
+    model_id: str, precision: str, tp: int, pp: int
+) -> None:
     """Law: more TP or PP ranks never put more weight bytes on one GPU."""
     m = model(model_id)
     here = weights_gb_per_gpu(m, precision, tp, pp)

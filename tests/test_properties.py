@@ -10,12 +10,11 @@ from hypothesis import strategies as st
 from strategies import GPU_IDS, workloads
 
 from r1rules import Workload, default_rules, evaluate
-from r1rules._conditions import matches
-from r1rules._facts import RECOMMENDATION_FIELDS
-from r1rules._memory import USABLE_MEMORY_FRACTION
+from r1rules._vocabulary import RECOMMENDATION_FIELDS
+from r1rules.physics._memory import USABLE_MEMORY_FRACTION
+from r1rules.ruleset._reference import matches
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RULES = default_rules()
 
 
@@ -88,20 +87,29 @@ def test_a_pinned_gpu_is_never_replaced(w: Workload) -> None:
 
 
 @SETTINGS
-@given(st.sampled_from(GPU_IDS), st.floats(0.05, 50), st.floats(1.0, 4.0),
-       st.integers(64, 4096), st.sampled_from((1.5, 7, 13, 33, 70)))
-def test_pinned_sizing_is_monotone(gpu: str, qps: float, factor: float, tokens: int,
-                                   size: float) -> None:
+@given(
+    st.sampled_from(GPU_IDS),
+    st.floats(0.05, 50),
+    st.floats(1.0, 4.0),
+    st.integers(64, 4096),
+    st.sampled_from((1.5, 7, 13, 33, 70)),
+)
+def test_pinned_sizing_is_monotone(
+    gpu: str, qps: float, factor: float, tokens: int, size: float
+) -> None:
     """Law: with the GPU pinned, more QPS, longer outputs or a bigger model never give
     fewer GPUs."""
     base = dict(gpu=gpu, latency_ms=60_000, prompt_tokens=512, stage="development")
     count = evaluate(Workload(params_b=size, peak_qps=qps, output_tokens=tokens, **base)).gpu.count
-    more_qps = evaluate(Workload(params_b=size, peak_qps=qps * factor, output_tokens=tokens,
-                                 **base)).gpu.count
-    longer = evaluate(Workload(params_b=size, peak_qps=qps, output_tokens=math.ceil(tokens * factor),
-                               **base)).gpu.count
-    bigger = evaluate(Workload(params_b=size * factor, peak_qps=qps, output_tokens=tokens,
-                               **base)).gpu.count
+    more_qps = evaluate(
+        Workload(params_b=size, peak_qps=qps * factor, output_tokens=tokens, **base)
+    ).gpu.count
+    longer = evaluate(
+        Workload(params_b=size, peak_qps=qps, output_tokens=math.ceil(tokens * factor), **base)
+    ).gpu.count
+    bigger = evaluate(
+        Workload(params_b=size * factor, peak_qps=qps, output_tokens=tokens, **base)
+    ).gpu.count
     assert more_qps >= count and longer >= count and bigger >= count
 
 

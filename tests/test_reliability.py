@@ -30,9 +30,10 @@ from strategies import MODEL_IDS as MODELS
 from strategies import extreme_numbers, hostile, hostile_workload_fields, plausible
 
 import r1rules
-from r1rules import R1RulesError, Recommendation, RuleError, RuleSet, Workload, _engine, evaluate
-from r1rules._batch import evaluate_many
-from r1rules._catalog import shipped_rules_dir
+from r1rules import R1RulesError, Recommendation, RuleError, RuleSet, Workload, evaluate
+from r1rules.catalog._catalog import shipped_rules_dir
+from r1rules.engine import _adapter as _engine
+from r1rules.recommend._batch import evaluate_many
 
 
 def _valid(rec: Recommendation, workload: Workload) -> None:
@@ -45,19 +46,22 @@ def _valid(rec: Recommendation, workload: Workload) -> None:
 
 # -- many calls, many threads --------------------------------------------------------------
 
+
 def varied(count: int, seed: int) -> list[Workload]:
     rng = random.Random(seed)
     out: list[Workload] = []
     while len(out) < count:
         try:
             workload = Workload(
-                model=rng.choice(MODELS), gpu=rng.choice((None, None, *GPUS)),
+                model=rng.choice(MODELS),
+                gpu=rng.choice((None, None, *GPUS)),
                 precision=rng.choice((None, "bf16", "fp8", "int4")),
                 peak_qps=rng.choice((0.5, 2, 8, 10, 25, 100, 150, 400)),
                 latency_ms=rng.choice((80, 150, 250, 500, 1000, 3000)),
                 prompt_tokens=rng.choice((256, 1024, 4096)),
                 output_tokens=rng.choice((256, 1024, 4096)),
-                stage=rng.choice(("development", "production")))
+                stage=rng.choice(("development", "production")),
+            )
             evaluate(workload)
         except R1RulesError:
             continue
@@ -121,10 +125,12 @@ def test_eight_threads_give_exactly_the_serial_results() -> None:
 
 # -- hostile workloads ---------------------------------------------------------------------
 
+
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hostile_workload_fields())
 def test_hostile_workload_fields_end_in_an_r1rules_error_or_a_valid_recommendation(
-        fields: dict[str, object]) -> None:
+    fields: dict[str, object],
+) -> None:
     """Whatever the field values: an R1RulesError (WorkloadError, EvaluationError...) or a
     recommendation that keeps every promise; never another exception."""
     try:
@@ -160,15 +166,21 @@ def test_a_hostile_rules_argument_ends_in_an_r1rules_error(rules: object) -> Non
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.fixed_dictionaries({}, optional={
-    "model": st.one_of(plausible["model"], hostile), "gpu": st.one_of(plausible["gpu"], hostile),
-    "gpu_count": st.one_of(st.integers(1, 4096), hostile),
-    "concurrency": st.one_of(st.integers(1, 10**6), hostile),
-    "precision": st.one_of(plausible["precision"], hostile),
-    "prompt_tokens": st.one_of(plausible["prompt_tokens"], hostile),
-    "output_tokens": st.one_of(plausible["output_tokens"], hostile),
-    "tensor_parallel": st.one_of(st.sampled_from([1, 2, 3, 8, 16]), hostile),
-}))
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "model": st.one_of(plausible["model"], hostile),
+            "gpu": st.one_of(plausible["gpu"], hostile),
+            "gpu_count": st.one_of(st.integers(1, 4096), hostile),
+            "concurrency": st.one_of(st.integers(1, 10**6), hostile),
+            "precision": st.one_of(plausible["precision"], hostile),
+            "prompt_tokens": st.one_of(plausible["prompt_tokens"], hostile),
+            "output_tokens": st.one_of(plausible["output_tokens"], hostile),
+            "tensor_parallel": st.one_of(st.sampled_from([1, 2, 3, 8, 16]), hostile),
+        },
+    )
+)
 def test_hostile_estimate_arguments(kwargs: dict[str, object]) -> None:
     """estimate() with hostile keyword values: an R1RulesError or finite-or-inf figures.
     (A missing required keyword is Python's TypeError, as for any function.)"""
@@ -182,6 +194,7 @@ def test_hostile_estimate_arguments(kwargs: dict[str, object]) -> None:
 
 
 # Bugs these tests found, fixed; kept as regression tests.
+
 
 @pytest.mark.parametrize("field", ["peak_qps", "latency_ms", "params_b", "budget_usd"])
 def test_an_int_too_large_for_a_float_is_a_workload_error(field: str) -> None:
@@ -197,8 +210,9 @@ def test_a_rules_path_too_long_for_the_file_system_is_a_rule_error() -> None:
 
 # -- fuzzed rule files ---------------------------------------------------------------------
 
-SHIPPED = {p.name: p.read_text(encoding="utf-8")
-           for p in sorted(shipped_rules_dir().glob("*.toml"))}
+SHIPPED = {
+    p.name: p.read_text(encoding="utf-8") for p in sorted(shipped_rules_dir().glob("*.toml"))
+}
 DOCS = {name: tomli.loads(text) for name, text in SHIPPED.items()}
 
 
@@ -209,15 +223,23 @@ def toml_value(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") \
-            if math.isinf(value) else repr(value)
+        return (
+            "nan"
+            if math.isnan(value)
+            else ("inf" if value > 0 else "-inf")
+            if math.isinf(value)
+            else repr(value)
+        )
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}"
-                               for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+            + "}"
+        )
     return json.dumps(str(value))
 
 
@@ -228,8 +250,11 @@ def toml_document(doc: dict[str, Any]) -> str:
 def paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     """Every key path into a parsed TOML document."""
     found: list[tuple[object, ...]] = []
-    items: Any = value.items() if isinstance(value, dict) else (
-        enumerate(value) if isinstance(value, list) else ())
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else (enumerate(value) if isinstance(value, list) else ())
+    )
     for key, child in items:
         found.append((*prefix, key))
         found += paths(child, (*prefix, key))
@@ -239,10 +264,19 @@ def paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, 
 swap_values = st.one_of(
     extreme_numbers.filter(lambda v: not isinstance(v, int) or abs(v) < 2**63),
     st.sampled_from(["", "x", "unique", "first", "edition", "gt", "fact", "none", "é"]),
-    st.booleans(), st.just([]), st.just({}), st.just([1, "a", True]),
-    st.just({"gt": "ten"}), st.just({"fact": "no_such_fact"}), st.just({"in": []}),
-    st.just({"lte": math.nan}), st.just({"gt": 1e308}), st.just({"eq": 10**18}),
-    st.just({"gt": 1, "lt": 0}), st.just([[[[1]]]]), st.just({"a": {"b": {"c": {}}}}),
+    st.booleans(),
+    st.just([]),
+    st.just({}),
+    st.just([1, "a", True]),
+    st.just({"gt": "ten"}),
+    st.just({"fact": "no_such_fact"}),
+    st.just({"in": []}),
+    st.just({"lte": math.nan}),
+    st.just({"gt": 1e308}),
+    st.just({"eq": 10**18}),
+    st.just({"gt": 1, "lt": 0}),
+    st.just([[[[1]]]]),
+    st.just({"a": {"b": {"c": {}}}}),
 )
 
 
@@ -298,7 +332,7 @@ def test_type_swaps_missing_keys_and_unknown_keys(file: str, data: st.DataObject
 # Cases that might crash the interpreter (the engine is C) or exhaust the stack run in a
 # child process, one after another; it prints one line per case. A rule set the static
 # checker refuses is also loaded unchecked and evaluated, so that odd values reach the engine.
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import sys
     import r1rules
     workloads = [r1rules.Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500),
@@ -331,10 +365,26 @@ CHILD = textwrap.dedent('''
         except Exception as exc:
             outcome = f"BUG {type(exc).__name__}: {str(exc)[:300]!r}"
         print("outcome", outcome, flush=True)
-''')
+""")
 
-EXTREME_THRESHOLDS = [1e308, -1e308, 5e-324, -0.0, 0.0, 2.2250738585072014e-308, 1e-300,
-                      1e16, 1e-16, 10**18, 2**63, 2**64 + 1, 10**40, -(10**40), 0, -1]
+EXTREME_THRESHOLDS = [
+    1e308,
+    -1e308,
+    5e-324,
+    -0.0,
+    0.0,
+    2.2250738585072014e-308,
+    1e-300,
+    1e16,
+    1e-16,
+    10**18,
+    2**63,
+    2**64 + 1,
+    10**40,
+    -(10**40),
+    0,
+    -1,
+]
 
 
 def mutations(seed: int, count: int) -> list[tuple[str, str]]:
@@ -347,8 +397,9 @@ def mutations(seed: int, count: int) -> list[tuple[str, str]]:
         doc = json.loads(json.dumps(DOCS[file]))
         rules = [r for t in doc.get("tables", []) for r in t.get("rules", [])]
         rule = rng.choice(rules)
-        tests = [(fact, test) for fact, test in rule.get("when", {}).items()
-                 if isinstance(test, dict)]
+        tests = [
+            (fact, test) for fact, test in rule.get("when", {}).items() if isinstance(test, dict)
+        ]
         mode = i % 3
         if mode and tests:
             _, test = rng.choice(tests)
@@ -356,35 +407,61 @@ def mutations(seed: int, count: int) -> list[tuple[str, str]]:
             if mode == 1:
                 test[op] = rng.choice(EXTREME_THRESHOLDS)
             else:
-                test[rng.choice(["eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte"])] = \
-                    test.pop(op)
+                test[rng.choice(["eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte"])] = test.pop(
+                    op
+                )
         else:
             key = rng.choice(sorted(rule))
-            rule[key] = rng.choice([0, -1, 1e308, math.inf, "", "x", True, [], {},
-                                    {"gt": "ten"}, {"lte": 1e300}, {"eq": 10**18},
-                                    {"gt": 1, "lt": 0}, {"in": ["a", 1, True]},
-                                    {"fact": "peak_qps"}, [[[1]]]])
+            rule[key] = rng.choice(
+                [
+                    0,
+                    -1,
+                    1e308,
+                    math.inf,
+                    "",
+                    "x",
+                    True,
+                    [],
+                    {},
+                    {"gt": "ten"},
+                    {"lte": 1e300},
+                    {"eq": 10**18},
+                    {"gt": 1, "lt": 0},
+                    {"in": ["a", 1, True]},
+                    {"fact": "peak_qps"},
+                    [[[1]]],
+                ]
+            )
         cases.append((file, toml_document(doc)))
     return cases
 
 
 def run_child(folders: list[Path], timeout: float = 100) -> list[tuple[str, str]]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run([sys.executable, "-c", CHILD, *map(str, folders)], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, *map(str, folders)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     lines = done.stdout.splitlines()
     cases = [line.split(" ", 1)[1] for line in lines if line.startswith("case ")]
     outcomes = [line.split(" ", 1)[1] for line in lines if line.startswith("outcome ")]
     assert done.returncode == 0, (
         f"the interpreter died (exit {done.returncode}) on {cases[-1] if cases else '?'}:\n"
-        f"{done.stderr[-2000:]}")
+        f"{done.stderr[-2000:]}"
+    )
     return list(zip(cases, outcomes, strict=False))  # a crash cuts outcomes short
 
 
 def assert_contained(results: list[tuple[str, str]], expected: int) -> None:
     assert len(results) == expected
-    bad = [(case, outcome) for case, outcome in results
-           if "BUG" in outcome or not outcome.startswith(("RuleError", "loaded"))]
+    bad = [
+        (case, outcome)
+        for case, outcome in results
+        if "BUG" in outcome or not outcome.startswith(("RuleError", "loaded"))
+    ]
     assert bad == []
 
 
@@ -407,18 +484,23 @@ EXTREMES: dict[str, Callable[[], str | bytes]] = {
     "deep-inline-tables": lambda: "a = " + "{b = " * 3_000 + "1" + "}" * 3_000,
     "deep-when": lambda: SHIPPED["20-decision-tree.toml"].replace(
         "when = { latency_ms = { lte = 100 } }",
-        "when = { latency_ms = " + "{ lte = " * 2_000 + "100" + " }" * 2_000 + " }"),
+        "when = { latency_ms = " + "{ lte = " * 2_000 + "100" + " }" * 2_000 + " }",
+    ),
     "binary-garbage": lambda: random.Random(3).randbytes(HUGE),
-    "invalid-utf8": lambda: b"[[tables]]\nid = \"\xff\xfe\"\n",
+    "invalid-utf8": lambda: b'[[tables]]\nid = "\xff\xfe"\n',
     "nul-bytes": lambda: "[[tables]]\x00\nid = 'x'\n",
-    "ten-mb-of-comments": lambda: SHIPPED["10-edition.toml"]
-    + ("# " + "x" * 98 + "\n") * (HUGE // 100),
+    "ten-mb-of-comments": lambda: (
+        SHIPPED["10-edition.toml"] + ("# " + "x" * 98 + "\n") * (HUGE // 100)
+    ),
     "ten-mb-string": lambda: SHIPPED["10-edition.toml"].replace(
-        'why = "Within all three', 'why = "' + "x" * HUGE + ' Within all three'),
+        'why = "Within all three', 'why = "' + "x" * HUGE + " Within all three"
+    ),
     "many-rules": lambda: "".join(
         f'\n[[tables]]\nid = "n{i}"\ntitle = "t"\nhit_policy = "collect"\n  [[tables.rules]]\n'
         f'  id = "n{i}-r"\n  title = "t"\n  source = "test"\n  why = "test"\n'
-        f'  when = {{ peak_qps = {{ gt = {i}.5 }} }}\n  note = "n{i}"\n' for i in range(3_000)),
+        f'  when = {{ peak_qps = {{ gt = {i}.5 }} }}\n  note = "n{i}"\n'
+        for i in range(3_000)
+    ),
 }
 
 
@@ -439,7 +521,8 @@ def test_deep_nesting_huge_files_and_garbage_fail_cleanly_in_a_child(tmp_path: P
             fuzzed_folder(folder, "", "")
             extra = folder / "99-fuzz.toml"
             extra.write_bytes(data) if isinstance(data, bytes) else extra.write_text(
-                data, encoding="utf-8")
+                data, encoding="utf-8"
+            )
         folders.append(folder)
     results = run_child(folders)
     assert_contained(results, len(EXTREMES))

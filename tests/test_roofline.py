@@ -16,11 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_memory import ALL_MODELS, DISTILLS, gpu, model
 
-from r1rules._catalog import PRECISIONS
 from r1rules._errors import CatalogError, WorkloadError
-from r1rules._estimates import estimate_deployment as estimate
-from r1rules._memory import kv_cache_bytes_per_token
-from r1rules._roofline import (
+from r1rules.catalog._catalog import PRECISIONS
+from r1rules.physics._estimates import estimate_deployment as estimate
+from r1rules.physics._memory import kv_cache_bytes_per_token
+from r1rules.physics._roofline import (
     compute_tflops,
     decode_step_ms,
     native_support,
@@ -36,6 +36,7 @@ def _tps(model_id: str) -> list[int]:
 
 
 # --- compute rates --------------------------------------------------------------------------
+
 
 def test_fp8_on_a100_runs_at_the_bf16_rate() -> None:
     a100, h100 = gpu("a100-80gb"), gpu("h100-sxm")
@@ -67,19 +68,22 @@ def test_a_gpu_without_half_precision_rate_is_a_catalog_error() -> None:
 
 # --- against public measurements ------------------------------------------------------------
 
+
 def test_single_stream_8b_decode_on_h100() -> None:
     # Llama-3.1-8B-class BF16 on one H100 SXM, one request: ~100-200 tok/s in public vLLM and
     # TensorRT-LLM runs (bandwidth ceiling 3,350 GB/s / 15 GB = 223 tok/s).
-    step = decode_step_ms(model("deepseek-r1-distill-llama-8b"), "bf16", "bf16",
-                          gpu("h100-sxm"), 1, 1, 1, 1088)
+    step = decode_step_ms(
+        model("deepseek-r1-distill-llama-8b"), "bf16", "bf16", gpu("h100-sxm"), 1, 1, 1, 1088
+    )
     assert 100 < 1000 / step < 200
 
 
 def test_single_stream_8b_decode_on_a100_matches_the_calibration_run() -> None:
     # vLLM, Llama-3.1-8B BF16, A100 40GB, 1024 in / 128 out, one request: ~75 tok/s
     # (johnmusgrave.com/p/vllm-throughput-latency-sweep-on): the fit of KERNEL_LATENCY_US.
-    step = decode_step_ms(model("deepseek-r1-distill-llama-8b"), "bf16", "bf16",
-                          gpu("a100-40gb"), 1, 1, 1, 1088)
+    step = decode_step_ms(
+        model("deepseek-r1-distill-llama-8b"), "bf16", "bf16", gpu("a100-40gb"), 1, 1, 1, 1088
+    )
     assert 1000 / step == pytest.approx(75, rel=0.10)
 
 
@@ -119,14 +123,14 @@ def test_r1_prefill_per_node_against_deepseek_and_sglang() -> None:
 
 # --- layouts --------------------------------------------------------------------------------
 
+
 def test_llama_70b_bf16_on_l40s() -> None:
     m, l40s = model("deepseek-r1-distill-llama-70b"), gpu("l40s")
     three = estimate(m, "bf16", l40s, 3, 1, 1024, 1024)
     # TP must divide 64 heads: 3 GPUs run TP=2 (2 x 43 GB usable < 141 GB of weights)
     assert (three.fits, three.tensor_parallel, three.replicas) == (False, 2, 1)
     assert three.memory_per_gpu_gb > 48 and three.weights_gb == pytest.approx(141.1, rel=0.01)
-    assert (three.ttft_ms, three.tpot_ms, three.throughput_tokens_per_s) == (math.inf,) * 2 + (
-        0.0,)
+    assert (three.ttft_ms, three.tpot_ms, three.throughput_tokens_per_s) == (math.inf,) * 2 + (0.0,)
     assert three.max_concurrency == 0 and three.kv_limited
     four = estimate(m, "bf16", l40s, 4, 1, 1024, 1024)
     assert (four.fits, four.tensor_parallel, four.pipeline_parallel) == (True, 4, 1)
@@ -145,8 +149,7 @@ def test_r1_fp8_needs_more_than_8_h100() -> None:
 
 
 def test_small_models_replicate_and_split_the_users() -> None:
-    e = estimate(model("deepseek-r1-distill-llama-8b"), "bf16", gpu("h100-sxm"), 8, 64, 1000,
-                 1000)
+    e = estimate(model("deepseek-r1-distill-llama-8b"), "bf16", gpu("h100-sxm"), 8, 64, 1000, 1000)
     assert (e.tensor_parallel, e.replicas, e.batch_per_replica) == (1, 8, 8)
     assert e.kv_cache_gb == pytest.approx(64 * 2000 * 131072 / 1e9)
     assert e.total_memory_gb == pytest.approx(8 * e.memory_per_gpu_gb)
@@ -164,14 +167,20 @@ def test_mla_cache_is_counted_on_every_rank() -> None:
     assert e.kv_cache_gb == pytest.approx(8 * 10 * 2000 * 70272 / 1e9)
 
 
-@pytest.mark.parametrize("argument", ["gpu_count", "concurrency", "prompt_tokens",
-                                      "output_tokens"])
+@pytest.mark.parametrize("argument", ["gpu_count", "concurrency", "prompt_tokens", "output_tokens"])
 def test_bad_arguments_name_themselves(argument: str) -> None:
     args = {"gpu_count": 8, "concurrency": 4, "prompt_tokens": 100, "output_tokens": 100}
     args[argument] = 0
     with pytest.raises(WorkloadError, match=rf"^{argument}: must be an integer >= 1, got 0$"):
-        estimate(model("deepseek-r1"), "fp8", gpu("h200"), args["gpu_count"],
-                 args["concurrency"], args["prompt_tokens"], args["output_tokens"])
+        estimate(
+            model("deepseek-r1"),
+            "fp8",
+            gpu("h200"),
+            args["gpu_count"],
+            args["concurrency"],
+            args["prompt_tokens"],
+            args["output_tokens"],
+        )
 
 
 def test_bad_precisions_name_themselves() -> None:
@@ -192,16 +201,22 @@ def test_estimate_is_cheap() -> None:
 
 # --- laws -----------------------------------------------------------------------------------
 
+
 @st.composite
 def _setups(draw: st.DrawFn) -> tuple[str, str, str, int]:
     model_id = draw(st.sampled_from(ALL_MODELS))
-    return (model_id, draw(st.sampled_from(("bf16", "fp8", "int4"))), draw(st.sampled_from(GPUS)),
-            draw(st.sampled_from(_tps(model_id))))
+    return (
+        model_id,
+        draw(st.sampled_from(("bf16", "fp8", "int4"))),
+        draw(st.sampled_from(GPUS)),
+        draw(st.sampled_from(_tps(model_id))),
+    )
 
 
 @given(_setups(), st.integers(1, 512), st.integers(1, 32_768))
-def test_more_batch_costs_time_but_buys_throughput(setup: tuple[str, str, str, int], batch: int,
-                                                  context: int) -> None:
+def test_more_batch_costs_time_but_buys_throughput(
+    setup: tuple[str, str, str, int], batch: int, context: int
+) -> None:
     """Law: a bigger batch never shortens a step, and never lowers tokens per second."""
     model_id, precision, gpu_id, tp = setup
     m, g = model(model_id), gpu(gpu_id)
@@ -212,28 +227,33 @@ def test_more_batch_costs_time_but_buys_throughput(setup: tuple[str, str, str, i
 
 
 @given(_setups(), st.integers(1, 256), st.integers(1, 32_768), st.integers(1, 4))
-def test_longer_context_reads_more(setup: tuple[str, str, str, int], batch: int, context: int,
-                                   pp: int) -> None:
+def test_longer_context_reads_more(
+    setup: tuple[str, str, str, int], batch: int, context: int, pp: int
+) -> None:
     """Law: more cached tokens never shorten a decode step (any pipeline depth)."""
     model_id, precision, gpu_id, tp = setup
     m, g = model(model_id), gpu(gpu_id)
     assert decode_step_ms(m, precision, "fp8", g, tp, pp, batch, context + 1000) > decode_step_ms(
-        m, precision, "fp8", g, tp, pp, batch, context)
+        m, precision, "fp8", g, tp, pp, batch, context
+    )
 
 
 @given(_setups(), st.integers(1, 32_768))
-def test_pipeline_stages_never_speed_up_one_sequence(setup: tuple[str, str, str, int],
-                                                     context: int) -> None:
+def test_pipeline_stages_never_speed_up_one_sequence(
+    setup: tuple[str, str, str, int], context: int
+) -> None:
     """Law: for a single sequence, splitting layers over stages only adds hops."""
     model_id, precision, gpu_id, tp = setup
     m, g = model(model_id), gpu(gpu_id)
     assert decode_step_ms(m, precision, "bf16", g, tp, 2, 1, context) >= decode_step_ms(
-        m, precision, "bf16", g, tp, 1, 1, context)
+        m, precision, "bf16", g, tp, 1, 1, context
+    )
 
 
 @given(_setups(), st.integers(1, 16_384), st.integers(1, 16))
-def test_longer_prompts_take_longer(setup: tuple[str, str, str, int], prompt: int,
-                                    batch: int) -> None:
+def test_longer_prompts_take_longer(
+    setup: tuple[str, str, str, int], prompt: int, batch: int
+) -> None:
     """Law: prefill time never falls as the prompt or the batch grows."""
     model_id, precision, gpu_id, tp = setup
     m, g = model(model_id), gpu(gpu_id)
@@ -242,12 +262,18 @@ def test_longer_prompts_take_longer(setup: tuple[str, str, str, int], prompt: in
     assert prefill_ms(m, precision, g, tp, 1, prompt, batch + 1) >= base
 
 
-@given(st.sampled_from(ALL_MODELS), st.sampled_from(("bf16", "fp8", "int4")),
-       st.sampled_from(GPUS), st.integers(1, 32), st.integers(1, 32),
-       st.integers(1, 8192), st.integers(1, 8192))
-def test_more_gpus_never_hold_fewer_sequences(model_id: str, precision: str, gpu_id: str,
-                                              count: int, extra: int, prompt: int,
-                                              output: int) -> None:
+@given(
+    st.sampled_from(ALL_MODELS),
+    st.sampled_from(("bf16", "fp8", "int4")),
+    st.sampled_from(GPUS),
+    st.integers(1, 32),
+    st.integers(1, 32),
+    st.integers(1, 8192),
+    st.integers(1, 8192),
+)
+def test_more_gpus_never_hold_fewer_sequences(
+    model_id: str, precision: str, gpu_id: str, count: int, extra: int, prompt: int, output: int
+) -> None:
     """Law: adding GPUs of the same kind never lowers max_concurrency."""
     m, g = model(model_id), gpu(gpu_id)
     fewer = estimate(m, precision, g, count, 1, prompt, output)
@@ -256,10 +282,14 @@ def test_more_gpus_never_hold_fewer_sequences(model_id: str, precision: str, gpu
     assert more.fits or not fewer.fits
 
 
-@given(st.sampled_from(DISTILLS), st.integers(1, 8), st.integers(1, 300), st.integers(1, 4096),
-       st.integers(1, 4096))
-def test_estimates_add_up(model_id: str, count: int, users: int, prompt: int,
-                          output: int) -> None:
+@given(
+    st.sampled_from(DISTILLS),
+    st.integers(1, 8),
+    st.integers(1, 300),
+    st.integers(1, 4096),
+    st.integers(1, 4096),
+)
+def test_estimates_add_up(model_id: str, count: int, users: int, prompt: int, output: int) -> None:
     """Law: replicas fit the GPUs, the KV total is users x tokens x bytes (GQA, tp <= kv heads),
     and a deployment that fits holds at least one sequence per replica."""
     m = model(model_id)

@@ -11,7 +11,7 @@ from rulefiles import write_rules
 import r1rules
 from r1rules import RuleError, load_rules
 
-BAD_RULE = '''
+BAD_RULE = """
 [[facts]]
 name = "tier"
 type = "enum"
@@ -45,7 +45,7 @@ hit_policy = "uniqe"
   why = ""
   warn = "{weights_gbb} and {weights_gb:.1q}"
   setx = 1
-'''
+"""
 
 
 def test_every_problem_is_reported_together_with_file_rule_and_key(tmp_path: Path) -> None:
@@ -84,7 +84,8 @@ def test_malformed_toml_names_the_file_and_position(tmp_path: Path) -> None:
     with pytest.raises(RuleError) as caught:
         load_rules(bad)
     assert caught.value.problems == (
-        f"{bad.resolve()}: invalid TOML: Invalid value (at end of document)",)
+        f"{bad.resolve()}: invalid TOML: Invalid value (at end of document)",
+    )
 
 
 def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
 
 
 def test_a_policy_must_set_every_recommendation_field(tmp_path: Path) -> None:
-    only_edition = '''
+    only_edition = """
 [[tables]]
 id = "e"
 title = "edition only"
@@ -108,18 +109,20 @@ hit_policy = "unique"
   source = "test"
   why = "test"
   set = { edition = "basic" }
-'''
+"""
     folder = write_rules(tmp_path, only_edition, minimal=False)
     with pytest.raises(RuleError) as caught:
         load_rules(folder)
-    assert caught.value.problems[0] == ("rule set: no rule sets 'gpu', which every "
-                                        "recommendation needs")
-    assert caught.value.problems[-1] == ("rule set: no rule sets 'max_nodes_per_replica', which "
-                                         "the sizing physics needs")
+    assert caught.value.problems[0] == (
+        "rule set: no rule sets 'gpu', which every recommendation needs"
+    )
+    assert caught.value.problems[-1] == (
+        "rule set: no rule sets 'max_nodes_per_replica', which the sizing physics needs"
+    )
 
 
 def test_reading_a_fact_nobody_sets_and_circular_tables(tmp_path: Path) -> None:
-    text = '''
+    text = """
 [[facts]]
 name = "flag"
 type = "bool"
@@ -153,17 +156,19 @@ hit_policy = "collect"
   why = "test"
   when = { flag = true }
   set = { other = true }
-'''
+"""
     folder = write_rules(tmp_path, text)
     with pytest.raises(RuleError) as caught:
         load_rules(folder)
     f = (folder / "01-extra.toml").resolve()
-    assert f"{f}: table 'loop-a': circular: it depends on a fact that it (through other tables)" \
-           " sets itself" in caught.value.problems
+    assert (
+        f"{f}: table 'loop-a': circular: it depends on a fact that it (through other tables)"
+        " sets itself" in caught.value.problems
+    )
 
 
 def test_layering_extends_and_replaces_tables(tmp_path: Path) -> None:
-    extra = '''
+    extra = """
 [[tables]]
 id = "topology"
 title = "more topology notes"
@@ -176,7 +181,7 @@ extends = true
   why = "test"
   when = { edition = "basic", peak_qps = { gt = 1e8 } }
   note = "rare"
-'''
+"""
     folder = write_rules(tmp_path, extra, minimal=False)
     rules = load_rules(folder, include_shipped=True)
     assert rules.rule("cpu-never").table_id == "topology"
@@ -184,7 +189,7 @@ extends = true
     assert [r.id for r in rules.table("topology").rules][-1] == "cpu-never"
     clash = extra.replace("extends = true\n", "")
     folder2 = write_rules(tmp_path / "b", clash, minimal=False)
-    with pytest.raises(RuleError, match="duplicate table id .*set extends = true or replace"):
+    with pytest.raises(RuleError, match=r"duplicate table id .*set extends = true or replace"):
         load_rules(folder2, include_shipped=True)
 
 
@@ -202,8 +207,11 @@ def test_version_is_a_content_hash(tmp_path: Path) -> None:
     b = load_rules(write_rules(tmp_path / "b"))
     assert a.version == b.version
     changed = write_rules(tmp_path / "c")
-    text = (changed / "00-minimal.toml").read_text(encoding="utf-8").replace("memory_gb = 64",
-                                                                            "memory_gb = 128")
+    text = (
+        (changed / "00-minimal.toml")
+        .read_text(encoding="utf-8")
+        .replace("memory_gb = 64", "memory_gb = 128")
+    )
     (changed / "00-minimal.toml").write_text(text, encoding="utf-8")
     assert load_rules(changed).version != a.version
 
@@ -216,20 +224,24 @@ def test_rule_sets_pickle_as_their_files(tmp_path: Path) -> None:
     assert again.version == custom.version
     (tmp_path / "00-minimal.toml").write_text(
         (tmp_path / "00-minimal.toml").read_text(encoding="utf-8").replace("64", "65"),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     with pytest.raises(RuleError, match="rule files changed since this rule set was pickled"):
         pickle.loads(pickle.dumps(custom))
 
 
 def test_unknown_rule_id_lookup_suggests() -> None:
-    with pytest.raises(KeyError, match="no rule 'edition-basik' in this rule set "
-                       r"\(did you mean 'edition-basic'\?\)"):
+    with pytest.raises(
+        KeyError,
+        match="no rule 'edition-basik' in this rule set "
+        r"\(did you mean 'edition-basic'\?\)",
+    ):
         r1rules.default_rules().rule("edition-basik")
 
 
 def test_copying_an_optional_fact_is_refused(tmp_path: Path) -> None:
     """budget_usd has no value when the workload gives none: copying it would fail later."""
-    text = '''
+    text = """
 [[facts]]
 name = "spend"
 type = "number"
@@ -245,11 +257,12 @@ hit_policy = "collect"
   source = "test"
   why = "test"
   set = { spend = { fact = "budget_usd" } }
-'''
+"""
     folder = write_rules(tmp_path, text)
     with pytest.raises(RuleError) as caught:
         load_rules(folder)
     assert caught.value.problems == (
         f"{(folder / '01-extra.toml').resolve()}: rule 'copy-budget': set.spend.fact: fact "
         "'budget_usd' may have no value (it is optional), so it cannot be copied; test it in "
-        "`when` and set a literal",)
+        "`when` and set a literal",
+    )

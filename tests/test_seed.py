@@ -13,11 +13,17 @@ def _sources(rec: Recommendation, field: str) -> str:
 
 def test_7b_at_8_qps_in_development_is_basic_on_the_rtx_4090_list() -> None:
     """deepseek-r1-distill-qwen-7b is 7.6B parameters but a 7B model by §1.1's size classes."""
-    rec = evaluate(Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500,
-                            stage="development"))
+    rec = evaluate(
+        Workload(
+            model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500, stage="development"
+        )
+    )
     assert rec.edition == "basic"
     assert rec.justification_for("edition")[0].values == (
-        ("size_class_b", 7.0), ("peak_qps", 8.0), ("latency_ms", 500.0))
+        ("size_class_b", 7.0),
+        ("peak_qps", 8.0),
+        ("latency_ms", 500.0),
+    )
     assert rec.gpu.id == "rtx-4090"
     assert (rec.memory_gb, rec.network) == (64, "1 Gbps Ethernet")
     assert rec.cpu == "Intel Core i7-13700K or AMD Ryzen 9 5900X"
@@ -35,7 +41,8 @@ def test_33b_at_28_qps_200_ms_is_professional_on_the_a40_list() -> None:
     assert rec.memory_gb == 256
     assert "EPYC 7543" in rec.cpu and "RoCE" in rec.network and "RAID 0" in rec.storage
     assert "seed §3.1" in _sources(rec, "gpu") or "seed §3.1" in " ".join(
-        j.source for j in rec.justifications if j.rule_id == "candidate-gpu-professional")
+        j.source for j in rec.justifications if j.rule_id == "candidate-gpu-professional"
+    )
     # the article's A40 figure is wrong: the rule still applies but says so
     assert any("149.7" in w.text and "31.4" in w.text for w in rec.warnings)
 
@@ -54,19 +61,23 @@ def test_65b_at_150_qps_100_ms_is_enterprise_on_h100_nodes_of_8_with_infiniband(
     assert rec.facts["network_class"] == "rdma"
 
 
-@pytest.mark.parametrize(("size", "qps", "latency", "edition"), [
-    (7, 10, 500, "basic"),           # 7B and 10 QPS are basic's own limits
-    (7.01, 10, 500, "professional"),
-    (7, 10.01, 500, "professional"),
-    (7, 10, 499.9, "professional"),  # basic only promises <= 500 ms
-    (64.99, 100, 200, "professional"),
-    (65, 1, 10_000, "enterprise"),   # >= 65B is enterprise
-    (33, 100, 200, "professional"),  # 100 QPS stays professional ("100+" = more than 100)
-    (33, 100.01, 200, "enterprise"),
-    (33, 50, 199.99, "enterprise"),
-])
-def test_edition_boundaries_are_decided_explicitly(size: float, qps: float, latency: float,
-                                                   edition: str) -> None:
+@pytest.mark.parametrize(
+    ("size", "qps", "latency", "edition"),
+    [
+        (7, 10, 500, "basic"),  # 7B and 10 QPS are basic's own limits
+        (7.01, 10, 500, "professional"),
+        (7, 10.01, 500, "professional"),
+        (7, 10, 499.9, "professional"),  # basic only promises <= 500 ms
+        (64.99, 100, 200, "professional"),
+        (65, 1, 10_000, "enterprise"),  # >= 65B is enterprise
+        (33, 100, 200, "professional"),  # 100 QPS stays professional ("100+" = more than 100)
+        (33, 100.01, 200, "enterprise"),
+        (33, 50, 199.99, "enterprise"),
+    ],
+)
+def test_edition_boundaries_are_decided_explicitly(
+    size: float, qps: float, latency: float, edition: str
+) -> None:
     assert evaluate(Workload(params_b=size, peak_qps=qps, latency_ms=latency)).edition == edition
 
 
@@ -79,8 +90,16 @@ def test_section_5_decision_tree_facts() -> None:
 
 
 def test_development_budget_share_warns_above_40_percent() -> None:
-    rec = evaluate(Workload(model="deepseek-r1-distill-qwen-1.5b", peak_qps=1, latency_ms=1000,
-                            stage="development", budget_usd=3000, output_tokens=256))
+    rec = evaluate(
+        Workload(
+            model="deepseek-r1-distill-qwen-1.5b",
+            peak_qps=1,
+            latency_ms=1000,
+            stage="development",
+            budget_usd=3000,
+            output_tokens=256,
+        )
+    )
     share = rec.facts["gpu_budget_share"]
     assert isinstance(share, float) and share > 0.4
     warning = next(w for w in rec.warnings if w.rule_id == "budget-development-gpu-share")
@@ -88,8 +107,15 @@ def test_development_budget_share_warns_above_40_percent() -> None:
 
 
 def test_remedies_appear_only_when_their_situation_arises() -> None:
-    fits = evaluate(Workload(model="deepseek-r1-distill-qwen-1.5b", peak_qps=0.1,
-                             latency_ms=2000, stage="development", output_tokens=256))
+    fits = evaluate(
+        Workload(
+            model="deepseek-r1-distill-qwen-1.5b",
+            peak_qps=0.1,
+            latency_ms=2000,
+            stage="development",
+            output_tokens=256,
+        )
+    )
     assert not any(n.rule_id == "remedy-model-parallel" for n in fits.notes)
     split = evaluate(Workload(model="deepseek-r1", peak_qps=1, latency_ms=5000))
     assert any(n.rule_id == "remedy-model-parallel" for n in split.notes)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 from r1rules import Workload, estimate, evaluate
-from r1rules._catalog import default_catalog
-from r1rules._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
+from r1rules.catalog._catalog import default_catalog
+from r1rules.physics._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
 
 CATALOG = default_catalog()
 LIGHT = {"peak_qps": 0.01, "latency_ms": 60_000, "prompt_tokens": 1000, "output_tokens": 1000}
@@ -37,14 +37,21 @@ def test_70b_distill_in_bf16_needs_4_l40s() -> None:
     rec = evaluate(Workload(model="deepseek-r1-distill-llama-70b", gpu="l40s", **LIGHT))
     assert rec.gpu.count == 4 and rec.facts["tensor_parallel"] == 4
     # 3 cards cannot hold it (and 3 is no tensor-parallel degree a 64-head model allows)
-    assert not estimate(model="deepseek-r1-distill-llama-70b", gpu="l40s", gpu_count=3,
-                        concurrency=1).fits
+    assert not estimate(
+        model="deepseek-r1-distill-llama-70b", gpu="l40s", gpu_count=3, concurrency=1
+    ).fits
     assert any(w.rule_id == "tensor-parallel-over-pcie" for w in rec.warnings)
 
 
 def test_70b_at_1_qps_needs_4_h100_because_2_leave_no_room_for_the_kv_cache() -> None:
-    w = Workload(model="deepseek-r1-distill-llama-70b", gpu="h100-sxm", peak_qps=1,
-                 latency_ms=5000, prompt_tokens=1000, output_tokens=1000)
+    w = Workload(
+        model="deepseek-r1-distill-llama-70b",
+        gpu="h100-sxm",
+        peak_qps=1,
+        latency_ms=5000,
+        prompt_tokens=1000,
+        output_tokens=1000,
+    )
     rec = evaluate(w)
     assert rec.gpu.count == 4
     model, h100 = CATALOG.model(w.model or ""), CATALOG.gpu("h100-sxm")
@@ -72,14 +79,23 @@ def test_pinned_gpu_is_honoured_with_a_poor_fit_warning() -> None:
     assert rec.gpu.id == "rtx-4090"
     ids = {w.rule_id for w in rec.warnings}
     assert {"fp8-not-native", "consumer-gpu-in-production"} <= ids or "pinned-gpu-too-small" in ids
-    fp8_a100 = evaluate(Workload(model="deepseek-r1-distill-qwen-7b", precision="fp8",
-                                 gpu="a100-80gb", **LIGHT))
+    fp8_a100 = evaluate(
+        Workload(model="deepseek-r1-distill-qwen-7b", precision="fp8", gpu="a100-80gb", **LIGHT)
+    )
     assert any(w.rule_id == "fp8-not-native" for w in fp8_a100.warnings)
 
 
 def test_unreachable_latency_target_is_reported_with_the_best_figure() -> None:
-    rec = evaluate(Workload(model="deepseek-r1-distill-llama-70b", gpu="l4", peak_qps=1,
-                            latency_ms=5, prompt_tokens=4000, output_tokens=500))
+    rec = evaluate(
+        Workload(
+            model="deepseek-r1-distill-llama-70b",
+            gpu="l4",
+            peak_qps=1,
+            latency_ms=5,
+            prompt_tokens=4000,
+            output_tokens=500,
+        )
+    )
     warning = next(w for w in rec.warnings if w.rule_id == "latency-target-unmet")
     best = rec.facts["best_ttft_ms"]
     assert isinstance(best, float) and best > 5
@@ -91,8 +107,14 @@ def test_estimates_are_exposed_with_units_in_names() -> None:
     e = rec.estimates
     assert e.kv_cache_bytes_per_token == 70_272  # (512 + 64) x 61 layers x 2 bytes
     assert 660 < e.weights_gb < 700  # ~671B x 1 byte + BF16 embeddings + scales, no MTP
-    for name in ("kv_cache_gb", "total_memory_gb", "memory_per_gpu_gb", "ttft_ms", "tpot_ms",
-                 "throughput_tokens_per_s"):
+    for name in (
+        "kv_cache_gb",
+        "total_memory_gb",
+        "memory_per_gpu_gb",
+        "ttft_ms",
+        "tpot_ms",
+        "throughput_tokens_per_s",
+    ):
         assert math.isfinite(getattr(e, name)) and getattr(e, name) > 0, name
     assert e.max_concurrency >= 1
 
@@ -101,5 +123,7 @@ def test_seed_formula_is_shown_beside_physics() -> None:
     rec = evaluate(Workload(params_b=65, peak_qps=150, latency_ms=100))
     note = next(n for n in rec.notes if n.rule_id.startswith("gpu-count-"))
     assert f"{rec.facts['formula_gpu_count']}" in note.text
-    assert rec.gpu.count == max(rec.facts["formula_gpu_count"],  # type: ignore[type-var]
-                                rec.facts["physics_gpu_count"])
+    assert rec.gpu.count == max(
+        rec.facts["formula_gpu_count"],  # type: ignore[type-var]
+        rec.facts["physics_gpu_count"],
+    )

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 import r1rules
-from r1rules import R1RulesError, Workload, WorkloadError, _sweep_cli, evaluate
-from r1rules._sweep import FIELDS, RESULT_COLUMNS, Grid, load_grid, parse_option, row_key
-from r1rules._sweep_cli import add_sweep_parser, run_sweep
+from r1rules import R1RulesError, Workload, WorkloadError, evaluate
+from r1rules.cli import _sweep_cmd as _sweep_cli
+from r1rules.cli._sweep import FIELDS, RESULT_COLUMNS, Grid, load_grid, parse_option, row_key
+from r1rules.cli._sweep_cmd import add_sweep_parser, run_sweep
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sweep.toml"
-SMALL = '''
+SMALL = """
 [workload]
 latency_ms = 1000
 [grid]
@@ -25,7 +26,7 @@ model = ["deepseek-r1-distill-qwen-7b", "deepseek-r1-distill-llama-70b"]
 gpu = ["none", "h100"]
 peak_qps = [1, 20]
 prompt_tokens = [1024, 130000]
-'''
+"""
 
 
 def sweep(*argv: str) -> int:
@@ -53,16 +54,32 @@ def leftovers(folder: Path, keep: Sequence[str]) -> list[str]:
 
 # -- grids ---------------------------------------------------------------------------------
 
+
 def test_the_example_grid() -> None:
     grid = load_grid(EXAMPLE)
     assert grid.size == 3 * 3 * 4 * 3 * 2 * 2
-    assert grid.columns == ("model", "precision", "gpu", "peak_qps", "latency_ms",
-                            "prompt_tokens", "output_tokens", "stage")
+    assert grid.columns == (
+        "model",
+        "precision",
+        "gpu",
+        "peak_qps",
+        "latency_ms",
+        "prompt_tokens",
+        "output_tokens",
+        "stage",
+    )
     points = list(grid.points())
     assert len(points) == grid.size
-    assert points[0] == {"stage": "production", "output_tokens": 4096, "model": "deepseek-r1",
-                         "precision": "fp8", "gpu": None, "peak_qps": 1, "latency_ms": 500,
-                         "prompt_tokens": 1024}
+    assert points[0] == {
+        "stage": "production",
+        "output_tokens": 4096,
+        "model": "deepseek-r1",
+        "precision": "fp8",
+        "gpu": None,
+        "peak_qps": 1,
+        "latency_ms": 500,
+        "prompt_tokens": 1024,
+    }
     assert points[1]["prompt_tokens"] == 131072  # the last axis varies fastest
     assert set(FIELDS) == {a for a in Workload.__annotations__}
 
@@ -76,23 +93,39 @@ def test_the_example_sweep_runs(tmp_path: Path) -> None:
     errors = [r for r in rows if r["error"]]
     assert len(rows) == 432 and len(errors) == 144
     assert {(r["model"], r["prompt_tokens"]) for r in errors} == {
-        ("deepseek-r1-distill-llama-70b", "131072"), ("deepseek-r1-distill-qwen-7b", "131072")}
+        ("deepseek-r1-distill-llama-70b", "131072"),
+        ("deepseek-r1-distill-qwen-7b", "131072"),
+    }
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[grid]\nmodle = ['deepseek-r1']", "grid.modle: unknown workload field 'modle' (did you "
-     "mean 'model'?)"),
-    ("[workloads]\nmodel = 'x'", "unknown section 'workloads' (did you mean 'workload'?); "
-     "allowed: workload, grid"),
-    ("[workload]\nmodel = 'deepseek-r1'\n[grid]\nmodel = ['deepseek-r1']",
-     "grid.model: also given in [workload]; give it in one place"),
-    ("[grid]\npeak_qps = []", "grid.peak_qps: needs at least one value"),
-    ("[grid]\npeak_qps = [[1, 2]]", "grid.peak_qps[0]: expected a string or a number, not list"),
-    ("[workload]\npeak_qps = { a = 1 }", "workload.peak_qps: expected a string or a number, "
-     "not dict"),
-    ("grid = 3", "[grid] must be a table"),
-    ("[grid\n", "invalid TOML: "),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "[grid]\nmodle = ['deepseek-r1']",
+            "grid.modle: unknown workload field 'modle' (did you mean 'model'?)",
+        ),
+        (
+            "[workloads]\nmodel = 'x'",
+            "unknown section 'workloads' (did you mean 'workload'?); allowed: workload, grid",
+        ),
+        (
+            "[workload]\nmodel = 'deepseek-r1'\n[grid]\nmodel = ['deepseek-r1']",
+            "grid.model: also given in [workload]; give it in one place",
+        ),
+        ("[grid]\npeak_qps = []", "grid.peak_qps: needs at least one value"),
+        (
+            "[grid]\npeak_qps = [[1, 2]]",
+            "grid.peak_qps[0]: expected a string or a number, not list",
+        ),
+        (
+            "[workload]\npeak_qps = { a = 1 }",
+            "workload.peak_qps: expected a string or a number, not dict",
+        ),
+        ("grid = 3", "[grid] must be a table"),
+        ("[grid\n", "invalid TOML: "),
+    ],
+)
 def test_grid_file_errors_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "g.toml"
     path.write_text(text, encoding="utf-8")
@@ -105,8 +138,11 @@ def test_options_parse_as_the_field_s_type() -> None:
     assert parse_option("peak_qps", "1, 2.5,none") == [1.0, 2.5, None]
     assert parse_option("prompt_tokens", "1024,4096") == [1024, 4096]
     assert parse_option("gpu", "h100,none,") == ["h100", None, None]
-    with pytest.raises(WorkloadError, match=r"^--prompt-tokens: expected a whole number of "
-                       r"tokens; got '1e3'$"):
+    with pytest.raises(
+        WorkloadError,
+        match=r"^--prompt-tokens: expected a whole number of "
+        r"tokens; got '1e3'$",
+    ):
         parse_option("prompt_tokens", "1e3")
     with pytest.raises(WorkloadError, match=r"^--peak-qps: expected a number; got 'fast'$"):
         parse_option("peak_qps", "fast")
@@ -124,13 +160,21 @@ def test_row_keys_agree_across_formats() -> None:
 
 # -- running -------------------------------------------------------------------------------
 
-def test_csv_rows_match_evaluate_and_invalid_points_are_error_rows(small: Path,
-                                                                   tmp_path: Path) -> None:
+
+def test_csv_rows_match_evaluate_and_invalid_points_are_error_rows(
+    small: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "plan.csv"
     assert sweep(str(small), "-o", str(out), "--workers", "1") == 0
     rows = read_csv(out)
-    assert list(rows[0]) == ["model", "gpu", "peak_qps", "latency_ms", "prompt_tokens",
-                             *RESULT_COLUMNS]
+    assert list(rows[0]) == [
+        "model",
+        "gpu",
+        "peak_qps",
+        "latency_ms",
+        "prompt_tokens",
+        *RESULT_COLUMNS,
+    ]
     assert len(rows) == 16
     errors = [r for r in rows if r["error"]]
     assert len(errors) == 8 and all(r["prompt_tokens"] == "130000" for r in errors)
@@ -138,18 +182,42 @@ def test_csv_rows_match_evaluate_and_invalid_points_are_error_rows(small: Path,
     assert errors[0]["edition"] == ""
     first = rows[0]
     rec = evaluate(Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=1, latency_ms=1000))
-    assert (first["edition"], first["gpu_id"], int(first["gpu_count"]), int(first["nodes"]),
-            float(first["tpot_ms"]), int(first["warnings"])) == (
-        rec.edition, rec.gpu.id, rec.gpu.count, rec.nodes, rec.estimates.tpot_ms,
-        len(rec.warnings))
+    assert (
+        first["edition"],
+        first["gpu_id"],
+        int(first["gpu_count"]),
+        int(first["nodes"]),
+        float(first["tpot_ms"]),
+        int(first["warnings"]),
+    ) == (
+        rec.edition,
+        rec.gpu.id,
+        rec.gpu.count,
+        rec.nodes,
+        rec.estimates.tpot_ms,
+        len(rec.warnings),
+    )
     assert first["ruleset_version"] == r1rules.default_rules().version[:16]
     assert leftovers(tmp_path, ["grid.toml", "plan.csv"]) == []
 
 
 def test_json_lines_from_options_only(tmp_path: Path) -> None:
     out = tmp_path / "plan.jsonl"
-    assert sweep("--model", "deepseek-r1,llama-70b", "--peak-qps", "1,10", "--latency-ms",
-                 "2000", "--gpu", "none,h200", "-o", str(out)) == 0
+    assert (
+        sweep(
+            "--model",
+            "deepseek-r1,llama-70b",
+            "--peak-qps",
+            "1,10",
+            "--latency-ms",
+            "2000",
+            "--gpu",
+            "none,h200",
+            "-o",
+            str(out),
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 8
     assert rows[0]["gpu"] is None and rows[2]["gpu"] == "h200"  # peak_qps varies fastest
@@ -164,11 +232,14 @@ def test_an_option_replaces_the_file_s_values(small: Path, tmp_path: Path) -> No
     assert len(rows) == 4 and {r["peak_qps"] for r in rows} == {"5.0"}
 
 
-@pytest.mark.parametrize("argv, message", [
-    ([], "sweep: no workload fields"),
-    (["--peak-qps", "x"], "--peak-qps: expected a number; got 'x'"),
-    (["--peak-qps", "1", "--workers", "0"], "workers: expected None or a whole number"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "sweep: no workload fields"),
+        (["--peak-qps", "x"], "--peak-qps: expected a number; got 'x'"),
+        (["--peak-qps", "1", "--workers", "0"], "workers: expected None or a whole number"),
+    ],
+)
 def test_bad_input_is_an_r1rules_error(tmp_path: Path, argv: list[str], message: str) -> None:
     with pytest.raises(R1RulesError) as caught:
         sweep(*argv, "-o", str(tmp_path / "o.csv"))
@@ -177,13 +248,21 @@ def test_bad_input_is_an_r1rules_error(tmp_path: Path, argv: list[str], message:
 
 def test_output_folder_must_exist(tmp_path: Path) -> None:
     with pytest.raises(WorkloadError, match=r"^--output: no such folder"):
-        sweep("--model", "deepseek-r1", "--peak-qps", "1", "--latency-ms", "500",
-              "-o", str(tmp_path / "missing" / "o.csv"))
+        sweep(
+            "--model",
+            "deepseek-r1",
+            "--peak-qps",
+            "1",
+            "--latency-ms",
+            "500",
+            "-o",
+            str(tmp_path / "missing" / "o.csv"),
+        )
 
 
-def test_progress_line_on_a_terminal(small: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_line_on_a_terminal(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert sweep(str(small), "-o", str(tmp_path / "p.csv"), "--workers", "1") == 0
     err = capsys.readouterr().err
@@ -191,9 +270,10 @@ def test_progress_line_on_a_terminal(small: Path, tmp_path: Path,
     assert "sweep wrote 16 rows" in err and "8 with errors" in err
 
 
-def test_two_processes_write_what_one_writes(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from r1rules._batch import Batch
+def test_two_processes_write_what_one_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from r1rules.recommend._batch import Batch
 
     pools: list[int] = []
     real = Batch._pool_for
@@ -203,10 +283,18 @@ def test_two_processes_write_what_one_writes(tmp_path: Path,
         return real(self, extra)
 
     monkeypatch.setattr(Batch, "_pool_for", counting)
-    argv = ["--model", "deepseek-r1-distill-qwen-7b,deepseek-r1-distill-llama-70b,deepseek-r1",
-            "--gpu", "none,h100,l40s,mi300x", "--latency-ms", "200,500,1000,3000,10000",
-            "--peak-qps", ",".join(str(q) for q in (0.5, 1, 2, 5, 10, 20, 50, 100, 150, 300)),
-            "--prompt-tokens", "1024,2048,160000"]
+    argv = [
+        "--model",
+        "deepseek-r1-distill-qwen-7b,deepseek-r1-distill-llama-70b,deepseek-r1",
+        "--gpu",
+        "none,h100,l40s,mi300x",
+        "--latency-ms",
+        "200,500,1000,3000,10000",
+        "--peak-qps",
+        ",".join(str(q) for q in (0.5, 1, 2, 5, 10, 20, 50, 100, 150, 300)),
+        "--prompt-tokens",
+        "1024,2048,160000",
+    ]
     one, two = tmp_path / "one.csv", tmp_path / "two.csv"
     assert sweep(*argv, "-o", str(one), "--workers", "1") == 0
     assert sweep(*argv, "-o", str(two), "--workers", "2") == 0
@@ -217,6 +305,7 @@ def test_two_processes_write_what_one_writes(tmp_path: Path,
 
 # -- interruption and resume ---------------------------------------------------------------
 
+
 class Interrupt:
     """Patches Sweep._rows to raise KeyboardInterrupt on its n-th block; counts rows made."""
 
@@ -225,8 +314,11 @@ class Interrupt:
         self.blocks = 0
         real = _sweep_cli.Sweep._rows
 
-        def rows(sweep: _sweep_cli.Sweep, block: list[dict[str, object]], *rest: object,
-                 ) -> list[dict[str, object]]:
+        def rows(
+            sweep: _sweep_cli.Sweep,
+            block: list[dict[str, object]],
+            *rest: object,
+        ) -> list[dict[str, object]]:
             self.blocks += 1
             if self.blocks == at_block:
                 raise KeyboardInterrupt
@@ -240,7 +332,8 @@ class Interrupt:
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_an_interrupted_sweep_resumes_to_the_same_output(
-        small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
     reference = tmp_path / f"reference.{fmt}"
     assert sweep(str(small), "-o", str(reference), "--workers", "1") == 0
     out = tmp_path / f"plan.{fmt}"
@@ -260,7 +353,8 @@ def test_an_interrupted_sweep_resumes_to_the_same_output(
 
 
 def test_resume_reuses_a_complete_output_for_a_grown_grid(
-        small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "plan.csv"
     assert sweep(str(small), "-o", str(out), "--workers", "1") == 0
     counted = Interrupt(monkeypatch, at_block=None)
@@ -272,8 +366,8 @@ def test_resume_reuses_a_complete_output_for_a_grown_grid(
 
 
 def test_resume_does_not_reuse_rows_of_other_rules_or_columns(
-        small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "plan.csv"
     assert sweep(str(small), "-o", str(out), "--workers", "1") == 0
     text = out.read_text(encoding="utf-8")

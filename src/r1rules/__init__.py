@@ -1,21 +1,26 @@
 """r1rules: what hardware serves a DeepSeek-R1-family model for a workload, and why.
 
-    >>> import r1rules
-    >>> rec = r1rules.evaluate(r1rules.Workload(model="deepseek-r1-distill-qwen-7b",
-    ...                                          peak_qps=8, latency_ms=500))
-    >>> rec.edition
-    'basic'
+>>> import r1rules
+>>> rec = r1rules.evaluate(r1rules.Workload(model="deepseek-r1-distill-qwen-7b",
+...                                          peak_qps=8, latency_ms=500))
+>>> rec.edition
+'basic'
 """
 
-from ._batch import evaluate_many
-from ._catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
-from ._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
-from ._estimates import Estimates, estimate
-from ._recommend import evaluate
-from ._recommendation import GpuChoice, Justification, Message, Recommendation
-from ._rules_load import default_rules, load_rules
-from ._ruleset import RuleSet
-from ._workload import Workload
+from r1rules._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
+from r1rules._workload import Workload
+from r1rules.catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
+from r1rules.check import default_rules, load_rules
+from r1rules.physics import Estimates, estimate
+from r1rules.recommend import (
+    GpuChoice,
+    Justification,
+    Message,
+    Recommendation,
+    evaluate,
+    evaluate_many,
+)
+from r1rules.ruleset import RuleSet
 
 __version__ = "0.1.0"
 

@@ -6,9 +6,9 @@ import math
 
 import attrs
 
-from ._catalog import Model, default_catalog, generic_dense_model
-from ._errors import CatalogError, WorkloadError, suggest
-from ._facts import BUILTIN_FACTS, KV_PRECISIONS, PRECISIONS
+from r1rules._errors import CatalogError, WorkloadError, suggest
+from r1rules._vocabulary import BUILTIN_FACTS, KV_PRECISIONS, PRECISIONS
+from r1rules.catalog import Model, default_catalog, generic_dense_model
 
 __all__ = ["DEFAULT_OUTPUT_TOKENS", "DEFAULT_PROMPT_TOKENS", "STAGES", "Workload"]
 
@@ -55,11 +55,12 @@ def _tokens(field: str, value: object) -> int:
     return value
 
 
-def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
+def choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
         hint = suggest(value, allowed) if isinstance(value, str) else ""
-        raise WorkloadError(f"{field}: {value!r} is not allowed{hint}; allowed: "
-                            f"{', '.join(allowed)}")
+        raise WorkloadError(
+            f"{field}: {value!r} is not allowed{hint}; allowed: {', '.join(allowed)}"
+        )
     return value
 
 
@@ -109,7 +110,7 @@ def _budget_usd(value: object) -> float | None:
 
 
 def _kv_cache_precision(value: object) -> str:
-    return _choice("kv_cache_precision", value, KV_PRECISIONS)
+    return choice("kv_cache_precision", value, KV_PRECISIONS)
 
 
 def _prompt_tokens(value: object) -> int:
@@ -121,7 +122,7 @@ def _output_tokens(value: object) -> int:
 
 
 def _stage(value: object) -> str:
-    return _choice("stage", value, STAGES)
+    return choice("stage", value, STAGES)
 
 
 @attrs.frozen(kw_only=True, init=False)
@@ -147,43 +148,68 @@ class Workload:
     stage: str = attrs.field(default="production", converter=_stage)
     budget_usd: float | None = attrs.field(default=None, converter=_budget_usd)
 
-    def __init__(self, *args: object, peak_qps: float | None = None,
-                 latency_ms: float | None = None, model: str | Model | None = None,
-                 params_b: float | None = None, precision: str | None = None,
-                 kv_cache_precision: str = "bf16", gpu: str | None = None,
-                 prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
-                 output_tokens: int = DEFAULT_OUTPUT_TOKENS, stage: str = "production",
-                 budget_usd: float | None = None, **unknown: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        peak_qps: float | None = None,
+        latency_ms: float | None = None,
+        model: str | Model | None = None,
+        params_b: float | None = None,
+        precision: str | None = None,
+        kv_cache_precision: str = "bf16",
+        gpu: str | None = None,
+        prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
+        output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+        stage: str = "production",
+        budget_usd: float | None = None,
+        **unknown: object,
+    ) -> None:
         # Written out (not attrs' own) so that a positional value or an unknown field name is
         # a WorkloadError like every other bad input, not Python's TypeError.
         if args:
-            raise WorkloadError(f"Workload takes keyword arguments only (field=value); got "
-                                f"{len(args)} positional value(s)")
+            raise WorkloadError(
+                f"Workload takes keyword arguments only (field=value); got "
+                f"{len(args)} positional value(s)"
+            )
         if unknown:
             name = sorted(unknown)[0]
-            raise WorkloadError(f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "
-                                f"allowed: {', '.join(FIELD_NAMES)}")
+            raise WorkloadError(
+                f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "
+                f"allowed: {', '.join(FIELD_NAMES)}"
+            )
         self.__attrs_init__(
-            peak_qps=peak_qps, latency_ms=latency_ms, model=model, params_b=params_b,
-            precision=precision, kv_cache_precision=kv_cache_precision, gpu=gpu,
-            prompt_tokens=prompt_tokens, output_tokens=output_tokens, stage=stage,
-            budget_usd=budget_usd)
+            peak_qps=peak_qps,
+            latency_ms=latency_ms,
+            model=model,
+            params_b=params_b,
+            precision=precision,
+            kv_cache_precision=kv_cache_precision,
+            gpu=gpu,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            stage=stage,
+            budget_usd=budget_usd,
+        )
 
     def __attrs_post_init__(self) -> None:
         if (self.model is None) == (self.params_b is None):
             both = "both were given" if self.model is not None else "neither was given"
-            raise WorkloadError(f"model/params_b: give exactly one of model (a catalog id) "
-                                f"or params_b (billions of parameters); {both}")
+            raise WorkloadError(
+                f"model/params_b: give exactly one of model (a catalog id) "
+                f"or params_b (billions of parameters); {both}"
+            )
         if self.precision is None:
             object.__setattr__(self, "precision", self.resolved_model().native_precision)
         else:
-            _choice("precision", self.precision, PRECISIONS)
+            choice("precision", self.precision, PRECISIONS)
         window = self.resolved_model().max_context_tokens
         total = self.prompt_tokens + self.output_tokens
         if total > window:
-            raise WorkloadError(f"prompt_tokens + output_tokens: {self.prompt_tokens} + "
-                                f"{self.output_tokens} = {total} tokens exceeds the context "
-                                f"window of {self.resolved_model().id} ({window} tokens)")
+            raise WorkloadError(
+                f"prompt_tokens + output_tokens: {self.prompt_tokens} + "
+                f"{self.output_tokens} = {total} tokens exceeds the context "
+                f"window of {self.resolved_model().id} ({window} tokens)"
+            )
 
     def resolved_model(self) -> Model:
         """The catalog model (or the record given), or the generic model for ``params_b``."""

@@ -1,0 +1,25 @@
+"""Catalogs: models and GPUs as validated records, their TOML loading, and HF config import."""
+
+from r1rules.catalog._catalog import (
+    PRECISIONS,
+    Catalog,
+    Gpu,
+    Model,
+    default_catalog,
+    generic_dense_model,
+    load_catalog,
+    model_from_hf_config,
+    shipped_rules_dir,
+)
+
+__all__ = [
+    "PRECISIONS",
+    "Catalog",
+    "Gpu",
+    "Model",
+    "default_catalog",
+    "generic_dense_model",
+    "load_catalog",
+    "model_from_hf_config",
+    "shipped_rules_dir",
+]

@@ -1,0 +1,180 @@
+"""Static analysis of a rule set: gaps, overlaps, dead and shadowed rules, conflicts, unread
+facts and copies of facts that may be unset.
+
+``check_rules`` analyses a loaded RuleSet over its fact space (see ``_check_space``);
+``check_paths`` loads rule files first and reports load problems as findings too. Every
+finding names the file, the rules and the table, and gives a concrete example input where
+one exists. Severity: an error is a defect the engine would trip on (a gap in a complete
+table, an overlap in a unique one, a rule that can never fire, two rules setting a fact
+apart); a warning is a likely mistake that evaluation survives (a shadowed rule, table
+order deciding a value, a fact nobody reads).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+
+import attrs
+
+from r1rules._errors import RuleError
+from r1rules._vocabulary import RECOMMENDATION_FIELDS, SIZING_INPUTS
+from r1rules.check._domain import Domains
+from r1rules.check._finding import ERROR, WARNING, Finding
+from r1rules.check._problems import load_findings, shown_path
+from r1rules.check._space import Space, intersect, is_empty
+from r1rules.check._tables import check_table, differing, show_assignment
+from r1rules.engine import capacity_problems
+from r1rules.ruleset import Rule, RuleSet, Table, read_rules
+
+__all__ = ["Finding", "check_paths", "check_rules"]
+
+EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
+
+
+def check_rules(rules: RuleSet) -> tuple[Finding, ...]:
+    """Every finding about a validated rule set, table by table in evaluation order, then
+    conflicts between tables and unread facts.
+
+    Pure and deterministic. Cost: per table, O(rules^2 x columns x atoms) for overlaps and
+    conflicts, plus a gap search that grows with the regions the rules carve (the shipped
+    rules take a few milliseconds in all).
+    """
+    domains = Domains(rules)
+    findings: list[Finding] = []
+    for table in rules.tables:
+        findings += check_table(table, domains)
+    findings += _cross_table_conflicts(rules, domains)
+    findings += _unread_facts(rules)
+    findings += _unset_copies(rules, domains)
+    return tuple(findings)
+
+
+def _unset_copies(rules: RuleSet, domains: Domains) -> Iterator[Finding]:
+    """Rules that copy a fact which may have no value when they fire (forward-chaining
+    hygiene): such an evaluation stops with an EvaluationError instead of deciding."""
+    for rule in rules.rules:
+        for assignment in rule.sets:
+            source = assignment.from_fact
+            if source and domains[source].absent:
+                yield Finding(
+                    WARNING,
+                    "unset-copy",
+                    rule.file,
+                    (rule.id,),
+                    rule.table_id,
+                    f"set.{assignment.fact} copies {source!r}, which may have no "
+                    "value (no complete table sets it in every rule); a workload "
+                    "for which it is unset cannot be evaluated",
+                )
+
+
+def _cross_table_conflicts(rules: RuleSet, domains: Domains) -> Iterator[Finding]:
+    """Two tables of one stratum whose rules can fire together and set a fact apart: the
+    later table's value wins, by table order alone."""
+    tables = rules.tables
+    for i, first in enumerate(tables):
+        for second in tables[i + 1 :]:
+            shared = set(first.set_facts) & set(second.set_facts)
+            if first.stratum == second.stratum and shared:
+                yield from _table_pair_conflicts(first, second, shared, domains)
+
+
+def _table_pair_conflicts(
+    first: Table, second: Table, shared: set[str], domains: Domains
+) -> Iterator[Finding]:
+    for a_rule in _setters(first, shared):
+        for b_rule in _setters(second, shared):
+            pairs = [
+                (a, b)
+                for a in a_rule.sets
+                for b in b_rule.sets
+                if a.fact == b.fact and a.fact in shared and differing(a, b)
+            ]
+            if not pairs:
+                continue
+            space = Space.of((a_rule, b_rule), domains)
+            both = intersect(space.box(a_rule), space.box(b_rule))
+            if is_empty(both):
+                continue
+            for a, b in pairs:
+                yield Finding(
+                    WARNING,
+                    "conflict",
+                    b_rule.file,
+                    (a_rule.id, b_rule.id),
+                    second.id,
+                    f"tables {first.id!r} and {second.id!r} (stratum {first.stratum}) both fire "
+                    f"when {space.describe(both)} and set {a.fact!r} to different values "
+                    f"({show_assignment(a)} and {show_assignment(b)}); only table order "
+                    f"decides: {b_rule.id!r} wins",
+                    space.example(both),
+                )
+
+
+def _setters(table: Table, facts: set[str]) -> list[Rule]:
+    return [rule for rule in table.rules if set(rule.set_facts) & facts]
+
+
+def _unread_facts(rules: RuleSet) -> Iterator[Finding]:
+    """Facts a rule file declares or a rule sets that nothing reads (forward-chaining
+    hygiene); recommendation fields and sizing inputs are read by the pipeline itself."""
+    read = {name for rule in rules.rules for name in rule.reads}
+    read.update(RECOMMENDATION_FIELDS, SIZING_INPUTS)
+    setters: dict[str, list[Rule]] = {}
+    for rule in rules.rules:
+        for name in rule.set_facts:
+            setters.setdefault(name, []).append(rule)
+    for name, rules_setting in setters.items():
+        if name not in read:
+            first = rules_setting[0]
+            yield Finding(
+                WARNING,
+                "unread-fact",
+                first.file,
+                tuple(dict.fromkeys(r.id for r in rules_setting)),
+                first.table_id,
+                f"sets {name!r}, which no rule reads and which is neither a "
+                "recommendation field nor a sizing input",
+            )
+    for spec in rules.facts.values():
+        if spec.declared_in and spec.name not in read and spec.name not in setters:
+            yield Finding(
+                WARNING,
+                "unread-fact",
+                spec.declared_in,
+                (),
+                "",
+                f"fact {spec.name!r} is declared but no rule sets or reads it",
+            )
+
+
+def check_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    layered: bool,
+) -> tuple[tuple[Finding, ...], int]:
+    """Load the rule files (the shipped rules for no paths; under them when ``layered``) and
+    check them. Returns the findings, load problems included, and the exit code: 0 for no
+    error, 1 for errors, 2 when a file or folder cannot be read at all. Files inside the
+    current directory are shown relative to it.
+    """
+    try:
+        rules = _load_unchecked(paths, layered)
+    except RuleError as exc:
+        return load_findings(exc.problems)
+    found = tuple(_relative(f) for f in check_rules(rules))
+    return found, EXIT_ERRORS if any(f.severity == ERROR for f in found) else EXIT_OK
+
+
+def _load_unchecked(paths: Sequence[str | os.PathLike[str]], layered: bool) -> RuleSet:
+    """Load without the loader's own run of this checker, so that its findings come back
+    as findings, not as RuleError lines."""
+    rules = read_rules(*paths, include_shipped=layered)
+    too_large = capacity_problems(rules)
+    if too_large:
+        raise RuleError(too_large)
+    return rules
+
+
+def _relative(finding: Finding) -> Finding:
+    return attrs.evolve(finding, file=shown_path(finding.file))

@@ -1,0 +1,149 @@
+"""The r1rules command: evaluate a workload file, check rule files.
+
+Exit codes: 0 ok; 1 `check` found errors; 2 bad input (the message says which);
+70 an internal error (a bug: please report it); 130 a sweep interrupted (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from r1rules._errors import R1RulesError, suggest
+from r1rules._files import read_toml
+from r1rules._workload import FIELD_NAMES, Workload
+from r1rules.cli._sweep import parse_value
+from r1rules.cli._sweep_cmd import add_sweep_parser, run_sweep
+from r1rules.recommend import evaluate, resolve_rules
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
+_FIELDS = FIELD_NAMES
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own usage errors: exit 2, no traceback
+        self.print_usage(sys.stderr)
+        raise _BadInput(message)
+
+
+class _BadInput(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="r1rules",
+        description="Hardware for serving DeepSeek-R1-family models, justified rule by rule.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("evaluate", help="recommend hardware for a workload")
+    run.add_argument("workload", nargs="?", help="workload TOML file (keys: Workload fields)")
+    run.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    run.add_argument("--rules", help="rule file or folder to use instead of the shipped rules")
+    run.add_argument(
+        "--why-not",
+        metavar="RULE_ID",
+        action="append",
+        default=[],
+        help="explain why a rule did not fire (repeatable)",
+    )
+    for name in _FIELDS:
+        run.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=f"field_{name}",
+            metavar="VALUE",
+            help=f"Workload.{name} (overrides the file)",
+        )
+    check = commands.add_parser("check", help="check rule files for gaps, overlaps, dead rules")
+    check.add_argument("paths", nargs="*", help="rule files or folders (default: shipped rules)")
+    check.add_argument(
+        "--layered", action="store_true", help="check the given files layered on the shipped rules"
+    )
+    check.add_argument("--json", action="store_true", help="print findings as JSON")
+    add_sweep_parser(commands)
+    return parser
+
+
+def _read_workload_file(path: str) -> dict[str, Any]:
+    data = read_toml(path, "workload")
+    data = data.get("workload", data) if set(data) <= {"workload"} else data
+    for key in data:
+        if key not in _FIELDS:
+            raise _BadInput(
+                f"{path}: unknown workload key {key!r}{suggest(key, _FIELDS)}; "
+                f"allowed: {', '.join(_FIELDS)}"
+            )
+    return dict(data)
+
+
+def _option_value(name: str, text: str) -> object:
+    """A command-line string as the type the Workload field takes ("null" too is None)."""
+    return None if text.lower() == "null" else parse_value(name, text, name)
+
+
+def _workload(args: argparse.Namespace) -> Workload:
+    fields: dict[str, Any] = _read_workload_file(args.workload) if args.workload else {}
+    for name in _FIELDS:
+        text = getattr(args, f"field_{name}")
+        if text is not None:
+            fields[name] = _option_value(name, text)
+    return Workload(**fields)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    rec = evaluate(_workload(args), resolve_rules(args.rules) if args.rules else None)
+    for rule_id in args.why_not:
+        try:
+            rec.rules.rule(rule_id)
+        except KeyError as exc:
+            raise _BadInput(str(exc.args[0])) from None
+    if args.json:
+        out = rec.to_dict()
+        if args.why_not:
+            out["why_not"] = {r: rec.why_not(r) for r in args.why_not}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        print(rec)
+        for rule_id in args.why_not:
+            print()
+            print(rec.why_not(rule_id))
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from r1rules.cli._check_cmd import run_check
+
+    return run_check(args.paths, layered=args.layered, as_json=args.json)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code (the console script exits with it)."""
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "sweep":
+            return run_sweep(args)
+        return _check(args)
+    except (R1RulesError, _BadInput) as exc:
+        print(f"r1rules: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - a bug; say so plainly, never a traceback
+        print(
+            f"r1rules: internal error ({type(exc).__name__}: {exc}); please report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def console() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

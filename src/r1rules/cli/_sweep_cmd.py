@@ -1,0 +1,324 @@
+"""``r1rules sweep``: evaluate a grid of workloads into CSV or JSON Lines, restartably.
+
+Rows are appended, block by block, to a journal beside the output
+(``.<output name>.partial``, JSON Lines); the output itself is only ever written whole:
+to a temporary file in its folder, flushed to disk, then renamed over the output. So an
+interrupted sweep never leaves a half-written output, and ``--resume`` carries on from the
+journal (and reuses the rows of a complete previous output made by the same rules).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from r1rules._errors import R1RulesError, WorkloadError
+from r1rules.cli._sweep import (
+    FIELDS,
+    RESULT_COLUMNS,
+    Grid,
+    RowWriter,
+    error_row,
+    json_line,
+    load_grid,
+    parse_option,
+    read_rows,
+    row_key,
+    summarise,
+    workload_of,
+)
+from r1rules.recommend import Batch, resolve_rules, worker_count
+from r1rules.ruleset import RuleSet
+
+__all__ = ["add_sweep_parser", "run_sweep"]
+
+EXIT_OK, EXIT_INTERRUPTED = 0, 130
+# Rows evaluated between two journal writes (per process): a block lost to an interruption
+# is redone; a larger block keeps the worker processes busier between writes.
+BLOCK_PER_PROCESS = 8_192
+
+
+def add_sweep_parser(subparsers: Any) -> None:
+    """Add the ``sweep`` command to the r1rules command's sub-parsers."""
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="evaluate every combination of a grid of workloads into CSV or JSON Lines",
+        description="Evaluate every combination of workload field values. Give the grid in a "
+        "TOML file ([workload] fixed fields, [grid] arrays of values) and/or as options with "
+        "comma-separated values (--model deepseek-r1,llama-70b --peak-qps 1,10,100); an "
+        "option replaces the file's values for that field. 'none' means no value (an "
+        "unpinned GPU). One row per combination; a combination that is not a valid workload "
+        "gets a row with an error.",
+    )
+    sweep.add_argument("grid", nargs="?", help="grid TOML file")
+    sweep.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="file to write: .csv, or .jsonl / .ndjson for JSON Lines",
+    )
+    sweep.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        help="output format (default: from the output's suffix, else csv)",
+    )
+    sweep.add_argument("--rules", help="rule file or folder instead of the shipped rules")
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes evaluating, this one included (default: CPU count)",
+    )
+    sweep.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows of an interrupted run, or of a complete previous "
+        "output made with the same rules, and evaluate only the rest",
+    )
+    sweep.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress line (it is shown only when stderr is a terminal)",
+    )
+    for name in FIELDS:
+        sweep.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=f"sweep_{name}",
+            metavar="VALUES",
+            help=f"Workload.{name} value(s), comma-separated",
+        )
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Run the sweep the parsed options describe; the exit code. Bad input raises an
+    R1RulesError (the caller prints it and exits 2); an interruption returns 130."""
+    grid = load_grid(args.grid) if args.grid else Grid()
+    for name in FIELDS:
+        text = getattr(args, f"sweep_{name}", None)
+        if text is not None:
+            grid = grid.with_values(name, parse_option(name, text))
+    if not grid.columns:
+        raise WorkloadError(
+            "sweep: no workload fields: give a grid file or options such as --model and --peak-qps"
+        )
+    output = Path(args.output)
+    if output.is_dir():
+        raise WorkloadError(f"--output: {output} is a folder")
+    if not output.parent.is_dir():
+        raise WorkloadError(f"--output: no such folder {output.parent}")
+    fmt = args.format or ("jsonl" if output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    rules = resolve_rules(args.rules)
+    show = not args.no_progress and sys.stderr.isatty()
+    sweep = Sweep(grid, rules, output, fmt, worker_count(args.workers), _Progress(show))
+    try:
+        return sweep.run(resume=args.resume)
+    except KeyboardInterrupt:
+        print(
+            f"\nr1rules: sweep interrupted; the rows done so far are kept in "
+            f"{sweep.journal}: run the same command with --resume to carry on",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+class Sweep:
+    """One sweep of ``grid`` into ``output``; ``run`` evaluates and writes it."""
+
+    def __init__(
+        self,
+        grid: Grid,
+        rules: RuleSet,
+        output: Path,
+        fmt: str,
+        processes: int,
+        progress: _Progress,
+    ) -> None:
+        self.grid, self.rules, self.output, self.fmt = grid, rules, output, fmt
+        self.processes, self.progress = processes, progress
+        self.inputs = grid.columns
+        self.columns = self.inputs + RESULT_COLUMNS
+        self.version = rules.version[:16]
+        self.journal = output.with_name(f".{output.name}.partial")
+
+    def run(self, *, resume: bool) -> int:
+        """Evaluate what is missing, then write the whole output; cost O(grid size) rows,
+        plus the rows reused from a previous run, which are held in memory."""
+        started = time.monotonic()
+        previous = self._previous() if resume else {}
+        todo = sum(1 for p in self.grid.points() if row_key(p, self.inputs) not in previous)
+        with self._journal(resume) as journal:
+            offset = journal.tell()
+            evaluated, errors = self._evaluate(previous, todo, journal)
+        errors += sum(1 for row in previous.values() if row.get("error"))
+        self._write_output(previous, offset)
+        self.journal.unlink()
+        total = self.grid.size
+        print(
+            f"r1rules: sweep wrote {total:,} rows to {self.output} ({evaluated:,} evaluated, "
+            f"{total - evaluated:,} reused, {errors:,} with errors) in "
+            f"{time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+
+    def _previous(self) -> dict[tuple[str, ...], dict[str, Any]]:
+        """Rows already made by these rules: the complete output, then the journal."""
+        rows: dict[tuple[str, ...], dict[str, Any]] = {}
+        for path, fmt in ((self.output, self.fmt), (self.journal, "jsonl")):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            except (OSError, UnicodeDecodeError) as exc:
+                print(f"r1rules: not reusing {path}: {exc}", file=sys.stderr)
+                continue
+            try:
+                found = read_rows(text, fmt, self.columns)
+            except ValueError as exc:
+                print(f"r1rules: not reusing {path}: {exc}", file=sys.stderr)
+                continue
+            for row in found:
+                if row.get("ruleset_version") == self.version:
+                    rows[row_key(row, self.inputs)] = row
+        return rows
+
+    def _journal(self, resume: bool) -> IO[str]:
+        """The journal, opened for appending: kept (its cut last line dropped) on resume."""
+        kept = b""
+        if resume and self.journal.exists():
+            data = self.journal.read_bytes()
+            kept = data[: data.rfind(b"\n") + 1]
+        handle = open(self.journal, "w", encoding="utf-8", newline="")
+        handle.write(kept.decode("utf-8", errors="replace"))
+        handle.flush()
+        return handle
+
+    def _evaluate(
+        self, previous: Mapping[tuple[str, ...], object], todo: int, journal: IO[str]
+    ) -> tuple[int, int]:
+        block_size = BLOCK_PER_PROCESS * self.processes
+        evaluated = errors = 0
+        self.progress.start(todo)
+        with Batch(self.rules, self.processes, summarise) as batch:
+            for block in _blocks(self.grid, previous, self.inputs, block_size):
+                rows = self._rows(block, batch, evaluated)
+                for row in rows:
+                    journal.write(json_line(row, self.columns))
+                    errors += row["error"] is not None
+                journal.flush()
+                os.fsync(journal.fileno())
+                evaluated += len(rows)
+                self.progress.show(evaluated)
+        self.progress.finish()
+        return evaluated, errors
+
+    def _rows(
+        self, block: list[dict[str, object]], batch: Batch[dict[str, object]], before: int
+    ) -> list[dict[str, object]]:
+        results: list[dict[str, object] | None] = [None] * len(block)
+        valid, where = [], []
+        for index, point in enumerate(block):
+            try:
+                valid.append(workload_of(point))
+                where.append(index)
+            except R1RulesError as exc:
+                results[index] = error_row(exc)
+        invalid = len(block) - len(valid)
+        outcomes = batch.run(
+            valid, progress=lambda done, _total: self.progress.show(before + invalid + done)
+        )
+        for index, outcome in zip(where, outcomes, strict=True):
+            results[index] = error_row(outcome) if isinstance(outcome, R1RulesError) else outcome
+        rows = []
+        for point, result in zip(block, results, strict=True):
+            assert result is not None
+            row: dict[str, object] = {c: point.get(c) for c in self.inputs}
+            row.update(result)
+            row["ruleset_version"] = self.version
+            rows.append(row)
+        return rows
+
+    def _write_output(
+        self, previous: Mapping[tuple[str, ...], Mapping[str, object]], offset: int
+    ) -> None:
+        """The whole output, in grid order, to a temporary file renamed over the output."""
+        temporary = self.output.with_name(
+            f".{self.output.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        )
+        # os.open applies the umask, as creating the output directly would (mkstemp: 0600)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with (
+                open(descriptor, "w", encoding="utf-8", newline="") as handle,
+                open(self.journal, encoding="utf-8", newline="") as journal,
+            ):
+                journal.seek(offset)
+                writer = RowWriter(handle, self.fmt, self.columns)
+                for point in self.grid.points():
+                    key = row_key(point, self.inputs)
+                    row = previous.get(key)
+                    if row is None:
+                        row = json.loads(journal.readline())
+                        assert row_key(row, self.inputs) == key, "journal out of order"
+                    # inputs as this grid gives them (a reused row may say 1 for 1.0)
+                    writer.write({**row, **{c: point.get(c) for c in self.inputs}})
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.output)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def _blocks(
+    grid: Grid, previous: Mapping[tuple[str, ...], object], inputs: tuple[str, ...], size: int
+) -> Iterator[list[dict[str, object]]]:
+    block: list[dict[str, object]] = []
+    for point in grid.points():
+        if row_key(point, inputs) in previous:
+            continue
+        block.append(point)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+class _Progress:
+    """A one-line progress report on stderr, redrawn at most five times a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = self.done = 0
+        self.started = self.shown = 0.0
+
+    def start(self, total: int) -> None:
+        self.total, self.started = total, time.monotonic()
+
+    def show(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.shown < 0.2 and done < self.total):
+            return
+        self.shown, self.done = now, done
+        rate = done / max(now - self.started, 1e-9)
+        left = (self.total - done) / rate if rate > 0 else 0.0
+        percent = 100.0 * done / self.total if self.total else 100.0
+        sys.stderr.write(
+            f"\rsweep: {done:,}/{self.total:,} rows ({percent:.0f}%), "
+            f"{rate:,.0f} rows/s, {left:.0f} s left   "
+        )
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            if self.done != self.total:
+                self.show(self.total)
+            sys.stderr.write("\n")

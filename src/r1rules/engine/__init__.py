@@ -1,0 +1,19 @@
+"""The durable-rules adapter: the only place that imports durable-rules."""
+
+from r1rules.engine._adapter import (
+    CompiledRules,
+    Session,
+    capacity_problems,
+    compiled,
+    encode_fact,
+    live_sessions,
+)
+
+__all__ = [
+    "CompiledRules",
+    "Session",
+    "capacity_problems",
+    "compiled",
+    "encode_fact",
+    "live_sessions",
+]

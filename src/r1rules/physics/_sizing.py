@@ -1,0 +1,261 @@
+"""Sizing physics: the smallest deployment of a GPU that holds the model and serves the load.
+
+For each placement a GPU allows (tensor-parallel degree within a node, pipeline stages
+across nodes) it computes the memory per GPU and the request capacity of one replica from
+the roofline; replicas cover the peak load with headroom; the §4.3 formula of the seed is
+computed beside it. Capacity tables depend only on (model, precision, GPU, placement,
+token lengths) and are cached; the per-workload work is arithmetic on them.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+
+import attrs
+
+from r1rules._errors import EvaluationError
+from r1rules.catalog import Gpu, Model
+from r1rules.physics._memory import (
+    kv_cache_bytes_per_token_per_gpu,
+    usable_gb_per_gpu,
+    weights_gb_per_gpu,
+)
+from r1rules.physics._roofline import decode_step_ms, native_support, prefill_ms
+
+__all__ = ["Placement", "Sizing", "placements", "size"]
+
+# Batch sizes (concurrent sequences per replica) at which capacity is tabulated; serving
+# engines schedule up to a few hundred sequences (vLLM's default max_num_seqs is 256), so
+# the table stops at 1,024.
+BATCH_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# The seed's §4.3 safety factor.
+SEED_FORMULA_FACTOR = 1.2
+
+
+@attrs.frozen
+class Placement:
+    """One replica's shape on a GPU, with its memory and its capacity at each batch size."""
+
+    tensor_parallel: int
+    pipeline_parallel: int
+    weights_gb_per_gpu: float
+    kv_gb_per_sequence_per_gpu: float
+    kv_space_gb_per_gpu: float
+    max_batch: int  # sequences the KV space holds (0: not even one)
+    prefill_ms: float
+    batches: tuple[int, ...]
+    step_ms: tuple[float, ...]  # decode step time at each batch
+    capacity_qps: tuple[float, ...]  # requests/s one replica sustains at each batch
+
+    @property
+    def gpus(self) -> int:
+        return self.tensor_parallel * self.pipeline_parallel
+
+    @property
+    def holds_model(self) -> bool:
+        return self.max_batch >= 1
+
+    @property
+    def best_capacity_qps(self) -> float:
+        return max(self.capacity_qps, default=0.0)
+
+
+def _tp_options(model: Model, gpu: Gpu) -> tuple[int, ...]:
+    """Powers of two that divide the attention heads, up to one node's GPUs."""
+    options = []
+    tp = 1
+    while tp <= gpu.max_per_node:
+        if model.num_attention_heads % tp == 0:
+            options.append(tp)
+        tp *= 2
+    return tuple(options)
+
+
+@functools.lru_cache(maxsize=4096)
+def placements(
+    model: Model,
+    precision: str,
+    kv_precision: str,
+    gpu: Gpu,
+    prompt_tokens: int,
+    output_tokens: int,
+    max_nodes: int,
+) -> tuple[Placement, ...]:
+    """Every placement of one replica, smallest first (TP within a node, then PP over nodes)."""
+    tps = _tp_options(model, gpu)
+    shapes = [(tp, 1) for tp in tps]
+    shapes += [(tps[-1], pp) for pp in range(2, max_nodes + 1)]
+    sequence = prompt_tokens + output_tokens
+    mean_context = prompt_tokens + output_tokens // 2
+    result = []
+    for tp, pp in shapes:
+        weights = weights_gb_per_gpu(model, precision, tp, pp)
+        kv_seq = kv_cache_bytes_per_token_per_gpu(model, kv_precision, tp) * sequence / pp / 1e9
+        space = usable_gb_per_gpu(gpu, model, tp) - weights
+        max_batch = max(0, math.floor(space / kv_seq)) if space > 0 else 0
+        prefill = prefill_ms(model, precision, gpu, tp, pp, prompt_tokens)
+        batches = tuple(b for b in BATCH_STEPS if b < max_batch) + (
+            (max_batch,) if max_batch else ()
+        )
+        steps = tuple(
+            decode_step_ms(model, precision, kv_precision, gpu, tp, pp, b, mean_context)
+            for b in batches
+        )
+        capacity = tuple(
+            _capacity_qps(b, s, prefill, output_tokens) for b, s in zip(batches, steps, strict=True)
+        )
+        result.append(
+            Placement(tp, pp, weights, kv_seq, space, max_batch, prefill, batches, steps, capacity)
+        )
+    return tuple(result)
+
+
+def _capacity_qps(batch: int, step_ms: float, prefill: float, output_tokens: int) -> float:
+    """Requests/s one replica sustains with ``batch`` sequences in flight.
+
+    Bounded by GPU time (each request costs its prefill plus its share of the decode steps)
+    and by Little's law (``batch`` slots, each busy for the request's whole duration).
+    """
+    gpu_time_ms = prefill + output_tokens * step_ms / batch
+    duration_ms = prefill + output_tokens * step_ms
+    return min(1000.0 / gpu_time_ms, 1000.0 * batch / duration_ms)
+
+
+@attrs.frozen
+class Sizing:
+    """The deployment the physics settles on for one GPU, with the facts rules act on."""
+
+    gpu: Gpu
+    feasible: bool
+    placement: Placement
+    replicas: int
+    physics_gpu_count: int
+    formula_gpu_count: int
+    sized_gpu_count: int
+    nodes: int
+    gpus_per_node: int
+    min_gpus_for_memory: int
+    fits_on_one_gpu: bool
+    concurrency: float
+    batch_per_replica: int
+    ttft_ms: float
+    best_ttft_ms: float
+    tpot_ms: float
+    meets_latency: bool
+    precision_native: bool
+
+
+# A replica never spans more nodes than this, even when it is only a what-if figure.
+MAX_NODES_PER_REPLICA = 1024
+
+
+@functools.lru_cache(maxsize=16384)
+def size(
+    model: Model,
+    precision: str,
+    kv_precision: str,
+    gpu: Gpu,
+    *,
+    peak_qps: float,
+    latency_ms: float,
+    prompt_tokens: int,
+    output_tokens: int,
+    headroom_fraction: float,
+    max_nodes: int,
+) -> Sizing:
+    """Size a deployment of ``gpu`` for the load.
+
+    ``feasible`` is false when no placement within ``max_nodes`` nodes per replica holds the
+    model; the figures are then those of the smallest placement over more nodes that does,
+    so that a pinned GPU still gets an honest (if impractical) count. Pure, so results are
+    cached (planners repeat the same sizing across budgets, stages and policies).
+    """
+    reach = max(max_nodes, _nodes_to_hold(model, precision, gpu))
+    options = placements(
+        model,
+        precision,
+        kv_precision,
+        gpu,
+        prompt_tokens,
+        output_tokens,
+        min(reach, MAX_NODES_PER_REPLICA),
+    )
+    holding = [p for p in options if p.holds_model]
+    if not holding:
+        raise EvaluationError(
+            f"{model.id} in {precision} does not fit {gpu.id} even over "
+            f"{MAX_NODES_PER_REPLICA} nodes per replica"
+        )
+    within = [p for p in holding if p.pipeline_parallel <= max_nodes]
+    feasible = bool(within)
+    if feasible:
+        holding = within
+    target_qps = peak_qps * (1.0 + headroom_fraction)
+    best_ttft = min(p.prefill_ms + p.step_ms[0] for p in holding)
+    scored = []
+    for p in holding:
+        replicas = max(1, math.ceil(target_qps / p.best_capacity_qps))
+        batch_index = _operating_batch(p, peak_qps / replicas)
+        ttft = p.prefill_ms + p.step_ms[batch_index]
+        meets = ttft <= latency_ms
+        scored.append((not meets, p.gpus * replicas, p.gpus, p, replicas, batch_index, ttft, meets))
+    _, count, _, p, replicas, batch_index, ttft, meets = min(scored, key=lambda s: s[:3])
+    step = p.step_ms[batch_index]
+    duration_s = (p.prefill_ms + output_tokens * step) / 1000.0
+    per_gpu_tokens_s = p.best_capacity_qps * (prompt_tokens + output_tokens) / p.gpus
+    formula = max(
+        1,
+        math.ceil(
+            peak_qps * (prompt_tokens + output_tokens) / per_gpu_tokens_s * SEED_FORMULA_FACTOR
+        ),
+    )
+    sized = max(count, math.ceil(formula / p.gpus) * p.gpus)
+    concurrency = peak_qps * duration_s
+    for_memory = min(q.gpus * max(1, math.ceil(concurrency / q.max_batch)) for q in holding)
+    one_gpu = options[0].gpus == 1 and options[0].holds_model
+    return Sizing(
+        gpu,
+        feasible,
+        p,
+        sized // p.gpus,
+        count,
+        formula,
+        sized,
+        math.ceil(sized / gpu.max_per_node),
+        min(gpu.max_per_node, sized),
+        for_memory,
+        one_gpu,
+        concurrency,
+        p.batches[batch_index],
+        ttft,
+        best_ttft,
+        step,
+        meets,
+        native_support(gpu, precision),
+    )
+
+
+def _nodes_to_hold(model: Model, precision: str, gpu: Gpu) -> int:
+    """Nodes a replica needs for its weights alone (a lower bound; KV needs may add one)."""
+    per_node = usable_gb_per_gpu(gpu, model, 1) * gpu.max_per_node
+    if per_node <= 0:
+        return 1
+    return math.ceil(weights_gb_per_gpu(model, precision, 1, 1) / per_node) + 1
+
+
+def _operating_batch(p: Placement, qps_per_replica: float) -> int:
+    """Index of the smallest tabulated batch whose capacity covers the replica's load."""
+    index = bisect_left(_running_max(p.capacity_qps), qps_per_replica)
+    return min(index, len(p.batches) - 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _running_max(values: Sequence[float]) -> tuple[float, ...]:
+    out, best = [], 0.0
+    for v in values:
+        best = max(best, v)
+        out.append(best)
+    return tuple(out)

@@ -1,0 +1,17 @@
+"""Recommendations: evaluate, the Recommendation value, its report and explanations, batches."""
+
+from r1rules.recommend._batch import Batch, evaluate_many, worker_count
+from r1rules.recommend._evaluate import evaluate, resolve_rules
+from r1rules.recommend._recommendation import GpuChoice, Justification, Message, Recommendation
+
+__all__ = [
+    "Batch",
+    "GpuChoice",
+    "Justification",
+    "Message",
+    "Recommendation",
+    "evaluate",
+    "evaluate_many",
+    "resolve_rules",
+    "worker_count",
+]

@@ -1,0 +1,142 @@
+"""Facts for the rules: from the workload (before any rule) and from sizing (between strata)."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+
+from r1rules._errors import EvaluationError
+from r1rules._vocabulary import SIZING_INPUTS
+from r1rules._workload import Workload
+from r1rules.catalog import Catalog, Gpu, Model
+from r1rules.physics import Sizing, kv_cache_bytes_per_token, size, weights_gb
+
+__all__ = ["input_facts", "sizing_facts", "sizing_for"]
+
+
+@functools.lru_cache(maxsize=1024)
+def _model_facts(model: Model, precision: str, kv_precision: str) -> tuple[tuple[str, object], ...]:
+    return (
+        ("model", model.id),
+        ("model_kind", model.kind),
+        ("params_b", float(model.total_params_b)),
+        ("size_class_b", float(model.nominal_params_b)),
+        ("active_params_b", float(model.active_params_b)),
+        ("precision_is_native", precision == model.native_precision),
+        ("weights_gb", weights_gb(model, precision)),
+        ("kv_cache_bytes_per_token", kv_cache_bytes_per_token(model, kv_precision)),
+        ("context_window_tokens", model.max_context_tokens),
+    )
+
+
+def input_facts(workload: Workload, model: Model) -> dict[str, object]:
+    """The facts known before any rule runs: the workload and its model's memory physics."""
+    assert workload.precision is not None
+    facts: dict[str, object] = dict(
+        _model_facts(model, workload.precision, workload.kv_cache_precision)
+    )
+    facts.update(
+        precision=workload.precision,
+        kv_cache_precision=workload.kv_cache_precision,
+        gpu_pinned=workload.gpu is not None,
+        pinned_gpu=workload.gpu or "none",
+        peak_qps=workload.peak_qps,
+        latency_ms=workload.latency_ms,
+        prompt_tokens=workload.prompt_tokens,
+        output_tokens=workload.output_tokens,
+        sequence_tokens=workload.sequence_tokens,
+        stage=workload.stage,
+        has_budget=workload.budget_usd is not None,
+    )
+    if workload.budget_usd is not None:
+        facts["budget_usd"] = workload.budget_usd
+    return facts
+
+
+def sizing_for(workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, object]) -> Sizing:
+    assert workload.precision is not None
+    return size(
+        model,
+        workload.precision,
+        workload.kv_cache_precision,
+        gpu,
+        peak_qps=workload.peak_qps,
+        latency_ms=workload.latency_ms,
+        prompt_tokens=workload.prompt_tokens,
+        output_tokens=workload.output_tokens,
+        headroom_fraction=float(facts["headroom_fraction"]),  # type: ignore[arg-type]
+        max_nodes=int(facts["max_nodes_per_replica"]),
+    )  # type: ignore[call-overload]
+
+
+def sizing_facts(
+    workload: Workload, model: Model, catalog: Catalog, facts: Mapping[str, object]
+) -> tuple[dict[str, object], Sizing]:
+    """Size the candidate GPU; when it cannot hold the model, the first ladder GPU that can.
+
+    Returns the sizing facts and the Sizing of the deploy GPU.
+    """
+    missing = [n for n in SIZING_INPUTS if n not in facts]
+    if missing:
+        raise EvaluationError(
+            f"no rule set {', '.join(repr(m) for m in missing)} for this "
+            "workload, and the sizing physics needs it"
+        )
+    candidate = sizing_for(workload, model, catalog.gpu(str(facts["candidate_gpu"])), facts)
+    deploy = candidate
+    if not candidate.feasible:
+        ladder = facts["upgrade_ladder"]
+        assert isinstance(ladder, tuple)
+        for gpu_id in ladder:
+            deploy = sizing_for(workload, model, catalog.gpu(gpu_id), facts)
+            if deploy.feasible:
+                break
+    gpu = deploy.gpu
+    placement = deploy.placement
+    tp = placement.tensor_parallel
+    out: dict[str, object] = {
+        "deploy_gpu": gpu.id,
+        "candidate_feasible": candidate.feasible,
+        "deploy_feasible": deploy.feasible,
+        "fits_on_one_gpu": deploy.fits_on_one_gpu,
+        "gpu_memory_gb": float(gpu.memory_gb),
+        "gpu_segment": gpu.segment,
+        "gpu_hbm": gpu.hbm,
+        "gpu_fp8_native": gpu.fp8_native,
+        "precision_native_on_gpu": deploy.precision_native,
+        "gpu_nvlink_domain": gpu.nvlink_domain,
+        "gpu_memory_bandwidth_gbps": float(gpu.memory_bandwidth_gbps),
+        "gpu_price_known": gpu.price_usd is not None,
+        "tp_over_pcie": tp > 1 and gpu.nvlink_domain < tp,
+        "min_gpus_for_memory": deploy.min_gpus_for_memory,
+        "tensor_parallel": tp,
+        "pipeline_parallel": placement.pipeline_parallel,
+        "gpus_per_replica": placement.gpus,
+        "replicas": deploy.replicas,
+        "physics_gpu_count": deploy.physics_gpu_count,
+        "formula_gpu_count": deploy.formula_gpu_count,
+        "sized_gpu_count": deploy.sized_gpu_count,
+        "sized_nodes": deploy.nodes,
+        "gpus_per_node": deploy.gpus_per_node,
+        "formula_exceeds_physics": deploy.formula_gpu_count > deploy.physics_gpu_count,
+        "concurrency": deploy.concurrency,
+        "ttft_ms": deploy.ttft_ms,
+        "best_ttft_ms": deploy.best_ttft_ms,
+        "tpot_ms": deploy.tpot_ms,
+        "meets_latency": deploy.meets_latency,
+        "memory_per_gpu_gb": placement.weights_gb_per_gpu
+        + min(
+            placement.kv_space_gb_per_gpu,
+            placement.kv_gb_per_sequence_per_gpu * deploy.batch_per_replica,
+        ),
+    }
+    if gpu.price_usd is not None:
+        cost = deploy.sized_gpu_count * gpu.price_usd
+        out["gpu_cost_usd"] = float(cost)
+        budget = facts.get("budget_usd")
+        if isinstance(budget, float) and budget > 0:
+            out["gpu_budget_share"] = cost / budget
+    if not all(math.isfinite(v) for v in out.values() if isinstance(v, float)):
+        raise EvaluationError(f"sizing produced a non-finite figure for {gpu.id}: {out}")
+    return out, deploy
