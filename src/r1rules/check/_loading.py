@@ -5,6 +5,7 @@ from __future__ import annotations
 import copyreg
 import functools
 import os
+from collections.abc import Callable
 
 import attrs
 
@@ -83,7 +84,7 @@ def _reload(origin: LoadOrigin | None, version: str) -> RuleSet:
     return rules
 
 
-def _reduce(rules: RuleSet) -> tuple[object, ...]:
+def _reduce(rules: RuleSet) -> tuple[Callable[..., RuleSet], tuple[object, ...]]:
     # A RuleSet pickles as the load that made it: the compiled engine never crosses processes.
     return (_reload, (rules.origin, rules.version))
 

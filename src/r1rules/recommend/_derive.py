@@ -66,8 +66,8 @@ def sizing_for(workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, o
         prompt_tokens=workload.prompt_tokens,
         output_tokens=workload.output_tokens,
         headroom_fraction=float(facts["headroom_fraction"]),  # type: ignore[arg-type]
-        max_nodes=int(facts["max_nodes_per_replica"]),
-    )  # type: ignore[call-overload]
+        max_nodes=int(facts["max_nodes_per_replica"]),  # type: ignore[call-overload]
+    )
 
 
 def sizing_facts(
