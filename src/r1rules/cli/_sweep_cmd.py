@@ -10,6 +10,8 @@ journal (and reuses the rows of a complete previous output made by the same rule
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from r1rules._errors import R1RulesError, WorkloadError
+from r1rules.cli._exit import EXIT_INTERRUPTED, EXIT_OK
 from r1rules.cli._sweep import (
     FIELDS,
     RESULT_COLUMNS,
@@ -39,10 +42,13 @@ from r1rules.ruleset import RuleSet
 
 __all__ = ["add_sweep_parser", "run_sweep"]
 
-EXIT_OK, EXIT_INTERRUPTED = 0, 130
 # Rows evaluated between two journal writes (per process): a block lost to an interruption
 # is redone; a larger block keeps the worker processes busier between writes.
 BLOCK_PER_PROCESS = 8_192
+# A grid above this many rows is refused unless --max-rows allows it: 10 million rows take
+# about an hour on two cores and some GB of output, so a bigger one is more likely a typo.
+MAX_ROWS = 10_000_000
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
 def add_sweep_parser(subparsers: Any) -> None:
@@ -83,6 +89,13 @@ def add_sweep_parser(subparsers: Any) -> None:
         "output made with the same rules, and evaluate only the rest",
     )
     sweep.add_argument(
+        "--max-rows",
+        type=int,
+        default=MAX_ROWS,
+        metavar="N",
+        help=f"refuse a grid of more than N rows (default {MAX_ROWS:,})",
+    )
+    sweep.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress line (it is shown only when stderr is a terminal)",
@@ -113,12 +126,18 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise WorkloadError(f"--output: {output} is a folder")
     if not output.parent.is_dir():
         raise WorkloadError(f"--output: no such folder {output.parent}")
-    fmt = args.format or ("jsonl" if output.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    fmt = args.format or _format_of(output)
+    if grid.size > args.max_rows:
+        raise WorkloadError(
+            f"sweep: the grid has {grid.size:,} rows, more than --max-rows {args.max_rows:,}; "
+            "narrow an axis, or raise --max-rows to run it anyway"
+        )
     rules = resolve_rules(args.rules)
     show = not args.no_progress and sys.stderr.isatty()
     sweep = Sweep(grid, rules, output, fmt, worker_count(args.workers), _Progress(show))
     try:
-        return sweep.run(resume=args.resume)
+        with _lock(output):
+            return sweep.run(resume=args.resume)
     except KeyboardInterrupt:
         print(
             f"\nr1rules: sweep interrupted; the rows done so far are kept in "
@@ -126,6 +145,51 @@ def run_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+
+
+def _format_of(output: Path) -> str:
+    """The output format its suffix names; an unknown suffix is an error naming the formats."""
+    fmt = FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise WorkloadError(
+            f"--output: {output.name!r} has no known format suffix; use .csv, .jsonl or "
+            ".ndjson, or give --format csv|jsonl"
+        )
+    return fmt
+
+
+@contextlib.contextmanager
+def _lock(output: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the output (a ``.<name>.lock`` file beside it) for the whole
+    sweep, so that a second sweep to the same output refuses at once instead of sharing the
+    journal. The lock is the kernel's (flock): a process that dies releases it. The file is
+    removed while still locked; a sweep that locked a file since removed tries again."""
+    path = output.with_name(f".{output.name}.lock")
+    while True:
+        try:
+            handle = open(path, "a+b")  # closed below, or in the finally
+        except OSError as exc:
+            raise WorkloadError(f"--output: cannot create {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise WorkloadError(
+                f"--output: another sweep is writing {output} (it holds {path}); wait for it "
+                "to finish or choose another --output"
+            ) from None
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = -1
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # the holder removed it between our open and our lock
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
 
 
 class Sweep:
@@ -152,7 +216,11 @@ class Sweep:
         plus the rows reused from a previous run, which are held in memory."""
         started = time.monotonic()
         previous = self._previous() if resume else {}
-        todo = sum(1 for p in self.grid.points() if row_key(p, self.inputs) not in previous)
+        todo = (
+            sum(1 for p in self.grid.points() if row_key(p, self.inputs) not in previous)
+            if previous
+            else self.grid.size
+        )
         with self._journal(resume) as journal:
             offset = journal.tell()
             evaluated, errors = self._evaluate(previous, todo, journal)
