@@ -1,7 +1,9 @@
 """Tests of the model and GPU catalogs: shipped data, lookups, loader errors, derived models.
 
-Error tests compare whole messages. Checks against the project's reference facts
-(``../shared/reference`` beside the repository) skip when that folder is absent.
+Error tests compare whole messages. The shipped data (``rules/catalog/*.toml``) is checked
+everywhere: sources, physical bounds, dense (not sparse) tensor rates, internal consistency.
+Checks against the project's reference facts (``../shared/reference`` beside the
+repository) are an extra that skips when that folder is absent.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import datetime
 import importlib.resources
 import json
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +208,137 @@ def test_gpu_conventions_hold() -> None:
         assert gpu.hbm == gpu.memory_type.lower().startswith("hbm"), gpu.id
         # a fabric wider than a bridge spans at least a whole server (HGX: 8 of 8; NVL72)
         assert gpu.nvlink_domain <= 2 or gpu.max_per_node <= gpu.nvlink_domain, gpu.id
+
+
+# --- the shipped data within physical bounds (runs in every clone) --------------------------
+
+
+def _shipped_entries(top: str) -> dict[str, dict[str, Any]]:
+    with (shipped_rules_dir() / "catalog" / f"{top}.toml").open("rb") as handle:
+        entries: dict[str, dict[str, Any]] = tomli.load(handle)[top]
+    return entries
+
+
+def _texts(value: object) -> Iterator[str]:
+    """Every string in a parsed TOML value (notes, sources, source)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for child in value.values():
+            yield from _texts(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _texts(child)
+
+
+# a URL, a host/path, or one of the short keys gpus.toml's header defines for its sources
+_ADDRESS = re.compile(
+    r"https?://\S|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}/\S|\b(MLENG|MLNET|VDUMA)\b"
+)
+
+
+# Sources that cite a document without an address (a datasheet via the reference facts, the
+# reference's own form-factor field); listed so that a new one, or a fixed one, shows here.
+UNADDRESSED_SOURCES = {"a100-40gb": {"int4"}, "mi300x": {"max_per_node"}}
+
+
+def test_every_shipped_source_names_where_it_comes_from() -> None:
+    """Every model and GPU has a non-empty source and a sources table whose entries name a
+    web address (``https://...``, ``github.com/owner/repo ...`` or a short key the header
+    defines), but for the listed exceptions."""
+    for top in ("models", "gpus"):
+        entries = _shipped_entries(top)
+        assert set(entries) == set(MODEL_IDS if top == "models" else GPU_IDS)
+        for entry_id, fields in entries.items():
+            assert isinstance(fields["source"], str) and fields["source"].strip(), entry_id
+            assert isinstance(fields["sources"], dict) and fields["sources"], entry_id
+            unnamed = {k for k, url in fields["sources"].items() if not _ADDRESS.search(url)}
+            assert len(unnamed) < len(fields["sources"]), entry_id
+            assert unnamed == UNADDRESSED_SOURCES.get(entry_id, set()), entry_id
+
+
+def test_shipped_gpu_figures_are_physically_plausible() -> None:
+    """Memory, bandwidth, rates, power and fabric of every GPU within what hardware of its
+    kind has; the precision ladder as tensor cores have it (fp8 = 2 x bf16, int4 = 2 x
+    int8, 0 where there is no native support, matching the *_native flags)."""
+    for gpu in default_catalog().gpus.values():
+        t = gpu.tflops
+        assert 8 <= gpu.memory_gb <= 512, gpu.id
+        assert 250 <= gpu.memory_bandwidth_gbps <= 20_000, gpu.id
+        if gpu.hbm:
+            assert gpu.memory_bandwidth_gbps >= 1_500, gpu.id
+        else:
+            assert gpu.memory_bandwidth_gbps <= 2_000, gpu.id
+        assert 0 < t["fp32"] < t["bf16"] <= 5_000, gpu.id  # tensor cores beat plain FP32
+        # FLOPs per byte of memory traffic: every part sits between 50 and 600
+        assert 50 <= t["bf16"] * 1e3 / gpu.memory_bandwidth_gbps <= 600, gpu.id
+        assert (t["fp8"] > 0) == gpu.fp8_native and (t["int4"] > 0) == gpu.int4_native, gpu.id
+        if t["fp8"]:
+            assert 1.9 <= t["fp8"] / t["bf16"] <= 2.1, gpu.id
+        assert t["int8"] >= 1.9 * t["bf16"], gpu.id
+        if t["int4"]:
+            assert 1.95 <= t["int4"] / t["int8"] <= 2.05, gpu.id
+        assert 50 <= gpu.tdp_w <= 1_500, gpu.id
+        assert gpu.nvlink_domain in (1, 2, 8, 72), gpu.id
+        assert (gpu.nvlink_domain == 1) == (gpu.interconnect_bw_gbps == 0), gpu.id
+        assert 0 <= gpu.interconnect_bw_gbps <= 2_000, gpu.id
+        assert 1 <= gpu.max_per_node <= 8, gpu.id
+        if gpu.price_usd is not None:
+            assert 500 <= gpu.price_usd <= 100_000, gpu.id
+        if gpu.cloud_usd_per_hour is not None:
+            assert 0.05 <= gpu.cloud_usd_per_hour <= 20, gpu.id
+
+
+def test_shipped_consumer_cards_cost_less_than_data_center_parts() -> None:
+    gpus = default_catalog().gpus.values()
+    consumer = [g.price_usd for g in gpus if g.segment == "consumer" and g.price_usd]
+    datacenter = [g.price_usd for g in gpus if g.segment == "datacenter" and g.price_usd]
+    assert consumer and datacenter and max(consumer) < min(datacenter)
+
+
+# "142 dense (284 sparse)", "1,248 dense / 2,496 sparse", "149.7 | 299.4 sparse"
+_DENSE_SPARSE = re.compile(
+    r"([\d,]+(?:\.\d+)?)\s*(?:dense)?\s*(?:\(|/|\|)\s*([\d,]+(?:\.\d+)?) sparse"
+)
+
+
+def test_every_sparse_figure_quoted_is_twice_its_dense_one() -> None:
+    """The [meta] rule: dense = sparse / 2. Every "X dense / Y sparse" pair the notes and
+    sources quote has Y = 2X (within rounding); the shipped rates are the dense ones (their
+    ratios are checked in test_shipped_gpu_figures_are_physically_plausible)."""
+    pairs = 0
+    for gpu_id, fields in _shipped_entries("gpus").items():
+        for text in _texts({k: v for k, v in fields.items() if k != "tflops"}):
+            for dense, sparse in _DENSE_SPARSE.findall(text):
+                d, sp = float(dense.replace(",", "")), float(sparse.replace(",", ""))
+                pairs += 1
+                assert sp == pytest.approx(2 * d, rel=0.01), (gpu_id, text)
+    assert pairs >= 5  # the pattern still finds the catalog's quotes
+
+
+def test_shipped_model_figures_are_consistent() -> None:
+    """Parameter counts, attention shapes, checkpoint sizes and context windows agree with
+    each other and with the model's kind."""
+    bytes_per_param = {"fp8": 1, "bf16": 2}
+    for model in default_catalog().models.values():
+        assert 0 < model.active_params_b <= model.total_params_b, model.id
+        assert 0.75 <= model.nominal_params_b / model.total_params_b <= 1.25, model.id
+        assert model.num_attention_heads % model.num_kv_heads == 0, model.id
+        assert 32_768 <= model.max_context_tokens <= 1_048_576, model.id
+        if model.kind == "dense":
+            assert model.active_params_b == model.total_params_b, model.id
+            assert model.attention == "gqa", model.id
+            assert model.num_attention_heads * model.head_dim == model.hidden_size, model.id
+        else:
+            assert model.active_params_b < model.total_params_b / 5, model.id
+            assert model.n_routed_experts and model.experts_per_token, model.id
+            assert model.experts_per_token < model.n_routed_experts, model.id
+        if model.attention == "mla":
+            assert model.kv_lora_rank and model.qk_rope_head_dim, model.id
+        if model.checkpoint_size_gb is not None:
+            weights = model.total_params_b * bytes_per_param[model.native_precision]
+            assert 0.95 <= model.checkpoint_size_gb / weights <= 1.1, model.id
+        assert model.hf_repo is not None and model.hf_repo.startswith("deepseek-ai/"), model.id
 
 
 # --- lookups -------------------------------------------------------------------------------
@@ -464,7 +598,7 @@ def test_entry_that_is_not_a_table_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as err:
         load_catalog(tmp_path, include_default=False)
     assert str(err.value) == problems_message(
-        f"{tmp_path / 'sub.toml'}: cannot read: Is a directory",
+        f"{tmp_path / 'sub.toml'}: cannot read: is a folder, not a file",
         f"{path}: model 'bad': expected a table, got 3",
     )
 

@@ -61,6 +61,8 @@ def test_json_output_parses_and_counts(capsys: pytest.CaptureFixture[str]) -> No
             "table_id",
             "message",
             "example",
+            "key_path",
+            "entry",
         }
 
 
@@ -86,6 +88,8 @@ def test_json_output_of_a_gap_carries_its_example(
             "table_id": "network-class",
             "message": "no rule matches 200 < latency_ms <= 300 in complete table 'network-class'",
             "example": {"latency_ms": 300},
+            "key_path": "",
+            "entry": "",
         }
     ]
 
@@ -108,7 +112,7 @@ def test_missing_path_exits_2(
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "nowhere") == (
         2,
-        ["error: nowhere: load: no such rule file or folder", "1 error, 0 warnings"],
+        ["error: nowhere: unreadable: no such rule file or folder", "1 error, 0 warnings"],
         "",
     )
 
@@ -120,7 +124,7 @@ def test_invalid_toml_exits_2(
     (tmp_path / "bad.toml").write_text("id = \n", encoding="utf-8")
     code, out, _ = run(capsys, "bad.toml")
     assert code == 2
-    assert out[0].startswith("error: bad.toml: load: invalid TOML: ")
+    assert out[0].startswith("error: bad.toml: unreadable: invalid TOML: ")
 
 
 def test_folder_without_rule_files_exits_2(
@@ -130,7 +134,7 @@ def test_folder_without_rule_files_exits_2(
     (tmp_path / "empty").mkdir()
     assert run(capsys, "empty") == (
         2,
-        ["error: empty: load: no rule files (*.toml) found", "1 error, 0 warnings"],
+        ["error: empty: unreadable: no rule files (*.toml) found", "1 error, 0 warnings"],
         "",
     )
 

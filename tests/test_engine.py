@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ from rulefiles import write_rules
 import r1rules
 from r1rules import EvaluationError, Workload, evaluate, load_rules
 from r1rules.engine import _adapter as _engine
+from r1rules.engine import _compile
 
 W = Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500, stage="development")
 
@@ -26,7 +28,7 @@ def test_only_the_adapter_imports_durable() -> None:
             for line in p.read_text(encoding="utf-8").splitlines()
         )
     )
-    assert importers == ["engine/_adapter.py"]
+    assert importers == ["engine/_adapter.py"]  # engine/_compile.py builds only text
 
 
 def test_sessions_are_deleted_well_past_the_1024_limit() -> None:
@@ -91,8 +93,8 @@ hit_policy = "collect"
 def test_numbers_in_exponent_form_reach_the_engine(tmp_path: Path) -> None:
     """durable-rules refuses 1e-05 and 1e+16 (no fraction): the adapter rewrites them."""
     assert (
-        _engine.encode_fact({"a": 1e-05, "b": 1e16, "c": 2.5, "d": True})
-        == '{"a":1.0e-05,"b":1.0e+16,"c":2.5,"d":true}'
+        _compile.encode_fact({"a": 1e-05, "b": 1e16, "c": 2.5, "d": True})
+        == '{"f$a":1.0e-05,"f$b":1.0e+16,"f$c":2.5,"f$d":true}'
     )
     tiny = """
 [[tables]]
@@ -159,16 +161,6 @@ hit_policy = "collect"
     )
     rules = load_rules(write_rules(tmp_path, text))
     assert len(evaluate(W, rules).notes) == count
-
-
-def test_priorities_beyond_16_bits_are_refused(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(_engine, "MAX_PRIORITY", 0)
-    with pytest.raises(
-        r1rules.RuleError, match="rule set too large: rule number 1; the engine allows 0"
-    ):
-        load_rules(write_rules(tmp_path))
 
 
 def test_each_rule_set_is_compiled_once_per_version(tmp_path: Path) -> None:
@@ -242,41 +234,149 @@ hit_policy = "unique"
     assert _engine.live_sessions(rules) == 0
 
 
-def test_engine_limits_are_reported_at_load_in_our_words(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+# The engine's real limits (durable-rules' rules.h and state.h), not the adapter's constants:
+# each test builds a rule set exactly at a limit, which loads and evaluates, and one just over
+# it, which load_rules refuses in our words.
+ENGINE_MAX_RULES = 4096  # MAX_ACTIONS: error 106
+ENGINE_STRATUM_RULES = 60 * 32  # 60 partitions of 32 under one node (a stack of 64: error 303)
+ENGINE_FACT_PROPERTIES = 254  # MAX_OBJECT_PROPERTIES is 255, exclusive: error 302
+
+
+def collect_table(table_id: str, count: int, when: str, offset: int = 0) -> str:
+    """A collect table of ``count`` rules, rule ``i`` with ``when`` formatted with i."""
+    rules = "".join(
+        f'  [[tables.rules]]\n  id = "{table_id}-{i}"\n  title = "t"\n  source = "test"\n'
+        f'  why = "test"\n  when = {{ {when.format(i=i + offset)} }}\n  note = "{table_id}"\n'
+        for i in range(count)
+    )
+    return f'[[tables]]\nid = "{table_id}"\ntitle = "t"\nhit_policy = "collect"\n{rules}'
+
+
+LEVEL = """
+[[facts]]
+name = "level"
+type = "number"
+description = "set in stratum 2, read in stratum 3"
+
+[[tables]]
+id = "level"
+title = "level"
+hit_policy = "unique"
+  [[tables.rules]]
+  id = "level-1"
+  title = "level"
+  source = "test"
+  why = "test"
+  when = { edition = "basic" }
+  set = { level = 1 }
+"""
+
+
+def three_strata(total: int) -> str:
+    """Rules over three strata (on the minimal policy's two): ``total`` rules in all, at
+    most 1,901 in a stratum. Stratum 1 reads peak_qps, 2 reads edition (set in 1), 3 reads
+    level (set in 2)."""
+    third = total - 2 - 1 - 1900 - 1900
+    return "\n".join(
+        (
+            LEVEL,
+            collect_table("s1", 1900, "peak_qps = {{ gt = {i} }}"),
+            collect_table("s2", 1900, 'edition = "basic", peak_qps = {{ gt = {i} }}'),
+            collect_table("s3", third, "level = {{ lte = {i} }}"),
+        )
+    )
+
+
+def test_a_rule_set_at_the_engine_s_rule_limit_runs_and_one_over_it_is_refused(
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(_engine, "MAX_RULES", 1)
+    """4,096 rules (durable-rules' MAX_ACTIONS) load, compile and fire as the reference
+    says; 4,097 are refused at load. Rule numbers are the engine's 16-bit priorities: at
+    the rule limit they stay far below 65,535, so that limit cannot be reached."""
+    rules = load_rules(write_rules(tmp_path / "at", three_strata(ENGINE_MAX_RULES)), check=False)
+    assert sum(len(t.rules) for t in rules.tables) == ENGINE_MAX_RULES
+    assert max(r.index for r in rules.rules) < 2**16
+    assert rules.strata >= 3
+    rec = evaluate(W, rules)  # peak_qps 8: rules gt 0..7 of s1 and s2; level 1: lte 1.. of s3
+    third = ENGINE_MAX_RULES - 3 - 2 * 1900
+    assert [m.text for m in rec.notes] == ["s1"] * 8 + ["s2"] * 8 + ["s3"] * (third - 1)
     with pytest.raises(
-        r1rules.RuleError, match="rule set too large: 2 rules; the engine holds at most 1"
+        r1rules.RuleError, match="rule set too large: 4097 rules; the engine holds at most 4096"
     ):
-        load_rules(write_rules(tmp_path))
+        load_rules(write_rules(tmp_path / "over", three_strata(ENGINE_MAX_RULES + 1)), check=False)
     assert (
         _engine._explain(RuntimeError("Could not assert fact, error code: 303"))
         == "too many tests under one node"
     )
 
 
-def test_a_stratum_with_more_rules_than_the_engine_walks_is_refused_at_load(tmp_path: Path) -> None:
-    """Children of one node are walked on a stack of 64 (error 303): 60 partitions of 32."""
-    many = "\n".join(
-        f"""
-[[tables]]
-id = "n{i}"
-title = "n"
-hit_policy = "collect"
-  [[tables.rules]]
-  id = "n{i}"
-  title = "n"
-  source = "test"
-  why = "test"
-  when = {{ peak_qps = {{ gt = {i} }} }}
-  note = "n"
-"""
-        for i in range(1925)
-    )
+def test_a_stratum_at_the_engine_s_limit_runs_and_one_more_rule_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Children of one node are walked on a stack of 64 (error 303): 60 partitions of 32,
+    1,920 rules in one stratum, evaluate; 1,921 are refused at load."""
+    # the minimal policy's base rule is in stratum 1 beside these
+    at = collect_table("n", ENGINE_STRATUM_RULES - 1, "peak_qps = {{ gt = {i} }}")
+    rules = load_rules(write_rules(tmp_path / "at", at), check=False)
+    assert len([r for t in rules.tables if t.stratum == 1 for r in t.rules]) == 1920
+    assert len(evaluate(W, rules).notes) == 8  # peak_qps 8 > 0..7
+    over = collect_table("n", ENGINE_STRATUM_RULES, "peak_qps = {{ gt = {i} }}")
     with pytest.raises(
         r1rules.RuleError,
-        match="rule set too large: stratum 1 has 1926 rules; "
+        match="rule set too large: stratum 1 has 1921 rules; "
         "the engine evaluates at most 1920 in one stratum",
     ):
-        load_rules(write_rules(tmp_path, many), check=False)
+        load_rules(write_rules(tmp_path / "over", over), check=False)
+
+
+def many_facts(count: int) -> str:
+    """``count`` declared facts set in stratum 1 and each read by one rule in stratum 2."""
+    declared = "".join(
+        f'[[facts]]\nname = "f{i}"\ntype = "number"\ndescription = "f{i}"\n\n' for i in range(count)
+    )
+    setter = ", ".join(f"f{i} = {i}" for i in range(count))
+    return (
+        declared
+        + '[[tables]]\nid = "set-all"\ntitle = "set"\nhit_policy = "unique"\n'
+        + '  [[tables.rules]]\n  id = "set-all-1"\n  title = "set"\n  source = "test"\n'
+        + f'  why = "test"\n  set = {{ {setter} }}\n\n'
+        + "\n".join(
+            collect_table(f"read-{i}", 1, f"f{i} = {{{{ gte = 0 }}}}") for i in range(count)
+        )
+    )
+
+
+# Measured with the tests below: durable-rules refuses a fact of 254 properties (error 302),
+# so the most facts one stratum of 8 partitions can test is 254 - 1 - 2 - 8 = 243.
+ENGINE_FACTS_IN_8_PARTITIONS = ENGINE_FACT_PROPERTIES - 1 - 2 - 8
+
+
+def test_a_stratum_testing_as_many_facts_as_the_engine_takes_runs(tmp_path: Path) -> None:
+    """A stratum's fact carries the facts it tests, its stratum key, the session id and one
+    key per partition of 32 rules: 243 facts tested by 243 rules (8 partitions) is 253
+    properties, the most durable-rules takes, and it evaluates."""
+    room = ENGINE_FACTS_IN_8_PARTITIONS
+    rules = load_rules(write_rules(tmp_path, many_facts(room)), check=False)
+    assert len(evaluate(W, rules).notes) == room
+
+
+def facts_over_the_limit(count: int) -> str:
+    return rf"rule set too large: the rules of stratum \d+ test {count} facts\b.* in one stratum"
+
+
+def test_one_fact_more_than_the_engine_takes_is_refused_at_load(tmp_path: Path) -> None:
+    count = ENGINE_FACTS_IN_8_PARTITIONS + 1
+    folder = write_rules(tmp_path, many_facts(count))
+    try:
+        rules = load_rules(folder, check=False)
+    except r1rules.RuleError as exc:
+        assert re.search(facts_over_the_limit(count), str(exc)), exc
+        return
+    evaluate(W, rules)  # raises EvaluationError today: the engine refuses the fact
+    pytest.fail("a stratum over the engine's fact limit loaded and evaluated")
+
+
+def test_two_facts_more_than_the_engine_takes_are_refused_at_load(tmp_path: Path) -> None:
+    count = ENGINE_FACTS_IN_8_PARTITIONS + 2
+    with pytest.raises(r1rules.RuleError, match=facts_over_the_limit(count)):
+        load_rules(write_rules(tmp_path, many_facts(count)), check=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import r1rules
 from r1rules._errors import WorkloadError
 from r1rules._files import UnreadableFile, read_json, read_text, read_toml, toml_of
 
@@ -48,7 +50,7 @@ def test_a_nul_byte_in_the_name_is_a_reason() -> None:
 @pytest.mark.parametrize(
     ("text", "start"),
     [
-        ("x = " + "9" * 5000, "invalid TOML: Exceeds the limit"),
+        ("x = " + "9" * 5000, "invalid TOML: a whole number has more than 4,300 digits"),
         ("x = " + "[" * 200_000, "invalid TOML"),
         ("x = = 1", "invalid TOML: Invalid value"),
     ],
@@ -62,7 +64,7 @@ def test_toml_that_python_refuses_is_invalid_toml(text: str, start: str) -> None
 @pytest.mark.parametrize(
     ("text", "start"),
     [
-        ("9" * 5000, "invalid JSON: Exceeds the limit"),
+        ("9" * 5000, "invalid JSON: a whole number has more than 4,300 digits"),
         ("[" * 200_000, "invalid JSON: nested too deeply"),
         ("{", "invalid JSON: Expecting property name"),
     ],
@@ -80,7 +82,30 @@ def test_command_inputs_become_workload_errors_naming_the_file(tmp_path: Path) -
         read_toml("/dev/zero", "workload")
     bad = tmp_path / "w.toml"
     bad.write_text("peak_qps = " + "1" * 5000, encoding="utf-8")
-    with pytest.raises(WorkloadError, match=f"^{bad}: invalid TOML: Exceeds the limit"):
+    with pytest.raises(WorkloadError, match=f"^{bad}: invalid TOML: a whole number has more"):
         read_toml(bad, "workload")
     bad.write_text("peak_qps = 2", encoding="utf-8")
     assert read_toml(bad, "workload") == {"peak_qps": 2}
+
+
+@pytest.mark.parametrize("loader", ["rules", "catalog", "hf"])
+def test_every_loader_reads_bounded_and_names_the_file(tmp_path: Path, loader: str) -> None:
+    """/dev/zero and a 5,000-digit number, given as a rule file, a catalog or an HF config,
+    are the library's own errors naming the file, never a hang or an internal error."""
+    loaders: dict[str, Callable[[str | Path], object]] = {
+        "rules": r1rules.load_rules,
+        "catalog": r1rules.load_catalog,
+        "hf": r1rules.model_from_hf_config,
+    }
+    load = loaders[loader]
+    with pytest.raises(r1rules.R1RulesError, match=r"/dev/zero: cannot read: larger than"):
+        load("/dev/zero")
+    huge = tmp_path / ("c.json" if loader == "hf" else "c.toml")
+    number = "9" * 5000
+    huge.write_text(
+        f'{{"hidden_size": {number}}}' if loader == "hf" else f"x = {number}", encoding="utf-8"
+    )
+    kind = "JSON" if loader == "hf" else "TOML"
+    with pytest.raises(r1rules.R1RulesError) as caught:
+        load(huge)
+    assert f"{huge}: invalid {kind}: a whole number has more than 4,300 digits" in str(caught.value)

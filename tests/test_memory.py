@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from r1rules._errors import CatalogError, R1RulesError, WorkloadError
-from r1rules.catalog._catalog import PRECISIONS, Gpu, Model
+from r1rules._vocabulary import PRECISIONS
+from r1rules.catalog import Gpu, Model
 from r1rules.physics._memory import (
     CUDA_CONTEXT_GB,
     CUDA_GRAPH_GB,
@@ -228,10 +229,13 @@ def test_r1_active_weights_match_the_published_activated_params() -> None:
 
 
 def test_mla_total_too_small_for_its_parts_is_a_catalog_error() -> None:
-    # 256 experts x 58 layers alone are 654B params: a 600B total leaves nothing for attention
-    shrunk = attrs.evolve(model("deepseek-r1"), total_params_b=600.0)
-    with pytest.raises(CatalogError, match=r"^model 'deepseek-r1': total_params_b 600.0 leaves"):
-        weights_gb(shrunk, "fp8")
+    # 256 experts x 58 layers alone are 654B params: a 600B total leaves nothing for attention,
+    # so the record is refused before any physics could take attention as a negative rest
+    r1 = model("deepseek-r1")
+    with pytest.raises(
+        CatalogError, match=r"^total_params_b: 600 leaves no room for MLA attention"
+    ):
+        attrs.evolve(r1, total_params_b=600.0, active_params_b=30.0, nominal_params_b=600)
 
 
 @pytest.mark.parametrize("model_id", DISTILLS)

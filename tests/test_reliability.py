@@ -27,7 +27,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import GPU_IDS as GPUS
 from strategies import MODEL_IDS as MODELS
-from strategies import extreme_numbers, hostile, hostile_workload_fields, plausible
+from strategies import (
+    Reach,
+    extreme_numbers,
+    hostile,
+    hostile_workload_fields,
+    invalid_estimate_arguments,
+    invalid_workload_fields,
+    valid_estimate_arguments,
+    valid_workload_fields,
+)
 
 import r1rules
 from r1rules import R1RulesError, Recommendation, RuleError, RuleSet, Workload, evaluate
@@ -38,7 +47,10 @@ from r1rules.recommend._batch import evaluate_many
 
 def _valid(rec: Recommendation, workload: Workload) -> None:
     """What every recommendation promises, whatever the workload."""
-    assert rec.workload is workload
+    # evaluate() keeps the workload, its ids resolved to canonical ones (the same object
+    # when they already were)
+    canonical = workload.resolve()[0]
+    assert rec.workload is workload if canonical is workload else rec.workload == canonical
     assert rec.gpu.count >= 1 and rec.nodes >= 1 and rec.edition
     json.dumps(rec.to_dict())  # JSON-ready
     assert str(rec)
@@ -126,19 +138,52 @@ def test_eight_threads_give_exactly_the_serial_results() -> None:
 # -- hostile workloads ---------------------------------------------------------------------
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(hostile_workload_fields())
-def test_hostile_workload_fields_end_in_an_r1rules_error_or_a_valid_recommendation(
-    fields: dict[str, object],
-) -> None:
-    """Whatever the field values: an R1RulesError (WorkloadError, EvaluationError...) or a
-    recommendation that keeps every promise; never another exception."""
-    try:
-        workload = Workload(**fields)  # type: ignore[arg-type]
-        rec = evaluate(workload)
-    except R1RulesError:
-        return
-    _valid(rec, workload)
+def test_hostile_workload_fields_end_in_an_r1rules_error_or_a_valid_recommendation() -> None:
+    """Valid workloads at the edges of every field's range are evaluated and keep every
+    promise; a workload with one thing wrong (a value the field can never take, an unknown
+    field, both or neither of model and params_b) is the library's own error naming it;
+    arbitrary hostile values give one or the other, never another exception. Most examples
+    are valid workloads that get evaluated."""
+    reach = Reach("hostile workloads evaluated")
+
+    @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        st.sampled_from(("valid",) * 7 + ("invalid",) * 2 + ("fuzz",)),
+        valid_workload_fields(),
+        invalid_workload_fields(),
+        hostile_workload_fields(),
+    )
+    def law(
+        kind: str,
+        valid: dict[str, object],
+        invalid: tuple[str, dict[str, object]],
+        fuzz: dict[str, object],
+    ) -> None:
+        reach.run()
+        if kind == "valid":
+            workload = Workload(**valid)  # type: ignore[arg-type]
+            rec = evaluate(workload)
+            reach.hit("valid workload evaluated")
+            _valid(rec, workload)
+        elif kind == "invalid":
+            fault, fields = invalid
+            with pytest.raises(R1RulesError) as caught:
+                evaluate(Workload(**fields))  # type: ignore[arg-type]
+            assert fault in str(caught.value)
+            reach.note(f"invalid: {type(caught.value).__name__}")
+        else:
+            try:
+                workload = Workload(**fuzz)  # type: ignore[arg-type]
+                rec = evaluate(workload)
+            except R1RulesError as exc:
+                reach.note(f"fuzz: {type(exc).__name__}")
+                return
+            reach.hit("fuzzed workload evaluated")
+            _valid(rec, workload)
+
+    law()
+    reach.check()
+    assert sum(n for label, n in reach.labels.items() if label.startswith("invalid")) > 0
 
 
 @settings(max_examples=100, deadline=None)
@@ -165,32 +210,59 @@ def test_a_hostile_rules_argument_ends_in_an_r1rules_error(rules: object) -> Non
     _valid(rec, workload)
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    st.fixed_dictionaries(
-        {},
-        optional={
-            "model": st.one_of(plausible["model"], hostile),
-            "gpu": st.one_of(plausible["gpu"], hostile),
-            "gpu_count": st.one_of(st.integers(1, 4096), hostile),
-            "concurrency": st.one_of(st.integers(1, 10**6), hostile),
-            "precision": st.one_of(plausible["precision"], hostile),
-            "prompt_tokens": st.one_of(plausible["prompt_tokens"], hostile),
-            "output_tokens": st.one_of(plausible["output_tokens"], hostile),
-            "tensor_parallel": st.one_of(st.sampled_from([1, 2, 3, 8, 16]), hostile),
-        },
-    )
-)
-def test_hostile_estimate_arguments(kwargs: dict[str, object]) -> None:
-    """estimate() with hostile keyword values: an R1RulesError or finite-or-inf figures.
-    (A missing required keyword is Python's TypeError, as for any function.)"""
-    if not {"model", "gpu", "gpu_count", "concurrency"} <= set(kwargs):
-        return
-    try:
+def test_hostile_estimate_arguments() -> None:
+    """estimate() with valid arguments (every catalog model and GPU, up to 4,096 GPUs and
+    100,000 users, forced tensor parallelism) gives figures: at least one GPU, a TPOT that
+    is a number (inf when the model does not fit), fits=False exactly when TPOT is inf.
+    One invalid argument is a WorkloadError naming it; arbitrary hostile values give an
+    R1RulesError or figures. Most examples reach the figures."""
+    reach = Reach("estimate figures")
+
+    def figures(kwargs: dict[str, object]) -> None:
         result = r1rules.estimate(**kwargs)  # type: ignore[arg-type]
-    except R1RulesError:
-        return
-    assert result.gpu_count >= 1 and not math.isnan(result.tpot_ms)
+        reach.hit("figures")
+        assert result.gpu_count >= 1 and not math.isnan(result.tpot_ms)
+        assert result.fits == math.isfinite(result.tpot_ms)
+        assert result.throughput_tokens_per_s >= 0
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.sampled_from(("valid",) * 7 + ("invalid",) * 2 + ("fuzz",)),
+        valid_estimate_arguments(),
+        invalid_estimate_arguments(),
+        st.dictionaries(
+            st.sampled_from(
+                ("model", "gpu", "gpu_count", "concurrency", "precision", "tensor_parallel")
+            ),
+            hostile,
+            max_size=3,
+        ),
+    )
+    def law(
+        kind: str,
+        valid: dict[str, object],
+        invalid: tuple[str, dict[str, object]],
+        fuzz: dict[str, object],
+    ) -> None:
+        reach.run()
+        if kind == "valid":
+            figures(valid)
+        elif kind == "invalid":
+            fault, kwargs = invalid
+            # (an unknown model or GPU id is worded "unknown model 'x'", not "model: ...")
+            with pytest.raises(r1rules.WorkloadError, match=f"(?i){fault}"):
+                r1rules.estimate(**kwargs)  # type: ignore[arg-type]
+            reach.note("invalid: WorkloadError")
+        else:
+            kwargs = {**valid, **fuzz}
+            try:
+                figures(kwargs)
+            except R1RulesError:
+                reach.note("fuzz: R1RulesError")
+
+    law()
+    reach.check()
+    assert reach.labels.get("invalid: WorkloadError", 0) > 0
 
 
 # Bugs these tests found, fixed; kept as regression tests.
@@ -492,6 +564,9 @@ EXTREMES: dict[str, Callable[[], str | bytes]] = {
     "ten-mb-of-comments": lambda: (
         SHIPPED["10-edition.toml"] + ("# " + "x" * 98 + "\n") * (HUGE // 100)
     ),
+    "ten-mb-seven-mib-of-comments": lambda: (
+        SHIPPED["10-edition.toml"] + ("# " + "x" * 98 + "\n") * (7 * 2**20 // 100)
+    ),
     "ten-mb-string": lambda: SHIPPED["10-edition.toml"].replace(
         'why = "Within all three', 'why = "' + "x" * HUGE + " Within all three"
     ),
@@ -527,5 +602,7 @@ def test_deep_nesting_huge_files_and_garbage_fail_cleanly_in_a_child(tmp_path: P
     results = run_child(folders)
     assert_contained(results, len(EXTREMES))
     outcomes = dict((Path(case).name, outcome) for case, outcome in results)
-    assert outcomes["ten-mb-of-comments"].startswith("loaded")
+    # above the 8 MiB cap on every input file: refused cleanly; below it: loaded
+    assert outcomes["ten-mb-of-comments"] == "RuleError"
+    assert outcomes["ten-mb-seven-mib-of-comments"].startswith("loaded")
     assert outcomes["binary-garbage"] == "RuleError"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from test_memory import ALL_MODELS, DISTILLS, gpu, model
 
 from r1rules._errors import CatalogError, WorkloadError
-from r1rules.catalog._catalog import PRECISIONS
+from r1rules._vocabulary import PRECISIONS
 from r1rules.physics._estimates import estimate_deployment as estimate
 from r1rules.physics._memory import kv_cache_bytes_per_token
 from r1rules.physics._roofline import (
@@ -60,10 +60,13 @@ def test_fp32_without_a_rate_uses_tf32() -> None:
 
 
 def test_a_gpu_without_half_precision_rate_is_a_catalog_error() -> None:
+    """compute_tflops falls back to the bf16/fp16 rate: a GPU without one is refused whole."""
     h100 = gpu("h100-sxm")
-    broken = attrs.evolve(h100, tflops={p: 0.0 for p in PRECISIONS})
-    with pytest.raises(CatalogError, match="gpu 'h100-sxm': tflops lists no bf16 or fp16 rate"):
-        compute_tflops(broken, "bf16")
+    with pytest.raises(CatalogError) as caught:
+        attrs.evolve(h100, tflops={p: 0.0 for p in PRECISIONS}, fp8_native=False)
+    assert str(caught.value) == (
+        "tflops: needs a bf16 or fp16 rate above 0 (the rate matmuls fall back to)"
+    )
 
 
 # --- against public measurements ------------------------------------------------------------

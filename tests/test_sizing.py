@@ -9,13 +9,21 @@ Published figures used here:
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any, cast
 
-from r1rules import Workload, estimate, evaluate
-from r1rules.catalog._catalog import default_catalog
+from r1rules import Workload, estimate, evaluate, load_rules
+from r1rules.catalog import default_catalog
+from r1rules.physics import size
 from r1rules.physics._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
 
 CATALOG = default_catalog()
-LIGHT = {"peak_qps": 0.01, "latency_ms": 60_000, "prompt_tokens": 1000, "output_tokens": 1000}
+LIGHT: dict[str, Any] = {
+    "peak_qps": 0.01,
+    "latency_ms": 60_000,
+    "prompt_tokens": 1000,
+    "output_tokens": 1000,
+}
 
 
 def test_fp8_r1_needs_a_full_h200_node_or_two_h100_nodes() -> None:
@@ -54,10 +62,12 @@ def test_70b_at_1_qps_needs_4_h100_because_2_leave_no_room_for_the_kv_cache() ->
     )
     rec = evaluate(w)
     assert rec.gpu.count == 4
-    model, h100 = CATALOG.model(w.model or ""), CATALOG.gpu("h100-sxm")
+    model, h100 = CATALOG.model(str(w.model)), CATALOG.gpu("h100-sxm")
     weights = weights_gb(model, "bf16")
     assert weights < 2 * h100.memory_gb  # two H100s hold the weights ...
-    load_kv_gb = rec.facts["concurrency"] * 2000 * kv_cache_bytes_per_token(model, "bf16") / 1e9
+    load_kv_gb = (
+        cast(float, rec.facts["concurrency"]) * 2000 * kv_cache_bytes_per_token(model, "bf16") / 1e9
+    )
     room = 2 * usable_gb_per_gpu(h100, model, 2) - weights
     assert room < load_kv_gb  # ... but not the KV cache this load keeps in flight
 
@@ -124,6 +134,38 @@ def test_seed_formula_is_shown_beside_physics() -> None:
     note = next(n for n in rec.notes if n.rule_id.startswith("gpu-count-"))
     assert f"{rec.facts['formula_gpu_count']}" in note.text
     assert rec.gpu.count == max(
-        rec.facts["formula_gpu_count"],  # type: ignore[type-var]
-        rec.facts["physics_gpu_count"],
+        cast(int, rec.facts["formula_gpu_count"]),
+        cast(int, rec.facts["physics_gpu_count"]),
     )
+
+
+def test_headroom_is_the_rules_fact_for_replicas_and_the_seed_formula(rules_copy: Path) -> None:
+    """The 20% headroom lives in one rule: change it there and both the replicas (peak x
+    (1 + headroom)) and the seed's §4.3 formula (its 1.2 factor) follow."""
+    workload = Workload(params_b=65, gpu="h100-sxm", peak_qps=150, latency_ms=2000)
+    shipped = evaluate(workload)
+    assert shipped.facts["headroom_fraction"] == 0.2
+    tree = rules_copy / "20-decision-tree.toml"
+    text = tree.read_text(encoding="utf-8")
+    assert text.count("set = { headroom_fraction = 0.2 }") == 1
+    tree.write_text(text.replace("headroom_fraction = 0.2 }", "headroom_fraction = 1.0 }"))
+    doubled = evaluate(workload, load_rules(rules_copy))
+    assert doubled.facts["headroom_fraction"] == 1.0
+    for name in ("formula_gpu_count", "replicas"):
+        before, after = shipped.facts[name], doubled.facts[name]
+        assert isinstance(before, int) and isinstance(after, int)
+        # 2.0 / 1.2 as much demand, give or take the rounding up to whole GPUs / replicas
+        assert before * 2.0 / 1.2 - 1 <= after <= (before + 1) * 2.0 / 1.2, name
+
+
+def test_size_reads_headroom_as_given() -> None:
+    model, gpu = CATALOG.model("deepseek-r1-distill-llama-8b"), CATALOG.gpu("h100-sxm")
+    common = dict(peak_qps=400.0, latency_ms=2000.0, prompt_tokens=1024, output_tokens=1024)
+    counts = {
+        h: size(model, "bf16", "bf16", gpu, **common, headroom_fraction=h, max_nodes=1)
+        for h in (0.0, 0.5, 1.0)
+    }
+    assert counts[0.0].formula_gpu_count < counts[0.5].formula_gpu_count
+    assert counts[0.5].formula_gpu_count < counts[1.0].formula_gpu_count
+    assert counts[0.0].replicas <= counts[0.5].replicas <= counts[1.0].replicas
+    assert counts[0.0].replicas < counts[1.0].replicas

@@ -7,16 +7,24 @@
 'basic'
 """
 
-from r1rules._errors import CatalogError, EvaluationError, R1RulesError, RuleError, WorkloadError
+from r1rules._errors import (
+    CatalogError,
+    EvaluationError,
+    Problem,
+    R1RulesError,
+    RuleError,
+    WorkloadError,
+)
 from r1rules._workload import Workload
 from r1rules.catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
 from r1rules.check import default_rules, load_rules
-from r1rules.physics import Estimates, estimate
+from r1rules.physics import Estimates
 from r1rules.recommend import (
     GpuChoice,
     Justification,
     Message,
     Recommendation,
+    estimate,
     evaluate,
     evaluate_many,
 )
@@ -34,6 +42,7 @@ __all__ = [
     "Justification",
     "Message",
     "Model",
+    "Problem",
     "R1RulesError",
     "Recommendation",
     "RuleError",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 import tomli
@@ -31,6 +32,12 @@ class UnreadableFile(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+    @property
+    def message(self) -> str:
+        """The problem as a file's loader reports it: "invalid TOML: ..." as it is, any other
+        reason after "cannot read: "."""
+        return self.reason if self.reason.startswith("invalid") else f"cannot read: {self.reason}"
 
 
 def read_text(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> str:
@@ -62,7 +69,7 @@ def toml_of(text: str) -> dict[str, Any]:
     except RecursionError:
         raise UnreadableFile("invalid TOML: nested too deeply") from None
     except ValueError as exc:  # int digits beyond sys.get_int_max_str_digits()
-        raise UnreadableFile(f"invalid TOML: {exc}") from None
+        raise UnreadableFile(f"invalid TOML: {_digits(exc)}") from None
 
 
 def read_json(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> object:
@@ -73,7 +80,14 @@ def read_json(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> obje
     except RecursionError:
         raise UnreadableFile("invalid JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, or integer digits beyond the limit
-        raise UnreadableFile(f"invalid JSON: {exc}") from None
+        raise UnreadableFile(f"invalid JSON: {_digits(exc)}") from None
+
+
+def _digits(exc: ValueError) -> str:
+    """Python's refusal of a huge integer in our words (its advice is not the user's to take)."""
+    if "integer string conversion" in str(exc):
+        return f"a whole number has more than {sys.get_int_max_str_digits():,} digits"
+    return str(exc)
 
 
 def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
@@ -82,6 +96,6 @@ def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     try:
         return toml_of(read_text(path))
     except UnreadableFile as exc:
-        if exc.reason.startswith("invalid TOML"):
+        if exc.reason.startswith("invalid"):
             raise WorkloadError(f"{path}: {exc.reason}") from None
         raise WorkloadError(f"cannot read {what} file {path}: {exc.reason}") from None

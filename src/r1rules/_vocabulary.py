@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import attrs
 
 __all__ = [
     "BUILTIN_FACTS",
+    "KV_PRECISIONS",
+    "PRECISIONS",
     "RECOMMENDATION_FIELDS",
     "SIZING_INPUTS",
+    "STAGES",
     "FactSpec",
     "Kind",
     "Producer",
@@ -110,6 +114,7 @@ def _text(name: str, description: str) -> FactSpec:
 _W, _R, _S = Producer.WORKLOAD, Producer.RULES, Producer.SIZING
 PRECISIONS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 KV_PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
+STAGES = ("development", "production")
 
 _SPECS: tuple[FactSpec, ...] = (
     # --- the workload -------------------------------------------------------------------
@@ -139,7 +144,7 @@ _SPECS: tuple[FactSpec, ...] = (
     _num("prompt_tokens", _W, "mean prompt length", "tokens", 1.0, 1e8, integer=True),
     _num("output_tokens", _W, "mean output length", "tokens", 1.0, 1e8, integer=True),
     _num("sequence_tokens", _W, "prompt + output tokens", "tokens", 2.0, 2e8, integer=True),
-    _enum("stage", _W, "development or production", ("development", "production")),
+    _enum("stage", _W, "development or production", STAGES),
     _bool("has_budget", _W, "the workload gives a budget"),
     _num("budget_usd", _W, "total hardware budget", "USD", 0.0, 1e15, optional=True),
     _num("weights_gb", _W, "weight memory at this precision (scales included)", "GB"),
@@ -260,7 +265,8 @@ _SPECS: tuple[FactSpec, ...] = (
     _num("gpu_budget_share", _S, "gpu_cost_usd / budget_usd", "fraction", optional=True),
 )
 
-BUILTIN_FACTS: Mapping[str, FactSpec] = {spec.name: spec for spec in _SPECS}
+# Read-only: every rule set starts from it, so no caller may change it.
+BUILTIN_FACTS: Mapping[str, FactSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
 
 # Recommendation fields: each must be set by a fired rule for every workload.
 RECOMMENDATION_FIELDS = (

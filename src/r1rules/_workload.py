@@ -1,18 +1,32 @@
-"""The workload: the validated input fact. A Workload that exists is a valid one."""
+"""The workload: the validated input fact.
+
+A Workload that exists has valid values (types, ranges, allowed values); the ids it names
+are looked up in a catalog only by :meth:`Workload.resolve`, against the catalog of the rule
+set that evaluates it, so a rule folder's own models and GPUs can be named.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
 from r1rules._errors import CatalogError, WorkloadError, suggest
-from r1rules._vocabulary import BUILTIN_FACTS, KV_PRECISIONS, PRECISIONS
-from r1rules.catalog import Model, default_catalog, generic_dense_model
+from r1rules._vocabulary import BUILTIN_FACTS, KV_PRECISIONS, PRECISIONS, STAGES
+from r1rules.catalog import Catalog, Model, default_catalog, generic_dense_model
 
-__all__ = ["DEFAULT_OUTPUT_TOKENS", "DEFAULT_PROMPT_TOKENS", "STAGES", "Workload"]
-
-STAGES = ("development", "production")
+__all__ = [
+    "DEFAULT_KV_CACHE_PRECISION",
+    "DEFAULT_OUTPUT_TOKENS",
+    "DEFAULT_PROMPT_TOKENS",
+    "DEFAULT_STAGE",
+    "STAGES",
+    "Workload",
+    "choice",
+    "problems_error",
+]
 
 # R1 is a reasoning model: its answers carry a long chain of thought. DeepSeek-R1's paper
 # (arXiv 2501.12948, fig. 3) shows average response length growing past several thousand
@@ -20,10 +34,21 @@ STAGES = ("development", "production")
 # prompt tokens a typical chat/RAG prompt. Both are defaults to override, not measurements.
 DEFAULT_PROMPT_TOKENS = 1024
 DEFAULT_OUTPUT_TOKENS = 4096
+DEFAULT_STAGE = "production"
+DEFAULT_KV_CACHE_PRECISION = "bf16"
 
 
 def _fail(field: str, problem: str, value: object) -> WorkloadError:
     return WorkloadError(f"{field}: {problem}; got {value!r}")
+
+
+def problems_error(problems: list[str], what: str = "the workload") -> WorkloadError:
+    """One WorkloadError for every problem (each a line starting with its field); a single
+    problem is the message as it is."""
+    if len(problems) == 1:
+        return WorkloadError(problems[0])
+    lines = "\n".join(f"  {p}" for p in problems)
+    return WorkloadError(f"{len(problems)} problems in {what}:\n{lines}")
 
 
 def _number(field: str, value: object, *, positive: bool = True) -> float:
@@ -64,26 +89,23 @@ def choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _model_id(value: object) -> str | Model | None:
+def _name(field: str, what: str, value: object) -> str:
+    """A catalog name as given (surrounding whitespace removed); looked up at resolution."""
+    if not isinstance(value, str):
+        raise _fail(field, f"expected a {what} id (str), not {type(value).__name__}", value)
+    if not value.strip():
+        raise _fail(field, f"expected a {what} id, not an empty string", value)
+    return value.strip()
+
+
+def _model(value: object) -> str | Model | None:
     if value is None or isinstance(value, Model):
         return value
-    if not isinstance(value, str):
-        raise _fail("model", f"expected a model id (str), not {type(value).__name__}", value)
-    try:
-        return default_catalog().model(value).id
-    except CatalogError as exc:
-        raise WorkloadError(f"model: {exc}") from None
+    return _name("model", "model", value)
 
 
-def _gpu_id(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _fail("gpu", f"expected a GPU id (str), not {type(value).__name__}", value)
-    try:
-        return default_catalog().gpu(value).id
-    except CatalogError as exc:
-        raise WorkloadError(f"gpu: {exc}") from None
+def _gpu(value: object) -> str | None:
+    return None if value is None else _name("gpu", "GPU", value)
 
 
 def _required(field: str, meaning: str, value: object) -> float:
@@ -92,61 +114,48 @@ def _required(field: str, meaning: str, value: object) -> float:
     return _number(field, value)
 
 
-# Named converters (one per field): attrs runs them before the instance exists.
-def _peak_qps(value: object) -> float:
-    return _required("peak_qps", "peak requests per second", value)
-
-
-def _latency_ms(value: object) -> float:
-    return _required("latency_ms", "time-to-first-token target in milliseconds", value)
-
-
-def _params_b(value: object) -> float | None:
-    return None if value is None else _number("params_b", value)
-
-
-def _budget_usd(value: object) -> float | None:
-    return None if value is None else _number("budget_usd", value)
-
-
-def _kv_cache_precision(value: object) -> str:
-    return choice("kv_cache_precision", value, KV_PRECISIONS)
-
-
-def _prompt_tokens(value: object) -> int:
-    return _tokens("prompt_tokens", value)
-
-
-def _output_tokens(value: object) -> int:
-    return _tokens("output_tokens", value)
-
-
-def _stage(value: object) -> str:
-    return choice("stage", value, STAGES)
+# One check per field: each returns the stored value or raises WorkloadError naming the field.
+_CHECKS: dict[str, Callable[[object], object]] = {
+    "peak_qps": lambda v: _required("peak_qps", "peak requests per second", v),
+    "latency_ms": lambda v: _required(
+        "latency_ms", "time-to-first-token target in milliseconds", v
+    ),
+    "model": _model,
+    "params_b": lambda v: None if v is None else _number("params_b", v),
+    "precision": lambda v: None if v is None else choice("precision", v, PRECISIONS),
+    "kv_cache_precision": lambda v: choice("kv_cache_precision", v, KV_PRECISIONS),
+    "gpu": _gpu,
+    "prompt_tokens": lambda v: _tokens("prompt_tokens", v),
+    "output_tokens": lambda v: _tokens("output_tokens", v),
+    "stage": lambda v: choice("stage", v, STAGES),
+    "budget_usd": lambda v: None if v is None else _number("budget_usd", v),
+}
 
 
 @attrs.frozen(kw_only=True, init=False)
 class Workload:
-    """What has to be served. Validated on construction; ids are stored canonical.
+    """What has to be served. Validated on construction: every bad field is reported at once.
 
     Give either ``model`` (a catalog id, Hugging Face repo id or alias, or a ``Model``
     record such as ``model_from_hf_config("config.json")`` returns) or ``params_b``
     (a generic dense model of that many billion parameters), not both. ``precision``
-    defaults to the model's native precision (FP8 for R1, BF16 for the distills).
-    ``latency_ms`` is the time-to-first-token target. ``gpu`` pins the GPU model.
+    defaults to the model's native precision (FP8 for R1, BF16 for the distills), filled in
+    by :meth:`resolve`. ``latency_ms`` is the time-to-first-token target. ``gpu`` pins the
+    GPU model. Model and GPU names are kept as given until :meth:`resolve` looks them up in
+    the catalog of the rules that evaluate the workload.
     """
 
-    peak_qps: float = attrs.field(default=None, converter=_peak_qps)
-    latency_ms: float = attrs.field(default=None, converter=_latency_ms)
-    model: str | Model | None = attrs.field(default=None, converter=_model_id)
-    params_b: float | None = attrs.field(default=None, converter=_params_b)
-    precision: str | None = attrs.field(default=None)
-    kv_cache_precision: str = attrs.field(default="bf16", converter=_kv_cache_precision)
-    gpu: str | None = attrs.field(default=None, converter=_gpu_id)
-    prompt_tokens: int = attrs.field(default=DEFAULT_PROMPT_TOKENS, converter=_prompt_tokens)
-    output_tokens: int = attrs.field(default=DEFAULT_OUTPUT_TOKENS, converter=_output_tokens)
-    stage: str = attrs.field(default="production", converter=_stage)
-    budget_usd: float | None = attrs.field(default=None, converter=_budget_usd)
+    peak_qps: float
+    latency_ms: float
+    model: str | Model | None = None
+    params_b: float | None = None
+    precision: str | None = None
+    kv_cache_precision: str = DEFAULT_KV_CACHE_PRECISION
+    gpu: str | None = None
+    prompt_tokens: int = DEFAULT_PROMPT_TOKENS
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS
+    stage: str = DEFAULT_STAGE
+    budget_usd: float | None = None
 
     def __init__(
         self,
@@ -156,69 +165,116 @@ class Workload:
         model: str | Model | None = None,
         params_b: float | None = None,
         precision: str | None = None,
-        kv_cache_precision: str = "bf16",
+        kv_cache_precision: str = DEFAULT_KV_CACHE_PRECISION,
         gpu: str | None = None,
         prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
         output_tokens: int = DEFAULT_OUTPUT_TOKENS,
-        stage: str = "production",
+        stage: str = DEFAULT_STAGE,
         budget_usd: float | None = None,
         **unknown: object,
     ) -> None:
         # Written out (not attrs' own) so that a positional value or an unknown field name is
-        # a WorkloadError like every other bad input, not Python's TypeError.
+        # a WorkloadError like every other bad input, not Python's TypeError, and so that
+        # every bad field is reported in one error.
         if args:
             raise WorkloadError(
                 f"Workload takes keyword arguments only (field=value); got "
                 f"{len(args)} positional value(s)"
             )
-        if unknown:
-            name = sorted(unknown)[0]
-            raise WorkloadError(
-                f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "
-                f"allowed: {', '.join(FIELD_NAMES)}"
-            )
-        self.__attrs_init__(
-            peak_qps=peak_qps,
-            latency_ms=latency_ms,
-            model=model,
-            params_b=params_b,
-            precision=precision,
-            kv_cache_precision=kv_cache_precision,
-            gpu=gpu,
-            prompt_tokens=prompt_tokens,
-            output_tokens=output_tokens,
-            stage=stage,
-            budget_usd=budget_usd,
-        )
-
-    def __attrs_post_init__(self) -> None:
-        if (self.model is None) == (self.params_b is None):
-            both = "both were given" if self.model is not None else "neither was given"
-            raise WorkloadError(
+        given: dict[str, object] = {
+            "peak_qps": peak_qps,
+            "latency_ms": latency_ms,
+            "model": model,
+            "params_b": params_b,
+            "precision": precision,
+            "kv_cache_precision": kv_cache_precision,
+            "gpu": gpu,
+            "prompt_tokens": prompt_tokens,
+            "output_tokens": output_tokens,
+            "stage": stage,
+            "budget_usd": budget_usd,
+        }
+        problems = [
+            f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "
+            f"allowed: {', '.join(FIELD_NAMES)}"
+            for name in sorted(unknown)
+        ]
+        values: dict[str, Any] = {}
+        bad: set[str] = set()
+        for name, check in _CHECKS.items():
+            try:
+                values[name] = check(given[name])
+            except WorkloadError as exc:
+                problems.append(str(exc))
+                bad.add(name)
+        # (no model at all beside an unknown field: that field is the misspelt model, named)
+        misspelt = unknown and model is None and params_b is None
+        if (
+            not bad & {"model", "params_b"}
+            and (model is None) == (params_b is None)
+            and not misspelt
+        ):
+            both = "both were given" if model is not None else "neither was given"
+            problems.append(
                 f"model/params_b: give exactly one of model (a catalog id) "
                 f"or params_b (billions of parameters); {both}"
             )
-        if self.precision is None:
-            object.__setattr__(self, "precision", self.resolved_model().native_precision)
-        else:
-            choice("precision", self.precision, PRECISIONS)
-        window = self.resolved_model().max_context_tokens
-        total = self.prompt_tokens + self.output_tokens
-        if total > window:
-            raise WorkloadError(
-                f"prompt_tokens + output_tokens: {self.prompt_tokens} + "
-                f"{self.output_tokens} = {total} tokens exceeds the context "
-                f"window of {self.resolved_model().id} ({window} tokens)"
-            )
+        if problems:
+            raise problems_error(problems)
+        self.__attrs_init__(**values)
 
-    def resolved_model(self) -> Model:
-        """The catalog model (or the record given), or the generic model for ``params_b``."""
+    def resolve(self, catalog: Catalog | None = None) -> tuple[Workload, Model]:
+        """This workload with canonical ids and its precision filled in, and its model.
+
+        Names are looked up in ``catalog`` (default: the shipped one); ``evaluate`` passes
+        the rule set's. Raises WorkloadError listing an unknown model or GPU (with a "did
+        you mean") and prompt + output tokens beyond the model's context window. A
+        workload that is already canonical is returned as it is.
+        """
+        catalog = default_catalog() if catalog is None else catalog
+        problems: list[str] = []
+        model: Model | None = None
         if isinstance(self.model, Model):
-            return self.model
-        if self.model is not None:
-            return default_catalog().model(self.model)
-        assert self.params_b is not None
-        return generic_dense_model(self.params_b)
+            model = self.model
+        elif self.model is not None:
+            try:
+                model = catalog.model(self.model)
+            except CatalogError as exc:
+                problems.append(f"model: {exc}")
+        else:
+            assert self.params_b is not None
+            model = generic_dense_model(self.params_b)
+        gpu = self.gpu
+        if gpu is not None:
+            try:
+                gpu = catalog.gpu(gpu).id
+            except CatalogError as exc:
+                problems.append(f"gpu: {exc}")
+        if model is not None and self.sequence_tokens > model.max_context_tokens:
+            problems.append(
+                f"prompt_tokens + output_tokens: {self.prompt_tokens} + "
+                f"{self.output_tokens} = {self.sequence_tokens} tokens exceeds the context "
+                f"window of {model.id} ({model.max_context_tokens} tokens)"
+            )
+        if problems:
+            raise problems_error(problems)
+        assert model is not None
+        changes = {
+            "model": model.id if isinstance(self.model, str) else self.model,
+            "gpu": gpu,
+            "precision": self.precision or model.native_precision,
+        }
+        if all(getattr(self, name) == value for name, value in changes.items()):
+            return self, model
+        values = {**attrs.asdict(self, recurse=False), **changes}
+        canonical = object.__new__(Workload)
+        canonical.__attrs_init__(**values)  # the changes are valid: no second check
+        return canonical, model
+
+    def resolved_model(self, catalog: Catalog | None = None) -> Model:
+        """The model this workload names in ``catalog`` (default: the shipped one), the
+        record given, or the generic model for ``params_b``."""
+        return self.resolve(catalog)[1]
 
     @property
     def sequence_tokens(self) -> int:

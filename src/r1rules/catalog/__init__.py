@@ -1,8 +1,8 @@
 """Catalogs: models and GPUs as validated records, their TOML loading, and HF config import."""
 
 from r1rules.catalog._catalog import (
-    PRECISIONS,
     Catalog,
+    FrozenMap,
     Gpu,
     Model,
     default_catalog,
@@ -13,8 +13,8 @@ from r1rules.catalog._catalog import (
 )
 
 __all__ = [
-    "PRECISIONS",
     "Catalog",
+    "FrozenMap",
     "Gpu",
     "Model",
     "default_catalog",

@@ -1,79 +1,49 @@
-"""A local Hugging Face ``config.json`` -> the architecture fields a catalog Model needs."""
+"""A local Hugging Face ``config.json`` -> a catalog ``Model``.
+
+Which config key fills which model field is in the one table of ``_schema`` (``HF_KEYS``);
+every problem, of a key on its own or of the model it makes, is reported at once, each
+naming the file and the config key.
+"""
 
 from __future__ import annotations
 
-import json
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from r1rules._errors import CatalogError
-from r1rules.catalog._load import Spec, check_number, one_of, show_value, summary
+from r1rules._files import UnreadableFile, read_json
+from r1rules.catalog._load import summary
+from r1rules.catalog._records import Model
+from r1rules.catalog._schema import (
+    HF_KEYS,
+    HF_ONLY,
+    MODEL_SCHEMA,
+    HfKey,
+    Spec,
+    check_number,
+    dense_count,
+    not_bool,
+    one_of,
+    record_problems,
+    show_value,
+)
 
-__all__ = ["HF_ARCHITECTURES", "HfConfig", "read_hf_config"]
+__all__ = ["HF_ARCHITECTURES", "model_from_hf_config"]
 
 HF_ARCHITECTURES = ("DeepseekV3ForCausalLM", "LlamaForCausalLM", "Qwen2ForCausalLM")
-
-
-@attrs.frozen
-class HfConfig:
-    """The architecture fields of a Hugging Face config.json (0 where a field does not apply)."""
-
-    architecture: str
-    name_or_path: str | None
-    hidden_size: int
-    num_hidden_layers: int
-    intermediate_size: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    head_dim: int
-    vocab_size: int
-    max_position_embeddings: int
-    tie_word_embeddings: bool
-    precision: str
-    q_lora_rank: int = 0
-    kv_lora_rank: int = 0
-    qk_nope_head_dim: int = 0
-    qk_rope_head_dim: int = 0
-    v_head_dim: int = 0
-    n_routed_experts: int = 0
-    n_shared_experts: int = 0
-    num_experts_per_tok: int = 0
-    moe_intermediate_size: int = 0
-    first_k_dense_replace: int = 0
-
-
-_HF_COMMON = (
-    "hidden_size",
-    "num_hidden_layers",
-    "intermediate_size",
-    "num_attention_heads",
-    "vocab_size",
-    "max_position_embeddings",
-)
-_HF_DEEPSEEK = (
-    "kv_lora_rank",
-    "qk_nope_head_dim",
-    "qk_rope_head_dim",
-    "v_head_dim",
-    "n_routed_experts",
-    "n_shared_experts",
-    "num_experts_per_tok",
-    "moe_intermediate_size",
-    "first_k_dense_replace",
-)
+_MLA_MOE = "DeepseekV3ForCausalLM"
 _HF_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+_WHAT = "the Hugging Face config"
 
 
 def _hf_json(path: Path) -> tuple[dict[str, Any], list[str]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return {}, [f"{path}: cannot read: {exc.strerror or exc}"]
-    except ValueError as exc:
-        return {}, [f"{path}: invalid JSON: {exc}"]
+        data = read_json(path)
+    except UnreadableFile as exc:
+        return {}, [f"{path}: {exc.message}"]
     return (data, []) if isinstance(data, dict) else ({}, [f"{path}: expected a JSON object"])
 
 
@@ -89,16 +59,27 @@ def _hf_precision(data: Mapping[str, Any]) -> tuple[str, list[str]]:
     return _HF_DTYPES[dtype], []
 
 
-def read_hf_config(path: str | Path) -> HfConfig:
-    """Read a config.json (or a folder holding one) of a supported architecture.
+def _read_key(
+    data: Mapping[str, Any], hf: HfKey, spec: Spec, mla_moe: bool
+) -> tuple[Any, str | None]:
+    """(value, problem) of one config key; value None when absent and optional."""
+    if hf.key not in data or (hf.need == "optional" and data[hf.key] is None):
+        if hf.need == "all" or (hf.need == "mla_moe" and mla_moe):
+            return None, f"missing field {hf.key!r}"
+        return None, None
+    value = data[hf.key]
+    if spec.type == "bool":
+        return value, (None if isinstance(value, bool) else f"{hf.key}: {not_bool(value)}")
+    problem = check_number(value, Spec("int", minimum=spec.minimum))
+    return value, (None if problem is None else f"{hf.key}: {problem}")
 
-    Raises ``CatalogError`` naming the file and listing every missing or invalid field.
-    """
-    path = Path(path)
-    path = path / "config.json" if path.is_dir() else path
+
+def _read(path: Path) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(architecture, model fields, HF-only values, the raw config); CatalogError listing
+    every missing or invalid key."""
     data, problems = _hf_json(path)
     if problems:
-        raise CatalogError(summary(problems, "the Hugging Face config"))
+        raise CatalogError(summary(problems, _WHAT))
     archs = data.get("architectures")
     arch = archs[0] if isinstance(archs, list) and archs else None
     if arch not in HF_ARCHITECTURES:
@@ -106,38 +87,135 @@ def read_hf_config(path: str | Path) -> HfConfig:
         raise CatalogError(
             f"{path}: unsupported architecture {shown}; supported: {', '.join(HF_ARCHITECTURES)}"
         )
-    deepseek = arch == "DeepseekV3ForCausalLM"
-    values: dict[str, Any] = {}
-    specs = [(k, Spec("int")) for k in _HF_COMMON]
-    specs += [(k, Spec("int", minimum="non_negative")) for k in _HF_DEEPSEEK if deepseek]
-    for key, spec in specs:
-        if key not in data:
-            problems.append(f"missing field {key!r}")
-        elif (problem := check_number(data[key], spec)) is None:
-            values[key] = data[key]
-        else:
-            problems.append(f"{key}: {problem}")
-    for key in ("num_key_value_heads", "head_dim", "q_lora_rank", "moe_layer_freq"):
-        if data.get(key) is not None and check_number(data[key], Spec("int")) is not None:
-            problems.append(f"{key}: {check_number(data[key], Spec('int'))}")
-    if data.get("moe_layer_freq", 1) != 1:
-        problems.append(
-            f"moe_layer_freq: only 1 is supported, got {show_value(data['moe_layer_freq'])}"
-        )
+    mla_moe = arch == _MLA_MOE
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    rows = [(name, MODEL_SCHEMA[name], hf, fields) for name, hf in HF_KEYS.items()]
+    rows += [(name, spec, hf, extra) for name, (spec, hf) in HF_ONLY.items()]
+    for name, spec, hf, into in rows:
+        if hf.need == "mla_moe" and not mla_moe:
+            continue
+        value, problem = _read_key(data, hf, spec, mla_moe)
+        if problem is not None:
+            problems.append(problem)
+        elif value is not None:
+            into[name] = value
+    if extra.get("moe_layer_freq", 1) != 1:
+        shown = show_value(data["moe_layer_freq"])
+        problems.append(f"moe_layer_freq: only 1 is supported, got {shown}")
     precision, found = _hf_precision(data)
     problems += found
     if problems:
-        raise CatalogError(summary([f"{path}: {p}" for p in problems], "the Hugging Face config"))
-    heads = values["num_attention_heads"]
-    name = data.get("_name_or_path")
-    return HfConfig(
-        architecture=arch,
-        name_or_path=name if isinstance(name, str) and name else None,
-        num_key_value_heads=data.get("num_key_value_heads") or heads,
-        head_dim=data.get("head_dim")
-        or (values["v_head_dim"] if deepseek else values["hidden_size"] // heads),
-        tie_word_embeddings=bool(data.get("tie_word_embeddings", False)),
-        precision=precision,
-        q_lora_rank=data.get("q_lora_rank") or 0,
-        **values,
+        raise CatalogError(summary([f"{path}: {p}" for p in problems], _WHAT))
+    fields["native_precision"] = precision
+    return arch, fields, extra, data
+
+
+def _defaults(fields: dict[str, Any], extra: Mapping[str, Any], mla_moe: bool) -> list[str]:
+    """Fill the keys a config.json may leave out; return problems of the defaults."""
+    heads = fields["num_attention_heads"]
+    fields.setdefault("num_kv_heads", heads)
+    fields.setdefault("tie_word_embeddings", False)
+    for key in MODEL_SCHEMA:
+        if key in HF_KEYS and HF_KEYS[key].need == "mla_moe":
+            fields.setdefault(key, 0)
+    if "head_dim" in fields:
+        return []
+    if mla_moe:
+        fields["head_dim"] = extra["v_head_dim"]
+        return []
+    if fields["hidden_size"] % heads:
+        fields["head_dim"] = 1  # placeholder: the problem below refuses the model
+        return [
+            f"hidden_size: {fields['hidden_size']} is not a multiple of num_attention_heads "
+            f"({heads}), and no head_dim is given"
+        ]
+    fields["head_dim"] = fields["hidden_size"] // heads
+    return []
+
+
+def _mla_moe_counts(f: Mapping[str, Any], x: Mapping[str, Any]) -> tuple[int, int]:
+    """(total, active) parameters of a DeepSeek-V3-architecture main model (MTP excluded);
+    ``f`` holds model fields, ``x`` the config keys no model field holds."""
+    h, heads, q_rank = f["hidden_size"], f["num_attention_heads"], x.get("q_lora_rank") or 0
+    rope, kv_rank, nope, v_dim = (
+        f["qk_rope_head_dim"],
+        f["kv_lora_rank"],
+        x["qk_nope_head_dim"],
+        x["v_head_dim"],
     )
+    q = (
+        h * q_rank + q_rank + q_rank * heads * (nope + rope)
+        if q_rank
+        else h * heads * (nope + rope)
+    )
+    kv = h * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v_dim)
+    attn = q + kv + heads * v_dim * h + 2 * h
+    expert = 3 * h * f["moe_intermediate_size"]
+    routed = f["n_routed_experts"]
+    router = h * routed + routed  # gate weight + score-correction bias
+    layers, dense_layers = f["num_layers"], f["first_dense_layers"]
+    moe_layers = layers - dense_layers
+    fixed = (
+        layers * attn
+        + dense_layers * 3 * h * f["intermediate_size"]
+        + moe_layers * (router + f["n_shared_experts"] * expert)
+        + f["vocab_size"] * h * (1 if f["tie_word_embeddings"] else 2)
+        + h
+    )
+    return (
+        fixed + moe_layers * routed * expert,
+        fixed + moe_layers * f["experts_per_token"] * expert,
+    )
+
+
+def model_from_hf_config(path: str | os.PathLike[str], *, model_id: str | None = None) -> Model:
+    """A ``Model`` from a local Hugging Face config.json (or the folder holding it).
+
+    Supports LlamaForCausalLM, Qwen2ForCausalLM (q/k/v biases) and DeepseekV3ForCausalLM
+    (MLA attention, MoE; the MTP module is not counted). The id is ``model_id``, else derived
+    from ``_name_or_path`` or the folder name. Raises ``CatalogError`` for an unsupported
+    architecture, or listing every missing or invalid key (each with the file and the key),
+    those of the model the keys describe included.
+    """
+    given = Path(path)
+    file = given / "config.json" if given.is_dir() else given
+    arch, fields, extra, data = _read(file)
+    mla_moe = arch == _MLA_MOE
+    problems = _defaults(fields, extra, mla_moe)
+    name = data.get("_name_or_path")
+    name = name if isinstance(name, str) and name else None
+    repo = name if re.fullmatch(r"[^/\s]+/[^/\s]+", name or "") else None
+    folder = given if given.is_dir() else given.resolve().parent
+    stem = (name or folder.name).rsplit("/", 1)[-1].lower()
+    mid = model_id or re.sub(r"[^a-z0-9.]+", "-", stem).strip("-.") or "hf-model"
+    moe = mla_moe and fields["n_routed_experts"] > 0
+    if mla_moe and not moe:  # DeepseekV3 without routed experts: a dense MLA model
+        for key in ("n_shared_experts", "experts_per_token", "moe_intermediate_size"):
+            fields[key] = 0
+    if not problems:
+        if mla_moe:
+            dense_layers = fields["first_dense_layers"] if moe else fields["num_layers"]
+            total, active = _mla_moe_counts({**fields, "first_dense_layers": dense_layers}, extra)
+            fields["first_dense_layers"] = fields["first_dense_layers"] if moe else 0
+        else:
+            total = active = dense_count(fields, qkv_bias=arch == "Qwen2ForCausalLM")
+        fields.update(
+            id=mid,
+            name=name or mid,
+            hf_repo=repo,
+            aliases=(),
+            kind="moe" if moe else "dense",
+            attention="mla" if mla_moe else "gqa",
+            nominal_params_b=float(f"{total / 1e9:.3g}"),
+            total_params_b=total / 1e9,
+            active_params_b=active / 1e9,
+            source=f"derived from {path} (params by [meta] param_count_derivation)",
+            checkpoint_size_gb=None,
+            assumption=None,
+        )
+        keys = {name: hf.key for name, hf in HF_KEYS.items()}
+        problems = [f"{keys.get(f, f)}: {t}" for f, t in record_problems("model", fields)]
+    if problems:
+        raise CatalogError(summary([f"{file}: {p}" for p in problems], _WHAT))
+    return Model(**fields)

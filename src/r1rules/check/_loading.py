@@ -9,10 +9,9 @@ from collections.abc import Callable
 
 import attrs
 
-from r1rules._errors import RuleError
+from r1rules._errors import ERROR, Problem, RuleError
 from r1rules.catalog import Catalog
-from r1rules.check._run import check_rules
-from r1rules.engine import capacity_problems
+from r1rules.check._run import capacity_findings, check_rules
 from r1rules.ruleset import LoadOrigin, PathLike, RuleSet, read_rules
 
 __all__ = ["default_rules", "load_rules"]
@@ -42,7 +41,7 @@ def load_rules(
     rules = attrs.evolve(
         read_rules(*paths, include_shipped=include_shipped, catalog=catalog), origin=origin
     )
-    too_large = capacity_problems(rules)
+    too_large = capacity_findings(rules)
     if too_large:
         raise RuleError(too_large)
     return _checked(rules) if check else rules
@@ -51,15 +50,16 @@ def load_rules(
 def _checked(rules: RuleSet) -> RuleSet:
     """Refuse a rule set the static checker finds errors in; keep its warnings."""
     findings = check_rules(rules)
-    errors = [str(f).removeprefix("error: ") for f in findings if f.severity == "error"]
+    errors = [f for f in findings if f.severity == ERROR]
     if errors:
         raise RuleError(errors)
-    return attrs.evolve(rules, findings=tuple(str(f) for f in findings))
+    return attrs.evolve(rules, findings=findings)
 
 
 @functools.cache
 def default_rules() -> RuleSet:
-    """The shipped rule set, loaded and validated once per process (never mutated)."""
+    """The shipped rule set, loaded and validated once per process; it cannot be changed
+    (its facts are a read-only mapping, its tables and findings tuples)."""
     return load_rules()
 
 
@@ -77,8 +77,10 @@ def _reload(origin: LoadOrigin | None, version: str) -> RuleSet:
     if rules.version != version:
         raise RuleError(
             [
-                f"rule files changed since this rule set was pickled "
-                f"(version {version[:12]} -> {rules.version[:12]})"
+                Problem(
+                    message=f"rule files changed since this rule set was pickled "
+                    f"(version {version[:12]} -> {rules.version[:12]})"
+                )
             ]
         )
     return rules

@@ -2,7 +2,7 @@
 facts and copies of facts that may be unset.
 
 ``check_rules`` analyses a loaded RuleSet over its fact space (see ``_check_space``);
-``check_paths`` loads rule files first and reports load problems as findings too. Every
+``check_paths`` loads rule files first and reports load problems (the same records) too. Every
 finding names the file, the rules and the table, and gives a concrete example input where
 one exists. Severity: an error is a defect the engine would trip on (a gap in a complete
 table, an overlap in a unique one, a rule that can never fire, two rules setting a fact
@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import attrs
 
-from r1rules._errors import RuleError
+from r1rules._errors import Problem, ProblemKind, RuleError
 from r1rules._vocabulary import RECOMMENDATION_FIELDS, SIZING_INPUTS
 from r1rules.check._domain import Domains
-from r1rules.check._finding import ERROR, WARNING, Finding
-from r1rules.check._problems import load_findings, shown_path
+from r1rules.check._finding import WARNING, Finding
 from r1rules.check._space import Space, intersect, is_empty
 from r1rules.check._tables import check_table, differing, show_assignment
 from r1rules.engine import capacity_problems
 from r1rules.ruleset import Rule, RuleSet, Table, read_rules
 
-__all__ = ["Finding", "check_paths", "check_rules"]
-
-EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
+__all__ = ["Finding", "capacity_findings", "check_paths", "check_rules", "shown_path"]
 
 
 def check_rules(rules: RuleSet) -> tuple[Finding, ...]:
@@ -149,32 +147,44 @@ def _unread_facts(rules: RuleSet) -> Iterator[Finding]:
             )
 
 
-def check_paths(
-    paths: Sequence[str | os.PathLike[str]],
-    layered: bool,
-) -> tuple[tuple[Finding, ...], int]:
+def capacity_findings(rules: RuleSet) -> tuple[Problem, ...]:
+    """Why the engine could not hold this rule set, as records (none when it can)."""
+    return tuple(
+        Problem(kind=ProblemKind.TOO_LARGE, message=message) for message in capacity_problems(rules)
+    )
+
+
+def check_paths(paths: Sequence[str | os.PathLike[str]], layered: bool) -> tuple[Finding, ...]:
     """Load the rule files (the shipped rules for no paths; under them when ``layered``) and
-    check them. Returns the findings, load problems included, and the exit code: 0 for no
-    error, 1 for errors, 2 when a file or folder cannot be read at all. Files inside the
-    current directory are shown relative to it.
+    check them. Returns the findings: the load's problems when the files do not load (kind
+    ``unreadable`` when a file or folder cannot be read at all), else the checker's. Files
+    inside the current directory are shown relative to it.
     """
     try:
         rules = _load_unchecked(paths, layered)
     except RuleError as exc:
-        return load_findings(exc.problems)
-    found = tuple(_relative(f) for f in check_rules(rules))
-    return found, EXIT_ERRORS if any(f.severity == ERROR for f in found) else EXIT_OK
+        found = exc.problems
+    else:
+        found = check_rules(rules)
+    return tuple(attrs.evolve(f, file=shown_path(f.file)) for f in found)
 
 
 def _load_unchecked(paths: Sequence[str | os.PathLike[str]], layered: bool) -> RuleSet:
     """Load without the loader's own run of this checker, so that its findings come back
-    as findings, not as RuleError lines."""
+    as findings, not inside a RuleError."""
     rules = read_rules(*paths, include_shipped=layered)
-    too_large = capacity_problems(rules)
+    too_large = capacity_findings(rules)
     if too_large:
         raise RuleError(too_large)
     return rules
 
 
-def _relative(finding: Finding) -> Finding:
-    return attrs.evolve(finding, file=shown_path(finding.file))
+def shown_path(file: str) -> str:
+    """A path inside the current directory relative to it; any other text as it is."""
+    path = Path(file)
+    if not path.is_absolute():
+        return file
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return file

@@ -1,6 +1,6 @@
 """The r1rules command: evaluate a workload file, check rule files.
 
-Exit codes: 0 ok; 1 `check` found errors; 2 bad input (the message says which);
+Exit codes (``_exit``): 0 ok; 1 `check` found errors; 2 bad input (the message says which);
 70 an internal error (a bug: please report it); 130 a sweep interrupted (resumable).
 """
 
@@ -15,13 +15,14 @@ from typing import Any
 from r1rules._errors import R1RulesError, suggest
 from r1rules._files import read_toml
 from r1rules._workload import FIELD_NAMES, Workload
+from r1rules.cli._check_cmd import run_check
+from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK
 from r1rules.cli._sweep import parse_value
 from r1rules.cli._sweep_cmd import add_sweep_parser, run_sweep
 from r1rules.recommend import evaluate, resolve_rules
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 70
 _FIELDS = FIELD_NAMES
 
 
@@ -116,8 +117,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from r1rules.cli._check_cmd import run_check
-
     return run_check(args.paths, layered=args.layered, as_json=args.json)
 
 

@@ -1,14 +1,14 @@
 """Physics: memory, rooflines, placement and sizing, estimates for a deployment."""
 
-from r1rules.physics._estimates import Estimates, estimate, estimate_deployment
+from r1rules.physics._estimates import Estimates, estimate_deployment, estimate_in
 from r1rules.physics._memory import kv_cache_bytes_per_token, weights_gb
 from r1rules.physics._sizing import Sizing, size
 
 __all__ = [
     "Estimates",
     "Sizing",
-    "estimate",
     "estimate_deployment",
+    "estimate_in",
     "kv_cache_bytes_per_token",
     "size",
     "weights_gb",

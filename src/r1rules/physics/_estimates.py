@@ -12,8 +12,13 @@ import attrs
 
 from r1rules._errors import CatalogError, WorkloadError
 from r1rules._vocabulary import KV_PRECISIONS, PRECISIONS
-from r1rules._workload import DEFAULT_OUTPUT_TOKENS, DEFAULT_PROMPT_TOKENS, choice
-from r1rules.catalog import Gpu, Model, default_catalog
+from r1rules._workload import (
+    DEFAULT_KV_CACHE_PRECISION,
+    DEFAULT_OUTPUT_TOKENS,
+    DEFAULT_PROMPT_TOKENS,
+    choice,
+)
+from r1rules.catalog import Catalog, Gpu, Model, default_catalog
 from r1rules.physics._memory import (
     GB,
     USABLE_MEMORY_FRACTION,
@@ -22,7 +27,7 @@ from r1rules.physics._memory import (
 )
 from r1rules.physics._roofline import Consts, consts, decode_core_ms, positive, prefill_core_ms
 
-__all__ = ["Estimates", "estimate", "estimate_deployment"]
+__all__ = ["Estimates", "estimate_deployment", "estimate_in"]
 
 
 @attrs.frozen
@@ -106,7 +111,7 @@ def estimate_deployment(
     concurrency: int,
     prompt_tokens: int,
     output_tokens: int,
-    kv_precision: str = "bf16",
+    kv_precision: str = DEFAULT_KV_CACHE_PRECISION,
     tensor_parallel: int | None = None,
     pipeline_parallel: int | None = None,
 ) -> Estimates:
@@ -161,7 +166,7 @@ def estimate_deployment(
     throughput = 0.0
     batch = 0
     if fits:
-        batch = min(wanted, per_replica_max)
+        batch = max(1, min(wanted, per_replica_max))  # fits: one sequence always does
         ttft = prefill_core_ms(c, gpu, precision, pp, prompt_tokens, 1)
         tpot = decode_core_ms(c, gpu, precision, pp, batch, prompt_tokens + output_tokens / 2.0)
         # each request costs its prefill plus its share of the decode steps
@@ -175,7 +180,7 @@ def estimate_deployment(
         weights_per_gpu_gb=w_gpu,
         kv_cache_bytes_per_token=kv_cache_bytes_per_token(model, kv_precision),
         kv_cache_gb=kv_cache_gb,
-        usable_memory_per_gpu_gb=usable,
+        usable_memory_per_gpu_gb=max(0.0, usable),
         memory_per_gpu_gb=memory_per_gpu,
         total_memory_gb=used * (w_gpu + c.overhead_gb) + kv_cache_gb,
         ttft_ms=ttft,
@@ -202,7 +207,7 @@ def _count(name: str, value: object) -> int:
     return value
 
 
-def estimate(
+def estimate_in(
     *,
     model: str | Model,
     gpu: str | Gpu,
@@ -211,23 +216,21 @@ def estimate(
     precision: str | None = None,
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
     output_tokens: int = DEFAULT_OUTPUT_TOKENS,
-    kv_cache_precision: str = "bf16",
+    kv_cache_precision: str = DEFAULT_KV_CACHE_PRECISION,
     tensor_parallel: int | None = None,
+    catalog: Catalog | None = None,
 ) -> Estimates:
     """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
-    ``model`` and ``gpu`` are catalog ids, aliases or records; ``precision`` defaults to the
-    model's native one. "I have 8 x H200: what TPOT at 64 concurrent users?" is
-    ``estimate(model="deepseek-r1", gpu="h200", gpu_count=8, concurrency=64)``.
-    Bad arguments raise WorkloadError naming the argument; a deployment that cannot hold
-    the model returns ``fits=False``.
+    ``model`` and ``gpu`` are ids or aliases in ``catalog`` (default: the shipped one), or
+    records; ``precision`` defaults to the model's native one. ``r1rules.estimate`` is this
+    with the catalog of a rule set. Bad arguments raise WorkloadError naming the argument;
+    a deployment that cannot hold the model returns ``fits=False``.
     """
-    catalog = default_catalog()
-    try:
-        model_record = model if isinstance(model, Model) else catalog.model(_id("model", model))
-        gpu_record = gpu if isinstance(gpu, Gpu) else catalog.gpu(_id("gpu", gpu))
-    except CatalogError as exc:
-        raise WorkloadError(str(exc)) from None
+    catalog = default_catalog() if catalog is None else catalog
+    model_record = model if isinstance(model, Model) else _record("model", model, catalog)
+    gpu_record = gpu if isinstance(gpu, Gpu) else _record("gpu", gpu, catalog)
+    assert isinstance(model_record, Model) and isinstance(gpu_record, Gpu)
     chosen = model_record.native_precision if precision is None else precision
     choice("precision", chosen, PRECISIONS)
     choice("kv_cache_precision", kv_cache_precision, KV_PRECISIONS)
@@ -246,9 +249,13 @@ def estimate(
     )
 
 
-def _id(name: str, value: object) -> str:
+def _record(name: str, value: object, catalog: Catalog) -> Model | Gpu:
+    """The catalog record ``value`` names; WorkloadError naming the argument otherwise."""
     if not isinstance(value, str):
         raise WorkloadError(
             f"{name}: expected a catalog id (str), not {type(value).__name__}; got {value!r}"
         )
-    return value
+    try:
+        return catalog.model(value) if name == "model" else catalog.gpu(value)
+    except CatalogError as exc:
+        raise WorkloadError(f"{name}: {exc}") from None

@@ -25,8 +25,9 @@ import math
 
 import attrs
 
-from r1rules._errors import CatalogError, WorkloadError, suggest
-from r1rules.catalog import PRECISIONS, Gpu, Model
+from r1rules._errors import WorkloadError, suggest
+from r1rules._vocabulary import PRECISIONS
+from r1rules.catalog import Gpu, Model
 
 __all__ = [
     "ACTIVATION_SAMPLED_SEQS",
@@ -159,12 +160,9 @@ def _params(model: Model) -> _Params:
         # q/kv/o projections need q_lora_rank and v_head_dim, which the record lacks: take
         # attention as what the published total leaves (187 M per layer for R1, as its config).
         known = embedding + lm_head + routed_total + shared + dense_ffn + router + norms
+        # a Model record always leaves room for it (catalog._schema refuses totals that don't)
         attention = model.total_params_b * 1e9 - known
-        if attention <= kv_a:
-            raise CatalogError(
-                f"model {model.id!r}: total_params_b {model.total_params_b} leaves no room for "
-                "MLA attention after experts, FFN, embeddings and norms"
-            )
+        assert attention > kv_a, model.id
         attn_sharded = attention - kv_a
     else:
         kv_a = 0.0

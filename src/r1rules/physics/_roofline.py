@@ -15,7 +15,7 @@ import math
 
 import attrs
 
-from r1rules._errors import CatalogError, WorkloadError
+from r1rules._errors import WorkloadError
 from r1rules.catalog import Gpu, Model
 from r1rules.physics._memory import (
     GB,
@@ -98,8 +98,7 @@ def compute_tflops(gpu: Gpu, precision: str) -> float:
     check_precision(precision)
     tf = gpu.tflops
     half = tf.get("bf16", 0.0) or tf.get("fp16", 0.0)
-    if half <= 0.0:
-        raise CatalogError(f"gpu {gpu.id!r}: tflops lists no bf16 or fp16 rate")
+    assert half > 0.0, "a Gpu record always has a bf16 or fp16 rate (catalog._schema)"
     if precision in ("bf16", "fp16", "int4"):
         return half
     own = tf.get(precision, 0.0)

@@ -31,8 +31,6 @@ __all__ = ["Placement", "Sizing", "placements", "size"]
 # engines schedule up to a few hundred sequences (vLLM's default max_num_seqs is 256), so
 # the table stops at 1,024.
 BATCH_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-# The seed's §4.3 safety factor.
-SEED_FORMULA_FACTOR = 1.2
 
 
 @attrs.frozen
@@ -168,6 +166,10 @@ def size(
 ) -> Sizing:
     """Size a deployment of ``gpu`` for the load.
 
+    ``headroom_fraction`` is the rules' fact of that name: replicas cover
+    ``peak_qps x (1 + headroom_fraction)``, and the seed's §4.3 formula takes the same
+    factor as its safety margin (its 1.2 is the rules' 20% headroom).
+
     ``feasible`` is false when no placement within ``max_nodes`` nodes per replica holds the
     model; the figures are then those of the smallest placement over more nodes that does,
     so that a pinned GPU still gets an honest (if impractical) count. Pure, so results are
@@ -209,7 +211,10 @@ def size(
     formula = max(
         1,
         math.ceil(
-            peak_qps * (prompt_tokens + output_tokens) / per_gpu_tokens_s * SEED_FORMULA_FACTOR
+            peak_qps
+            * (prompt_tokens + output_tokens)
+            / per_gpu_tokens_s
+            * (1.0 + headroom_fraction)
         ),
     )
     sized = max(count, math.ceil(formula / p.gpus) * p.gpus)

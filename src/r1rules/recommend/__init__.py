@@ -1,7 +1,7 @@
 """Recommendations: evaluate, the Recommendation value, its report and explanations, batches."""
 
 from r1rules.recommend._batch import Batch, evaluate_many, worker_count
-from r1rules.recommend._evaluate import evaluate, resolve_rules
+from r1rules.recommend._evaluate import estimate, evaluate, resolve_rules
 from r1rules.recommend._recommendation import GpuChoice, Justification, Message, Recommendation
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Justification",
     "Message",
     "Recommendation",
+    "estimate",
     "evaluate",
     "evaluate_many",
     "resolve_rules",

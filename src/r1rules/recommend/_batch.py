@@ -23,7 +23,6 @@ import concurrent.futures as futures
 import gc
 import itertools
 import multiprocessing
-import operator
 import os
 import pickle
 import tempfile
@@ -37,9 +36,13 @@ from r1rules._errors import CatalogError, EvaluationError, R1RulesError, Workloa
 from r1rules._workload import Workload
 from r1rules.recommend._evaluate import evaluate, resolve_rules
 from r1rules.recommend._recommendation import Recommendation
+from r1rules.recommend._transport import AS_IS, ENCODED, decode, encode
 from r1rules.ruleset import RuleSet
 
 __all__ = ["Batch", "Outcome", "evaluate_many"]
+
+# the transport encoding, under the names the tests use
+_encode, _decode = encode, decode
 
 T = TypeVar("T")
 Outcome: TypeAlias = T | R1RulesError
@@ -319,9 +322,9 @@ def _run_chunk(
         for workload in workloads:
             outcome = _outcome(workload, rules, summarise)
             if type(outcome) is Recommendation:
-                packed.append((_ENCODED, _encode(outcome, workload, rules)))
+                packed.append((ENCODED, encode(outcome, workload, rules)))
             else:
-                packed.append((_AS_IS, outcome))
+                packed.append((AS_IS, outcome))
         data = pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)
     path = os.path.join(spool, f"{os.getpid()}-{next(serial)}")
     try:
@@ -344,7 +347,7 @@ def _unpack(
     with _collector_paused():
         packed = pickle.loads(data)
         return [
-            _decode(value, workloads[first + i], rules) if kind == _ENCODED else value
+            decode(value, workloads[first + i], rules) if kind == ENCODED else value
             for i, (kind, value) in enumerate(packed)
         ]
 
@@ -368,78 +371,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-# Sending a Recommendation between processes: pickle rebuilds each of its ~30 attrs values
-# through a Python-level __setstate__ and walks every field through a dict; encoding each
-# value as a tuple of its fields (attrgetter, in C) and rebuilding it with its class
-# (positional __init__) costs about half. The workload and the rule set are not sent back:
-# the parent puts its own objects in place, exactly as ``evaluate`` would have. Any field
-# whose shape is not recognised travels as itself, so a new field cannot be lost.
-_ENCODED, _AS_IS = 0, 1
-_DROP, _ONE, _MANY, _KEEP = 0, 1, 2, 3
-
-
-class _Shape:
-    """How to take an attrs value apart into a tuple, and whether ``cls(*tuple)`` rebuilds it."""
-
-    def __init__(self, cls: type) -> None:
-        fields = [f for f in attrs.fields(cls) if f.init]  # derived fields rebuild themselves
-        self.names = tuple(f.name for f in fields)
-        self.positional = all(not f.kw_only for f in fields)
-        getter = operator.attrgetter(*self.names)
-        self.get: Callable[[object], tuple[object, ...]] = (
-            getter if len(self.names) > 1 else lambda value: (getter(value),)
-        )
-
-
-_shapes: dict[type, _Shape] = {}
-
-
-def _shape(cls: type) -> _Shape:
-    shape = _shapes.get(cls)
-    if shape is None:
-        shape = _shapes[cls] = _Shape(cls)
-    return shape
-
-
-def _encode(rec: Recommendation, workload: Workload, rules: RuleSet) -> tuple[object, ...]:
-    shape = _shape(Recommendation)
-    parts: list[tuple[int, object, object]] = []
-    value: Any
-    for name, value in zip(shape.names, shape.get(rec), strict=True):
-        kind = type(value)
-        if (name == "workload" and value is workload) or (name == "rules" and value is rules):
-            parts.append((_DROP, name, None))
-        elif attrs.has(kind) and _shape(kind).positional and not isinstance(value, RuleSet):
-            parts.append((_ONE, kind, _shape(kind).get(value)))
-        elif (
-            kind is tuple
-            and value
-            and attrs.has(type(value[0]))
-            and len(set(map(type, value))) == 1
-            and _shape(type(value[0])).positional
-        ):
-            item = type(value[0])
-            parts.append((_MANY, item, tuple(map(_shape(item).get, value))))
-        else:
-            parts.append((_KEEP, None, value))
-    return tuple(parts)
-
-
-def _decode(
-    parts: tuple[tuple[int, Any, Any], ...], workload: Workload, rules: RuleSet
-) -> Recommendation:
-    values: list[Any] = []
-    for kind, cls, value in parts:
-        if kind == _DROP:
-            values.append(workload if cls == "workload" else rules)
-        elif kind == _ONE:
-            values.append(cls(*value))
-        elif kind == _MANY:
-            values.append(tuple(itertools.starmap(cls, value)))
-        else:
-            values.append(value)
-    if _shape(Recommendation).positional:
-        return Recommendation(*values)
-    return Recommendation(**dict(zip(_shape(Recommendation).names, values, strict=True)))

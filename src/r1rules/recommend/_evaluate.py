@@ -8,16 +8,21 @@ from collections.abc import Mapping, Sequence
 
 from r1rules._errors import EvaluationError, R1RulesError, WorkloadError
 from r1rules._vocabulary import RECOMMENDATION_FIELDS
-from r1rules._workload import Workload
-from r1rules.catalog import Model
+from r1rules._workload import (
+    DEFAULT_KV_CACHE_PRECISION,
+    DEFAULT_OUTPUT_TOKENS,
+    DEFAULT_PROMPT_TOKENS,
+    Workload,
+)
+from r1rules.catalog import Gpu, Model, default_catalog
 from r1rules.check import default_rules, load_rules
 from r1rules.engine import compiled
-from r1rules.physics import Sizing, estimate_deployment
+from r1rules.physics import Estimates, Sizing, estimate_deployment, estimate_in
 from r1rules.recommend._derive import input_facts, sizing_facts
 from r1rules.recommend._recommendation import GpuChoice, Message, Recommendation, TraceStep
 from r1rules.ruleset import Alternative, HitPolicy, Rule, RuleSet, Table, fill
 
-__all__ = ["evaluate", "resolve_rules"]
+__all__ = ["estimate", "evaluate", "resolve_rules"]
 
 
 def resolve_rules(rules: RuleSet | str | os.PathLike[str] | None) -> RuleSet:
@@ -146,7 +151,10 @@ def evaluate(
     the engine. ``rules`` is a loaded RuleSet or a path to rule files (default: shipped);
     a path is loaded and checked on every call, so load it once with ``load_rules()`` when
     evaluating many workloads. Cost: about 0.2-0.4 ms per call on the shipped rules.
-    Raises WorkloadError for a workload that is not a Workload, RuleError for bad rule
+    The workload's model and GPU names are looked up in the rule set's catalog, and the
+    recommendation holds the workload resolved (canonical ids, precision filled in).
+    Raises WorkloadError for a workload that is not a Workload or names what the rule
+    set's catalog lacks (or exceeds its model's context window), RuleError for bad rule
     files, EvaluationError when the rules cannot decide (a gap or an overlap).
     """
     if not isinstance(workload, Workload):
@@ -154,7 +162,8 @@ def evaluate(
             f"workload: expected an r1rules.Workload, not {type(workload).__name__}"
         )
     ruleset = resolve_rules(rules)
-    run = _Run(workload, ruleset, workload.resolved_model())
+    resolved, model = workload.resolve(ruleset.catalog)
+    run = _Run(resolved, ruleset, model)
     size_before = ruleset.sizing_stratum + 1
     with compiled(ruleset).session() as session:
         for stratum, tables in ruleset.by_stratum:
@@ -217,4 +226,41 @@ def _assemble(run: _Run) -> Recommendation:
         facts=dict(facts),
         workload=run.workload,
         rules=run.rules,
+    )
+
+
+def estimate(
+    *,
+    model: str | Model,
+    gpu: str | Gpu,
+    gpu_count: int,
+    concurrency: int,
+    precision: str | None = None,
+    prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+    kv_cache_precision: str = DEFAULT_KV_CACHE_PRECISION,
+    tensor_parallel: int | None = None,
+    rules: RuleSet | str | os.PathLike[str] | None = None,
+) -> Estimates:
+    """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
+
+    ``model`` and ``gpu`` are ids or aliases in the catalog of ``rules`` (as ``evaluate``
+    takes it; default: the shipped rules), or records; ``precision`` defaults to the
+    model's native one. "I have 8 x H200: what TPOT at 64 concurrent users?" is
+    ``estimate(model="deepseek-r1", gpu="h200", gpu_count=8, concurrency=64)``.
+    Bad arguments raise WorkloadError naming the argument; a deployment that cannot hold
+    the model returns ``fits=False``.
+    """
+    catalog = default_catalog() if rules is None else resolve_rules(rules).catalog
+    return estimate_in(
+        model=model,
+        gpu=gpu,
+        gpu_count=gpu_count,
+        concurrency=concurrency,
+        precision=precision,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        kv_cache_precision=kv_cache_precision,
+        tensor_parallel=tensor_parallel,
+        catalog=catalog,
     )

@@ -3,11 +3,13 @@ its report (``str``), its JSON-ready form (``to_dict``) and ``why_not`` explanat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from r1rules.catalog import FrozenMap
 from r1rules.ruleset import Alternative, failed_tests, shortfall
 
 __all__ = ["GpuChoice", "Justification", "Message", "Recommendation", "TraceStep"]
@@ -69,6 +71,11 @@ def _show(value: object) -> str:
     return str(value)
 
 
+def _read_only(facts: Mapping[str, object]) -> Mapping[str, object]:
+    """A read-only copy: a caller cannot change the facts a Recommendation was built with."""
+    return FrozenMap(facts)
+
+
 @attrs.frozen(eq=False)
 class Recommendation:
     """Hardware for one workload and why.
@@ -94,7 +101,7 @@ class Recommendation:
     trace: tuple[TraceStep, ...] = attrs.field(repr=False)
     estimates: Any  # r1rules.Estimates
     ruleset_version: str
-    facts: Mapping[str, object] = attrs.field(repr=False)
+    facts: Mapping[str, object] = attrs.field(repr=False, converter=_read_only)
     workload: Any = attrs.field(repr=False)  # r1rules.Workload
     rules: Any = attrs.field(repr=False)  # the RuleSet that decided
     _justifications: tuple[Justification, ...] | None = attrs.field(
@@ -134,8 +141,15 @@ class Recommendation:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (plain str/int/float/bool/list/dict values only)."""
-        return _recommendation_dict(self)
+        """A JSON-ready dict (plain str/int/float/bool/None/list/dict values only).
+
+        Strict JSON has no NaN or Infinity: a non-finite number (such as the inf TTFT and
+        TPOT of a deployment that cannot hold the model, or an inf fact a rule set
+        computes) becomes ``None`` (JSON ``null``), so that
+        ``json.dumps(rec.to_dict(), allow_nan=False)`` always succeeds.
+        """
+        plain: dict[str, Any] = _finite(_recommendation_dict(self))
+        return plain
 
     def why_not(self, rule_id: str) -> str:
         """Why a rule did not fire for this workload: the conditions that failed, by how much."""
@@ -164,6 +178,17 @@ def _plain(value: object) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return value
+    return value
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float, however deeply nested, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
     return value
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import attrs
-import tomli
 
-from r1rules._errors import CatalogError, RuleError, suggest
+from r1rules._errors import CatalogError, Problem, ProblemKind, RuleError, suggest
+from r1rules._files import UnreadableFile, read_text, toml_of
 from r1rules._vocabulary import (
     BUILTIN_FACTS,
     RECOMMENDATION_FIELDS,
@@ -21,19 +21,18 @@ from r1rules._vocabulary import (
     Producer,
 )
 from r1rules.catalog import Catalog, load_catalog, shipped_rules_dir
+from r1rules.ruleset._declare import parse_fact_declaration
 from r1rules.ruleset._model import HitPolicy, Rule, RuleSet, Table
-from r1rules.ruleset._parse import (
-    ID_PATTERN,
-    Problems,
-    check_keys,
-    parse_fact_declaration,
-    parse_rule,
-)
+from r1rules.ruleset._parse import ID_PATTERN, parse_rule
+from r1rules.ruleset._problems import Problems, Where, check_keys
 
 __all__ = ["PathLike", "read_rules"]
 
 TOP_KEYS = ("ruleset", "facts", "tables")
 TABLE_KEYS = ("id", "title", "hit_policy", "complete", "rules", "extends", "replace", "description")
+HIT_POLICIES = tuple(policy.value for policy in HitPolicy)
+RULE_SET = Where(entry="rule set")  # a problem of the rule set as a whole
+_UNREADABLE = ProblemKind.UNREADABLE
 
 PathLike = str | os.PathLike[str]
 
@@ -59,8 +58,19 @@ def read_rules(
         try:
             catalog = load_catalog(*catalog_files, include_default=not full_catalog)
         except CatalogError as exc:
-            raise RuleError(str(exc).splitlines()) from None
+            raise RuleError(catalog_problems(exc)) from None
     return _build(rule_files, catalog, problems)
+
+
+def catalog_problems(error: CatalogError) -> tuple[Problem, ...]:
+    """A catalog error's problems, as records: its own when it lists them, else one record
+    per line of its message (without the message's "N problems in ..." head)."""
+    if error.problems:
+        return error.problems
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        lines = lines[1:]
+    return tuple(Problem(message=line) for line in lines)
 
 
 def _rule_files_in(folder: Path) -> list[Path]:
@@ -76,10 +86,11 @@ def _collect(roots: Iterable[Path]) -> tuple[list[Path], list[Path], bool, Probl
     shipped = shipped_rules_dir().resolve()
     for root in roots:
         try:
-            kind = "dir" if root.is_dir() else "file" if root.is_file() else "none"
+            # a device or a pipe is read as a file too (bounded, like every input)
+            kind = "dir" if root.is_dir() else "file" if root.exists() else "none"
         except (OSError, ValueError) as exc:  # a name too long, a NUL byte in it
             reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            problems.add(repr(str(root)[:200]), "", f"cannot read: {reason}")
+            problems.add(Where(repr(str(root)[:200])), "", f"cannot read: {reason}", _UNREADABLE)
             continue
         if kind == "dir":
             rule_files += _rule_files_in(root)
@@ -93,22 +104,18 @@ def _collect(roots: Iterable[Path]) -> tuple[list[Path], list[Path], bool, Probl
         elif kind == "file":
             rule_files.append(root.resolve())
         else:
-            problems.add(str(root), "", "no such rule file or folder")
-    if not rule_files and not problems.lines:
-        problems.add(", ".join(str(r) for r in roots), "", "no rule files (*.toml) found")
+            problems.add(Where(str(root)), "", "no such rule file or folder", _UNREADABLE)
+    if not rule_files and not problems.found:
+        where = Where(", ".join(str(r) for r in roots))
+        problems.add(where, "", "no rule files (*.toml) found", _UNREADABLE)
     return list(dict.fromkeys(rule_files)), catalog_files, full_catalog, problems
 
 
 def _read(file: Path, problems: Problems) -> dict[str, Any] | None:
     try:
-        with file.open("rb") as handle:
-            return tomli.load(handle)
-    except tomli.TOMLDecodeError as exc:
-        problems.add(str(file), "", f"invalid TOML: {exc}")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.add(str(file), "", f"cannot read: {exc}")
-    except RecursionError:
-        problems.add(str(file), "", "invalid TOML: nested too deeply")
+        return toml_of(read_text(file))
+    except UnreadableFile as exc:
+        problems.add(Where(str(file)), "", exc.message, _UNREADABLE)
     return None
 
 
@@ -118,10 +125,10 @@ def _build(files: Sequence[Path], catalog: Catalog, problems: Problems) -> RuleS
     for file, doc in documents:
         if doc is None:
             continue
-        check_keys(doc, TOP_KEYS, file, "", problems)
+        check_keys(doc, TOP_KEYS, Where(file), "", problems)
         declared = doc.get("facts", [])
         if not isinstance(declared, list):
-            problems.add(file, "facts", "must be an array of tables ([[facts]])")
+            problems.add(Where(file), "facts", "must be an array of tables ([[facts]])")
             continue
         for i, entry in enumerate(declared):
             spec = parse_fact_declaration(entry, file, i, facts, problems)
@@ -129,8 +136,8 @@ def _build(files: Sequence[Path], catalog: Catalog, problems: Problems) -> RuleS
                 facts[spec.name] = spec
     drafts = _parse_tables(documents, facts, catalog, problems)
     tables, sizing_stratum = _stratify(drafts, facts, problems)
-    if problems.lines:
-        raise RuleError(problems.lines)
+    if problems.found:
+        raise RuleError(problems.found)
     rules = RuleSet(
         tables,
         facts,
@@ -163,7 +170,7 @@ def _parse_tables(
     for file, doc in documents:
         raw_tables = [] if doc is None else doc.get("tables", [])
         if not isinstance(raw_tables, list):
-            problems.add(file, "tables", "must be an array of tables ([[tables]])")
+            problems.add(Where(file), "tables", "must be an array of tables ([[tables]])")
             continue
         for position, raw in enumerate(raw_tables):
             draft = _parse_table(raw, file, position, problems)
@@ -176,7 +183,7 @@ def _parse_tables(
                     continue
                 if rule.id in rule_files:
                     problems.add(
-                        f"{file}: rule {rule.id!r}",
+                        Where(file, rule_id=rule.id, table_id=draft.id),
                         "id",
                         f"duplicate rule id (first defined in {rule_files[rule.id]})",
                     )
@@ -188,25 +195,26 @@ def _parse_tables(
 
 def _parse_table(raw: object, file: str, position: int, problems: Problems) -> _Draft | None:
     if not isinstance(raw, dict):
-        problems.add(file, f"tables[{position}]", "must be a table ([[tables]])")
+        problems.add(Where(file), f"tables[{position}]", "must be a table ([[tables]])")
         return None
     table_id = raw.get("id")
     if not isinstance(table_id, str) or not ID_PATTERN.match(table_id):
         problems.add(
-            file,
+            Where(file),
             f"tables[{position}].id",
             f"must be lower-case letters, digits, '.', '_' or '-', not {table_id!r}",
         )
         return None
-    where = f"{file}: table {table_id!r}"
+    where = Where(file, table_id=table_id)
     check_keys(raw, TABLE_KEYS, where, "", problems)
     policy = raw.get("hit_policy")
-    if policy not in HitPolicy.ALL:
+    if policy not in HIT_POLICIES:
         problems.add(
             where,
             "hit_policy",
             f"{policy!r} is not a hit policy"
-            f"{suggest(str(policy), HitPolicy.ALL)}; allowed: {', '.join(HitPolicy.ALL)}",
+            f"{suggest(str(policy), HIT_POLICIES)}; allowed: {', '.join(HIT_POLICIES)}",
+            ProblemKind.UNKNOWN_NAME,
         )
     for flag in ("complete", "extends", "replace"):
         if flag in raw and not isinstance(raw[flag], bool):
@@ -228,9 +236,10 @@ def _merge(
     if existing is None:
         if raw.get("extends") is True:
             problems.add(
-                f"{file}: table {draft.id!r}",
+                Where(file, table_id=draft.id),
                 "extends",
                 f"no earlier table {draft.id!r} to extend{suggest(draft.id, drafts)}",
+                ProblemKind.UNKNOWN_NAME,
             )
         drafts[draft.id] = draft
     elif raw.get("replace") is True:
@@ -238,13 +247,13 @@ def _merge(
     elif raw.get("extends") is True:
         if draft.hit_policy != existing.hit_policy:
             problems.add(
-                f"{file}: table {draft.id!r}",
+                Where(file, table_id=draft.id),
                 "hit_policy",
                 f"extends a {existing.hit_policy!r} table with {draft.hit_policy!r}",
             )
     else:
         problems.add(
-            f"{file}: table {draft.id!r}",
+            Where(file, table_id=draft.id),
             "id",
             f"duplicate table id (first defined "
             f"in {existing.file}); set extends = true or replace = true to layer it",
@@ -265,7 +274,7 @@ def _stratify(
     for name in (*RECOMMENDATION_FIELDS, *SIZING_INPUTS):
         if name not in setters and drafts:
             problems.add(
-                "rule set",
+                RULE_SET,
                 "",
                 f"no rule sets {name!r}, which "
                 + (
@@ -282,7 +291,7 @@ def _stratify(
             return stratum[draft.id]
         if draft.id in visiting:
             problems.add(
-                f"{draft.file}: table {draft.id!r}",
+                Where(draft.file, table_id=draft.id),
                 "",
                 "circular: it depends on a fact that it (through other tables) sets itself",
             )
@@ -306,7 +315,9 @@ def _stratify(
         if not producers:
             if reader not in setters.get(name, []):
                 problems.add(
-                    f"{rule.file}: rule {rule.id!r}", "", f"reads {name!r}, which no rule sets"
+                    Where(rule.file, rule_id=rule.id, table_id=rule.table_id),
+                    "",
+                    f"reads {name!r}, which no rule sets",
                 )
             return 0
         return max(depth(d) for d in producers)
@@ -322,6 +333,8 @@ def _stratify(
 
     order = sorted(drafts, key=lambda d: (depth(d), drafts.index(d)))
     sizing_stratum = sizing_depth()
+    if problems.found:  # the rule set is refused: build no tables (a hit policy may be bad)
+        return (), sizing_stratum
     tables: list[Table] = []
     index = 0
     for draft in order:

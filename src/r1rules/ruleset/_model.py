@@ -8,11 +8,13 @@ strata so that every fact a table reads is known before it runs (forward chainin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 import attrs
 
-from r1rules._errors import suggest
+from r1rules._errors import Problem, suggest
 from r1rules._vocabulary import FactSpec
 from r1rules.catalog import Catalog
 from r1rules.ruleset._placeholders import placeholders
@@ -33,16 +35,28 @@ Scalar = float | int | str | bool
 Value = Scalar | tuple[str, ...]
 
 
-class HitPolicy:
-    """How many rules of a table may fire for one workload (DMN hit policies)."""
+class HitPolicy(str, enum.Enum):
+    """How many rules of a table may fire for one workload (DMN hit policies).
+
+    A member equals (and formats as) its name in the rule files: ``HitPolicy.FIRST ==
+    "first"``; ``HitPolicy("uniqe")`` raises ValueError.
+    """
 
     UNIQUE = "unique"  # at most one rule matches (exactly one when the table is complete)
     FIRST = "first"  # the first matching rule in table order wins; later matches are suppressed
     ANY = "any"  # several may match, but they must set the same values
     COLLECT = "collect"  # every matching rule applies (notes, warnings)
 
-    ALL = (UNIQUE, FIRST, ANY, COLLECT)
-    EXCLUSIVE = frozenset({UNIQUE, FIRST})
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+def _read_only(value: Mapping[str, FactSpec]) -> Mapping[str, FactSpec]:
+    """A read-only copy: a rule set's vocabulary is shared by every evaluation."""
+    return MappingProxyType(dict(value))
 
 
 OPERATORS = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
@@ -128,21 +142,33 @@ class Rule:
         return tuple(a.fact for a in self.sets)
 
 
+def _rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Table:
     """A decision table: rules sharing a hit policy; ``stratum`` orders it among tables."""
 
     id: str
     title: str
-    hit_policy: str
+    hit_policy: HitPolicy = attrs.field(converter=HitPolicy)
     complete: bool
     file: str
-    rules: tuple[Rule, ...]
+    rules: tuple[Rule, ...] = attrs.field(converter=_rules)
     stratum: int
 
     @property
     def set_facts(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(f for r in self.rules for f in r.set_facts))
+
+
+def _tables(value: Iterable[Table]) -> tuple[Table, ...]:
+    return tuple(value)
+
+
+def _problems(value: Iterable[Problem]) -> tuple[Problem, ...]:
+    return tuple(value)
 
 
 @attrs.frozen(eq=False)
@@ -152,15 +178,17 @@ class RuleSet:
     ``version`` is a content hash of the rule and catalog data; two rule sets with the same
     version decide every workload the same way. ``sizing_stratum`` is the stratum after
     which the sizing physics runs. ``findings`` holds the static checker's warnings.
+    Nothing in it can change: ``tables`` and ``findings`` are tuples, ``facts`` and
+    ``rules_by_id`` read-only mappings.
     """
 
-    tables: tuple[Table, ...]
-    facts: Mapping[str, FactSpec]
+    tables: tuple[Table, ...] = attrs.field(converter=_tables)
+    facts: Mapping[str, FactSpec] = attrs.field(converter=_read_only)
     catalog: Catalog
     version: str
     files: tuple[str, ...]
     sizing_stratum: int
-    findings: tuple[str, ...] = ()
+    findings: tuple[Problem, ...] = attrs.field(default=(), converter=_problems)
     # How it was loaded (the arguments of load_rules), so that it pickles as a reload.
     origin: LoadOrigin | None = None
     rules_by_id: Mapping[str, Rule] = attrs.field(init=False, repr=False)
@@ -169,7 +197,7 @@ class RuleSet:
 
     def __attrs_post_init__(self) -> None:
         index = {rule.id: rule for table in self.tables for rule in table.rules}
-        object.__setattr__(self, "rules_by_id", index)
+        object.__setattr__(self, "rules_by_id", MappingProxyType(index))
         top = max((t.stratum for t in self.tables), default=0)
         layers = tuple(
             (s, tuple(t for t in self.tables if t.stratum == s)) for s in range(1, top + 1)

@@ -1,7 +1,7 @@
 """Rule-file entries -> validated rule objects, collecting every problem instead of stopping.
 
-Each ``parse_*`` function appends problems to a shared list as
-``"<file>: rule '<id>': <key.path>: <what is wrong>"`` and returns what could be built.
+Each ``parse_*`` function appends problems (records: place, key path, kind, message) to a
+shared list and returns what could be built.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from r1rules._errors import suggest
+from r1rules._errors import ProblemKind, suggest
 from r1rules._vocabulary import FactSpec, Kind, Producer
 from r1rules.catalog import Catalog
 from r1rules.ruleset._model import (
@@ -23,38 +23,15 @@ from r1rules.ruleset._model import (
     Test,
     Value,
 )
-from r1rules.ruleset._placeholders import placeholders
+from r1rules.ruleset._placeholders import control_problem, format_problem, placeholders
+from r1rules.ruleset._problems import Problems, Where, check_keys, text_field
 
-__all__ = ["ID_PATTERN", "Problems", "check_keys", "parse_fact_declaration", "parse_rule"]
+__all__ = ["ID_PATTERN", "MAX_ID_LENGTH", "parse_rule"]
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-ENUM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+/-]{0,63}$")
+MAX_ID_LENGTH = 80  # table and rule ids: they name rules in messages and in the engine
+ID_PATTERN = re.compile(rf"^[a-z0-9][a-z0-9._-]{{0,{MAX_ID_LENGTH - 1}}}\Z")  # \Z: no "\n"
 RULE_KEYS = ("id", "title", "source", "why", "when", "set", "note", "warn", "alternatives")
 PARTS = ("gpu", "cpu", "memory", "storage", "network")
-FACT_TYPES = (Kind.NUMBER, Kind.ENUM, Kind.BOOL)
-
-
-class Problems:
-    """Problems found so far, each prefixed with where it was found."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, where: str, key: str, message: str) -> None:
-        self.lines.append(f"{where}: {key}: {message}" if key else f"{where}: {message}")
-
-
-def check_keys(
-    entry: Mapping[str, Any], allowed: tuple[str, ...], where: str, prefix: str, problems: Problems
-) -> None:
-    """Report every key of ``entry`` not in ``allowed``, with a suggestion."""
-    for key in entry:
-        if key not in allowed:
-            problems.add(
-                where,
-                prefix + key,
-                f"unknown key{suggest(key, allowed)}; allowed: {', '.join(allowed)}",
-            )
 
 
 def is_number(value: object) -> bool:
@@ -72,23 +49,14 @@ def enum_values(spec: FactSpec, catalog: Catalog) -> tuple[str, ...]:
     return spec.values
 
 
-def _text_field(entry: Mapping[str, Any], key: str, where: str, problems: Problems) -> str:
-    value = entry.get(key)
-    if not isinstance(value, str) or not value.strip():
-        shown = "missing" if value is None else f"must be a non-empty string, not {value!r}"
-        problems.add(where, key, shown)
-        return ""
-    return value
-
-
 def _check_value(spec: FactSpec, value: object, catalog: Catalog) -> str:
     """Why ``value`` cannot be a value of the fact, or "" when it can."""
     if spec.kind == Kind.NUMBER:
         if not is_number(value):
             return f"expected a number for {spec.kind} fact {spec.name!r}, got {value!r}"
         assert isinstance(value, (int, float))
-        if not math.isfinite(value):
-            return f"expected a finite number, got {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):  # ints: range-checked
+            return f"expected a finite number, got {value!r}"  # by engine.capacity_problems
         return ""
     if spec.kind == Kind.BOOL:
         return "" if isinstance(value, bool) else f"expected true or false, got {value!r}"
@@ -112,17 +80,28 @@ def _check_value(spec: FactSpec, value: object, catalog: Catalog) -> str:
     return ""
 
 
+def _value_kind(spec: FactSpec, value: object) -> str:
+    """A name outside a fact's named values (an enum's, a catalog's ids) is an unknown name;
+    any other bad value is a plain load problem."""
+    named = (spec.kind == Kind.ENUM and isinstance(value, str)) or (
+        spec.kind == Kind.GPU_LIST and isinstance(value, list)
+    )
+    return ProblemKind.UNKNOWN_NAME if named else ProblemKind.LOAD
+
+
 def _fact(
-    name: str, facts: Mapping[str, FactSpec], where: str, key: str, problems: Problems
+    name: str, facts: Mapping[str, FactSpec], where: Where, key: str, problems: Problems
 ) -> FactSpec | None:
     spec = facts.get(name)
     if spec is None:
-        problems.add(where, key, f"unknown fact {name!r}{suggest(name, facts)}")
+        problems.add(
+            where, key, f"unknown fact {name!r}{suggest(name, facts)}", ProblemKind.UNKNOWN_NAME
+        )
     return spec
 
 
 def _parse_tests(
-    when: object, facts: Mapping[str, FactSpec], catalog: Catalog, where: str, problems: Problems
+    when: object, facts: Mapping[str, FactSpec], catalog: Catalog, where: Where, problems: Problems
 ) -> tuple[Test, ...]:
     if not isinstance(when, dict):
         problems.add(where, "when", f"must be a table of fact = test, not {when!r}")
@@ -167,7 +146,7 @@ def _parse_test(
     op: str,
     value: object,
     catalog: Catalog,
-    where: str,
+    where: Where,
     key: str,
     problems: Problems,
 ) -> Test | None:
@@ -176,6 +155,7 @@ def _parse_test(
             where,
             key,
             f"unknown operator {op!r}{suggest(op, OPERATORS)}; allowed: {', '.join(OPERATORS)}",
+            ProblemKind.UNKNOWN_NAME,
         )
         return None
     if op in RANGE_OPERATORS and spec.kind != Kind.NUMBER:
@@ -187,21 +167,21 @@ def _parse_test(
         if not isinstance(value, list) or not value:
             problems.add(where, key, f"operator {op!r} takes a non-empty list, not {value!r}")
             return None
-        errors = [e for e in (_check_value(spec, v, catalog) for v in value) if e]
-        if errors:
-            problems.add(where, key, errors[0])
+        bad = [(e, v) for e, v in ((_check_value(spec, v, catalog), v) for v in value) if e]
+        if bad:
+            problems.add(where, key, bad[0][0], _value_kind(spec, bad[0][1]))
             return None
         return Test(spec.name, op, tuple(value))
     error = _check_value(spec, value, catalog)
     if error:
-        problems.add(where, key, error)
+        problems.add(where, key, error, _value_kind(spec, value))
         return None
     assert isinstance(value, (int, float, str, bool))
     return Test(spec.name, op, value)
 
 
 def _parse_sets(
-    raw: object, facts: Mapping[str, FactSpec], catalog: Catalog, where: str, problems: Problems
+    raw: object, facts: Mapping[str, FactSpec], catalog: Catalog, where: Where, problems: Problems
 ) -> tuple[Assignment, ...]:
     if not isinstance(raw, dict):
         problems.add(where, "set", f"must be a table of fact = value, not {raw!r}")
@@ -222,9 +202,11 @@ def _parse_sets(
         if isinstance(value, dict):
             sets.extend(_parse_copy(spec, value, facts, where, key, problems))
             continue
-        error = _check_value(spec, value, catalog) or _check_domain(spec, value)
+        error = _check_value(spec, value, catalog)
+        kind = _value_kind(spec, value) if error else ProblemKind.LOAD
+        error = error or _check_domain(spec, value)
         if error:
-            problems.add(where, key, error)
+            problems.add(where, key, error, kind)
             continue
         stored: Value = tuple(value) if isinstance(value, list) else value
         sets.append(Assignment(name, stored))
@@ -246,7 +228,7 @@ def _parse_copy(
     spec: FactSpec,
     value: dict[str, Any],
     facts: Mapping[str, FactSpec],
-    where: str,
+    where: Where,
     key: str,
     problems: Problems,
 ) -> list[Assignment]:
@@ -280,7 +262,7 @@ def _parse_texts(
     entry: Mapping[str, Any],
     key: str,
     facts: Mapping[str, FactSpec],
-    where: str,
+    where: Where,
     problems: Problems,
 ) -> tuple[str, ...]:
     raw = entry.get(key, [])
@@ -289,11 +271,14 @@ def _parse_texts(
         problems.add(where, key, f"must be a string or a list of strings, not {raw!r}")
         return ()
     for text in items:
+        if control_problem(text, multiline=True):
+            problems.add(where, key, control_problem(text, multiline=True))
+            return ()
         try:
             found = placeholders(text)
         except ValueError as exc:
             problems.add(where, key, str(exc))
-            continue
+            return ()  # a malformed text must not reach Rule.reads (stratifying)
         for name, spec in found:
             fact = _fact(name, facts, where, f"{key}.{{{name}}}", problems)
             if fact is not None and spec:
@@ -301,16 +286,14 @@ def _parse_texts(
     return tuple(items)
 
 
-def _check_format(fact: FactSpec, spec: str, where: str, key: str, problems: Problems) -> None:
-    sample: object = {Kind.NUMBER: 1.5, Kind.BOOL: True}.get(fact.kind, "text")
-    try:
-        format(sample, spec)
-    except (ValueError, TypeError) as exc:
-        problems.add(where, key, f"bad format {spec!r} for {fact.kind} fact: {exc}")
+def _check_format(fact: FactSpec, spec: str, where: Where, key: str, problems: Problems) -> None:
+    problem = format_problem(fact.kind, spec)
+    if problem:
+        problems.add(where, key, problem)
 
 
 def _parse_alternatives(
-    raw: object, rule_id: str, where: str, problems: Problems
+    raw: object, rule_id: str, where: Where, problems: Problems
 ) -> tuple[Alternative, ...]:
     if not isinstance(raw, list):
         problems.add(where, "alternatives", f"must be a list of {{ part, text }}, not {raw!r}")
@@ -327,9 +310,12 @@ def _parse_alternatives(
                 where,
                 f"{key}.part",
                 f"unknown part {part!r}{suggest(str(part), PARTS)}; allowed: {', '.join(PARTS)}",
+                ProblemKind.UNKNOWN_NAME,
             )
         elif not isinstance(text, str) or not text.strip():
             problems.add(where, f"{key}.text", "must be a non-empty string")
+        elif control_problem(text, multiline=True):
+            problems.add(where, f"{key}.text", control_problem(text, multiline=True))
         else:
             found.append(Alternative(part, text, rule_id))
     return tuple(found)
@@ -347,7 +333,7 @@ def parse_rule(
     """One ``[[tables.rules]]`` entry -> Rule (``index`` is filled in later)."""
     if not isinstance(entry, dict):
         problems.add(
-            f"{file}: table {table_id!r}",
+            Where(file, table_id=table_id),
             f"rules[{position}]",
             "must be a table ([[tables.rules]])",
         )
@@ -355,16 +341,18 @@ def parse_rule(
     rule_id = entry.get("id")
     if not isinstance(rule_id, str) or not ID_PATTERN.match(rule_id):
         problems.add(
-            f"{file}: table {table_id!r}",
+            Where(file, table_id=table_id),
             f"rules[{position}].id",
-            f"must be lower-case letters, digits, '.', '_' or '-' (1-80), not {rule_id!r}",
+            f"must be lower-case letters, digits, '.', '_' or '-' (1-{MAX_ID_LENGTH}), "
+            f"not {rule_id!r}",
         )
         return None
-    where = f"{file}: rule {rule_id!r}"
+    where = Where(file, rule_id=rule_id, table_id=table_id)
     check_keys(entry, RULE_KEYS, where, "", problems)
-    title, source, why = (
-        _text_field(entry, k, where, problems) for k in ("title", "source", "why")
-    )
+    title, source, why = (text_field(entry, k, where, problems) for k in ("title", "source", "why"))
+    for key, text in (("title", title), ("source", source), ("why", why)):
+        if control_problem(text, multiline=key == "why"):
+            problems.add(where, key, control_problem(text, multiline=key == "why"))
     tests = _parse_tests(entry.get("when", {}), facts, catalog, where, problems)
     sets = _parse_sets(entry.get("set", {}), facts, catalog, where, problems)
     notes = _parse_texts(entry, "note", facts, where, problems)
@@ -376,68 +364,6 @@ def parse_rule(
         problems.add(where, "", "has no consequence; give set, note, warn or alternatives")
     return Rule(
         rule_id, title, source, why, table_id, file, 0, tests, sets, notes, warnings, alternatives
-    )
-
-
-def parse_fact_declaration(
-    entry: object,
-    file: str,
-    position: int,
-    known: Mapping[str, FactSpec],
-    problems: Problems,
-) -> FactSpec | None:
-    """One ``[[facts]]`` entry: a fact a rule file adds for its own tables to set and read."""
-    where = f"{file}: facts[{position}]"
-    if not isinstance(entry, dict):
-        problems.add(where, "", "must be a table ([[facts]])")
-        return None
-    check_keys(entry, ("name", "type", "values", "description", "unit"), where, "", problems)
-    name = entry.get("name")
-    if not isinstance(name, str) or not name.isidentifier() or not name.islower():
-        problems.add(where, "name", f"must be a lower-case identifier, not {name!r}")
-        return None
-    where = f"{file}: fact {name!r}"
-    if name in known:
-        origin = known[name].declared_in or "built in"
-        problems.add(where, "name", f"already declared ({origin})")
-        return None
-    kind = entry.get("type")
-    if kind not in FACT_TYPES:
-        problems.add(
-            where,
-            "type",
-            f"{kind!r} is not a fact type"
-            f"{suggest(str(kind), FACT_TYPES)}; allowed: {', '.join(FACT_TYPES)}",
-        )
-        return None
-    description = _text_field(entry, "description", where, problems)
-    values: tuple[str, ...] = ()
-    if kind == Kind.ENUM:
-        raw = entry.get("values")
-        if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
-            problems.add(where, "values", "an enum fact needs a non-empty list of strings")
-            return None
-        odd = [v for v in raw if not ENUM_VALUE.match(v)]
-        if odd:
-            problems.add(
-                where,
-                "values",
-                f"{odd[0]!r}: enum values are 1-64 letters, digits, "
-                "spaces or . _ + / - (starting with a letter or digit)",
-            )
-            return None
-        values = tuple(raw)
-    elif "values" in entry:
-        problems.add(where, "values", f"only enum facts take values, {name!r} is {kind}")
-    unit = entry.get("unit", "")
-    return FactSpec(
-        name,
-        kind,
-        Producer.RULES,
-        description,
-        unit if isinstance(unit, str) else "",
-        values=values,
-        declared_in=file,
     )
 
 

@@ -1,31 +1,104 @@
 """Note and warning texts: ``{fact}`` and ``{fact:.1f}`` placeholders, filled from facts.
 
-Only plain fact names are allowed in a placeholder (no attribute or index access), so a
-rule's text can never reach anything but the facts of the evaluation.
+Only plain fact names are allowed in a placeholder (no attribute or index access, no
+conversion, no positional ``{}``/``{0}``), so a rule's text can never reach anything but
+the facts of the evaluation; and only a format spec that works for every value its fact
+can take, with width and precision of at most ``MAX_FORMAT_NUMBER``, so that filling a
+text can neither fail nor run long at evaluation. Everything is checked when rules load.
 """
 
 from __future__ import annotations
 
+import re
 import string
+import unicodedata
 from collections.abc import Mapping
 
-__all__ = ["fill", "placeholders"]
+__all__ = ["MAX_FORMAT_NUMBER", "control_problem", "fill", "format_problem", "placeholders"]
+
+MAX_FORMAT_NUMBER = 50  # the largest width or precision a format spec may ask for
 
 _FORMATTER = string.Formatter()
+# Python's format-spec mini-language (3.11):
+# [[fill]align][sign][z][#][0][width][,|_][.precision][type]
+_SPEC = re.compile(
+    r"(?:(?P<fill>[^{}])?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[,_]?"
+    r"(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?",
+    re.DOTALL,
+)
+# Values of each kind of fact that a spec must format (numbers may be whole or not).
+_SAMPLES: dict[str, tuple[object, ...]] = {
+    "number": (-2.5, 7),
+    "bool": (True,),
+}
+_TEXT_SAMPLES: tuple[object, ...] = ("text",)
+# Unicode characters that move or hide text on a terminal beside the C0/C1 controls.
+_INVISIBLE = frozenset("\u061c\u200e\u200f\u2028\u2029") | frozenset(
+    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def placeholders(text: str) -> tuple[tuple[str, str], ...]:
-    """(name, format_spec) for each placeholder; raises ValueError on a malformed template."""
+    """(name, format_spec) for each placeholder; ValueError (naming the text) on anything
+    but ``{fact}`` or ``{fact:spec}``. Whether a spec suits its fact is ``format_problem``."""
     found = []
-    for _literal, name, spec, conversion in _FORMATTER.parse(text):
+    try:
+        parsed = list(_FORMATTER.parse(text))
+    except ValueError as exc:  # unbalanced or stray braces
+        hint = "write {{ and }} for literal braces"
+        raise ValueError(f"{_shown(text)}: {exc} ({hint})") from None
+    for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
         if conversion:
-            raise ValueError(f"placeholder {{{name}!{conversion}}}: conversions are not allowed")
+            raise ValueError(
+                f"{_shown(text)}: placeholder {{{name}!{conversion}}}: conversions are not allowed"
+            )
         if not name.isidentifier():
-            raise ValueError(f"placeholder {{{name}}}: only plain fact names are allowed")
+            raise ValueError(
+                f"{_shown(text)}: placeholder {{{name}}}: only plain fact names are allowed, "
+                "as {fact} or {fact:spec}"
+            )
         found.append((name, spec or ""))
     return tuple(found)
+
+
+def format_problem(kind: str, spec: str) -> str:
+    """Why ``spec`` cannot format every value of a fact of ``kind``, or "".
+
+    A spec must be well-formed, ask for a width and precision of at most
+    ``MAX_FORMAT_NUMBER`` (checked before anything is formatted) and format a sample of
+    each kind of value the fact takes (numbers: a fraction and a whole number)."""
+    match = _SPEC.fullmatch(spec)
+    for part in ("width", "precision"):
+        digits = match.group(part) if match else None
+        if digits and (len(digits) > 3 or int(digits) > MAX_FORMAT_NUMBER):
+            shown = digits if len(digits) <= 12 else f"of {len(digits)} digits"
+            return f"bad format {_shown(spec)}: {part} {shown} is more than {MAX_FORMAT_NUMBER}"
+    for sample in _SAMPLES.get(kind, _TEXT_SAMPLES):
+        try:  # a spec outside the grammar fails while it is parsed, before any work
+            format(sample, spec)
+        except (ValueError, TypeError) as exc:
+            return f"bad format {_shown(spec)} for {kind} fact: {str(exc)[:200]}"
+    return "" if match else f"bad format {_shown(spec)}"
+
+
+def control_problem(text: str, *, multiline: bool = False) -> str:
+    """Why a text cannot be shown as written (a control or invisible character), or "".
+    ``multiline`` texts may hold newlines and tabs; names and titles may not."""
+    for char in text:
+        if multiline and char in "\n\t":
+            continue
+        if unicodedata.category(char) == "Cc" or char in _INVISIBLE:
+            return (
+                f"{_shown(text)}: contains the control character U+{ord(char):04X}; "
+                "write plain text"
+            )
+    return ""
 
 
 def fill(text: str, facts: Mapping[str, object]) -> str:
