@@ -47,13 +47,43 @@ def _same(member: Member, value: object) -> bool:
     return type(member) is type(value) and member == value
 
 
+def _key(value: object) -> tuple[str, object]:
+    """A value as a set member that compares as ``_same`` does: numbers exactly, bools and
+    strings only with their own kind (so ``True`` is not ``1``)."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, Fraction):
+        return ("n", value)
+    if isinstance(value, (int, float)):
+        return ("n", exact(value))
+    return ("s", value)
+
+
+# Membership lists seen, by identity (a tuple equal to another may differ in kind: (True,)
+# == (1,)); each entry keeps its tuple alive, so an id is never reused while it is cached.
+_KEYS: dict[int, tuple[tuple[object, ...], frozenset[tuple[str, object]]]] = {}
+
+
+def _keys(values: tuple[object, ...]) -> frozenset[tuple[str, object]]:
+    """A membership list's values as a set, built once per list: a test of a 10,000-value
+    list is one lookup, not 10,000 exact comparisons (the checker tests it many times)."""
+    cached = _KEYS.get(id(values))
+    if cached is not None and cached[0] is values:
+        return cached[1]
+    keys = frozenset(_key(v) for v in values)
+    if len(_KEYS) >= 4096:
+        _KEYS.clear()
+    _KEYS[id(values)] = (values, keys)
+    return keys
+
+
 def satisfies(test: Test, value: Member | None) -> bool:
     """Whether ``test`` holds for the fact taking ``value`` (None: absent, so never)."""
     if value is None:
         return False
     if test.op in ("in", "not_in"):
         assert isinstance(test.value, tuple)
-        inside = any(_same(value, v) for v in test.value)
+        inside = _key(value) in _keys(test.value)
         return inside if test.op == "in" else not inside
     if test.op in ("eq", "ne"):
         return _same(value, test.value) == (test.op == "eq")
