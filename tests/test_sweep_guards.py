@@ -51,7 +51,7 @@ def test_two_processes_sweeping_to_one_output_never_interleave(tmp_path: Path) -
     its turn; the output is whole and the journal never holds a foreign row."""
     grid = _grid(tmp_path, GRID.replace("[1, 2, 3]", str(list(range(1, 200)))))
     output = tmp_path / "plan.csv"
-    command = [sys.executable, "-m", "r1rules.cli._main", "sweep", str(grid), "-o", str(output)]
+    command = [sys.executable, "-m", "r1rules", "sweep", str(grid), "-o", str(output)]
     command += ["--workers", "1", "--no-progress"]
     first = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     time.sleep(0.05)
