@@ -35,6 +35,46 @@ complete = true
 """
 
 
+# Two collect tables: one sets `source` above 300 QPS, a later one copies it above 200 QPS,
+# so the copy may read a fact with no value (the checker's unset-copy warning).
+UNSET_COPY = """
+[[facts]]
+name = "source"
+type = "number"
+description = "set only above 300 QPS"
+
+[[facts]]
+name = "copy"
+type = "number"
+description = "copied above 200 QPS"
+
+[[tables]]
+id = "set-source"
+title = "set"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "set-source-1"
+  title = "set"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 300 } }
+  set = { source = 1 }
+
+[[tables]]
+id = "copy-source"
+title = "copy"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "copy-source-1"
+  title = "copy"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 200 } }
+  set = { copy = { fact = "source" } }
+  note = "{copy}"
+"""
+
+
 def write_rules(folder: Path, *extra: str, minimal: bool = True) -> Path:
     """Write the minimal policy (optionally) and extra rule files into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

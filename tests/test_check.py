@@ -430,47 +430,11 @@ def test_enum_tests_that_exclude_each_other_contradict() -> None:
 
 def test_copying_a_fact_that_may_be_unset_is_a_warning(tmp_path: Path) -> None:
     """A fact set only by a collect table may have no value when a later rule copies it."""
-    from rulefiles import write_rules
+    from rulefiles import UNSET_COPY, write_rules
 
     from r1rules import load_rules
 
-    text = """
-[[facts]]
-name = "source"
-type = "number"
-description = "set only above 300 QPS"
-
-[[facts]]
-name = "copy"
-type = "number"
-description = "copied above 200 QPS"
-
-[[tables]]
-id = "set-source"
-title = "set"
-hit_policy = "collect"
-  [[tables.rules]]
-  id = "set-source-1"
-  title = "set"
-  source = "test"
-  why = "test"
-  when = { peak_qps = { gt = 300 } }
-  set = { source = 1 }
-
-[[tables]]
-id = "copy-source"
-title = "copy"
-hit_policy = "collect"
-  [[tables.rules]]
-  id = "copy-source-1"
-  title = "copy"
-  source = "test"
-  why = "test"
-  when = { peak_qps = { gt = 200 } }
-  set = { copy = { fact = "source" } }
-  note = "{copy}"
-"""
-    rules = load_rules(write_rules(tmp_path, text))
+    rules = load_rules(write_rules(tmp_path, UNSET_COPY))
     file = str((tmp_path / "01-extra.toml").resolve())
     assert tuple(str(f) for f in rules.findings) == (
         f"warning: {file}: copy-source-1: unset-copy: set.copy copies 'source', which may have "

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 import pytest
-from rulefiles import write_rules
+from rulefiles import UNSET_COPY, write_rules
 
 import r1rules
 from r1rules import RuleError, load_rules
@@ -21,42 +21,6 @@ from r1rules.ruleset import HitPolicy, Table
 W = r1rules.Workload(model="deepseek-r1-distill-qwen-14b", peak_qps=12, latency_ms=800)
 REFUSED = (TypeError, AttributeError, attrs.exceptions.FrozenInstanceError)
 
-WARNED = """
-[[facts]]
-name = "source"
-type = "number"
-description = "a number"
-
-[[facts]]
-name = "copy"
-type = "number"
-description = "its copy"
-
-[[tables]]
-id = "set-source"
-title = "set"
-hit_policy = "collect"
-  [[tables.rules]]
-  id = "set-source-1"
-  title = "set"
-  source = "test"
-  why = "test"
-  when = { peak_qps = { gt = 300 } }
-  set = { source = 1 }
-
-[[tables]]
-id = "copy-source"
-title = "copy"
-hit_policy = "collect"
-  [[tables.rules]]
-  id = "copy-source-1"
-  title = "copy"
-  source = "test"
-  why = "test"
-  when = { peak_qps = { gt = 200 } }
-  set = { copy = { fact = "source" } }
-  note = "{copy}"
-"""
 
 BROKEN = """
 [[tables]]
@@ -113,7 +77,7 @@ def _attempts(folder: Path) -> Iterator[tuple[str, Callable[[], object]]]:
 def test_no_mutation_of_what_the_rule_functions_return_changes_a_later_call(
     tmp_path: Path,
 ) -> None:
-    folder = write_rules(tmp_path, WARNED)
+    folder = write_rules(tmp_path, UNSET_COPY)
     write_rules(folder / "broken", BROKEN)
     shipped = default_rules()
     before = (dict(shipped.facts), shipped.tables, r1rules.evaluate(W).to_dict())
