@@ -75,6 +75,21 @@ hit_policy = "collect"
 """
 
 
+# One table that decides only the edition: a policy missing every other recommendation field.
+ONLY_EDITION = """
+[[tables]]
+id = "e"
+title = "edition only"
+hit_policy = "unique"
+  [[tables.rules]]
+  id = "e1"
+  title = "all basic"
+  source = "test"
+  why = "test"
+  set = { edition = "basic" }
+"""
+
+
 def write_rules(folder: Path, *extra: str, minimal: bool = True) -> Path:
     """Write the minimal policy (optionally) and extra rule files into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
-from rulefiles import write_rules
+from rulefiles import ONLY_EDITION, write_rules
 
 import r1rules
 from r1rules import CatalogError, RuleError, load_rules
@@ -77,20 +77,8 @@ def test_load_problems_carry_file_rule_table_and_key_path(tmp_path: Path) -> Non
 
 
 def test_rule_set_wide_problems_name_no_file(tmp_path: Path) -> None:
-    text = """
-[[tables]]
-id = "e"
-title = "edition only"
-hit_policy = "unique"
-  [[tables.rules]]
-  id = "e1"
-  title = "all basic"
-  source = "test"
-  why = "test"
-  set = { edition = "basic" }
-"""
     with pytest.raises(RuleError) as caught:
-        load_rules(write_rules(tmp_path, text, minimal=False))
+        load_rules(write_rules(tmp_path, ONLY_EDITION, minimal=False))
     first = caught.value.problems[0]
     assert place(first) == ("load", "", (), "", "rule set", "")
     assert first.line == "rule set: no rule sets 'gpu', which every recommendation needs"

@@ -6,7 +6,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from rulefiles import write_rules
+from rulefiles import ONLY_EDITION, write_rules
 
 import r1rules
 from r1rules import RuleError, load_rules
@@ -104,19 +104,7 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
 
 
 def test_a_policy_must_set_every_recommendation_field(tmp_path: Path) -> None:
-    only_edition = """
-[[tables]]
-id = "e"
-title = "edition only"
-hit_policy = "unique"
-  [[tables.rules]]
-  id = "e1"
-  title = "all basic"
-  source = "test"
-  why = "test"
-  set = { edition = "basic" }
-"""
-    folder = write_rules(tmp_path, only_edition, minimal=False)
+    folder = write_rules(tmp_path, ONLY_EDITION, minimal=False)
     with pytest.raises(RuleError) as caught:
         load_rules(folder)
     assert lines(caught.value)[0] == (
