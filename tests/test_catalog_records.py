@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 import pytest
+from hfconfigs import R1_CONFIG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Reach
@@ -144,26 +145,6 @@ LLAMA = {
     "max_position_embeddings": 4096,
     "torch_dtype": "bfloat16",
 }
-DEEPSEEK = {
-    "architectures": ["DeepseekV3ForCausalLM"],
-    "hidden_size": 7168,
-    "intermediate_size": 18432,
-    "moe_intermediate_size": 2048,
-    "num_hidden_layers": 61,
-    "first_k_dense_replace": 3,
-    "n_routed_experts": 256,
-    "n_shared_experts": 1,
-    "num_experts_per_tok": 8,
-    "num_attention_heads": 128,
-    "kv_lora_rank": 512,
-    "q_lora_rank": 1536,
-    "qk_nope_head_dim": 128,
-    "qk_rope_head_dim": 64,
-    "v_head_dim": 128,
-    "vocab_size": 129280,
-    "max_position_embeddings": 163840,
-    "torch_dtype": "bfloat16",
-}
 
 
 def _config(tmp_path: Path, config: dict[str, Any]) -> Path:
@@ -173,7 +154,7 @@ def _config(tmp_path: Path, config: dict[str, Any]) -> Path:
 
 
 def test_hf_config_model_problems_name_the_file_and_the_config_key(tmp_path: Path) -> None:
-    path = _config(tmp_path, {**DEEPSEEK, "num_experts_per_tok": 300, "first_k_dense_replace": 61})
+    path = _config(tmp_path, {**R1_CONFIG, "num_experts_per_tok": 300, "first_k_dense_replace": 61})
     with pytest.raises(CatalogError) as caught:
         model_from_hf_config(path)
     assert str(caught.value) == (
@@ -203,7 +184,7 @@ def test_hf_config_without_head_dim_needs_heads_dividing_hidden_size(tmp_path: P
 
 
 def test_hf_config_of_a_deepseek_v3_shape_matches_r1(tmp_path: Path) -> None:
-    model = model_from_hf_config(_config(tmp_path, {**DEEPSEEK, "_name_or_path": "x/y"}))
+    model = model_from_hf_config(_config(tmp_path, {**R1_CONFIG, "_name_or_path": "x/y"}))
     for field in HF_KEYS:
         assert getattr(model, field) == getattr(R1, field), field
     assert model.total_params_b == pytest.approx(R1.total_params_b, rel=0.01)
