@@ -223,7 +223,7 @@ def _assemble(run: _Run) -> Recommendation:
         trace=tuple(run.trace),
         estimates=estimates,
         ruleset_version=run.rules.version,
-        facts=dict(facts),
+        facts=facts,
         workload=run.workload,
         rules=run.rules,
     )
