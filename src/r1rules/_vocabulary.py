@@ -17,7 +17,11 @@ import attrs
 
 __all__ = [
     "BUILTIN_FACTS",
+    "DECISION_INPUTS",
+    "FABRICS",
     "KV_PRECISIONS",
+    "OBJECTIVES",
+    "OPTION_INPUTS",
     "PRECISIONS",
     "RECOMMENDATION_FIELDS",
     "SIZING_INPUTS",
@@ -115,6 +119,8 @@ _W, _R, _S = Producer.WORKLOAD, Producer.RULES, Producer.SIZING
 PRECISIONS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 KV_PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
 STAGES = ("development", "production")
+OBJECTIVES = ("cost", "latency", "article")
+FABRICS = ("ethernet-1g", "ethernet-10g", "infiniband-ndr")
 
 _SPECS: tuple[FactSpec, ...] = (
     # --- the workload -------------------------------------------------------------------
@@ -146,6 +152,13 @@ _SPECS: tuple[FactSpec, ...] = (
     _num("sequence_tokens", _W, "prompt + output tokens", "tokens", 2.0, 2e8, integer=True),
     _enum("stage", _W, "development or production", STAGES),
     _bool("has_budget", _W, "the workload gives a budget"),
+    _enum(
+        "objective",
+        _W,
+        "what the answer optimises: cost (cheapest meeting the targets), latency (fastest "
+        "within budget) or article (the article's configuration)",
+        OBJECTIVES,
+    ),
     _num("budget_usd", _W, "total hardware budget", "USD", 0.0, 1e15, optional=True),
     _num("weights_gb", _W, "weight memory at this precision (scales included)", "GB"),
     _num(
@@ -195,6 +208,18 @@ _SPECS: tuple[FactSpec, ...] = (
         _R,
         "GPU class the model scale calls for (seed §5)",
         ("consumer", "datacenter", "hbm"),
+    ),
+    _enum(
+        "selection",
+        _R,
+        "how the answer is chosen among the options: pinned, article, cheapest or fastest",
+        ("pinned", "article", "cheapest", "fastest"),
+    ),
+    _enum("fabric", _R, "the scale-out network priced between nodes", FABRICS),
+    _bool(
+        "option_excluded",
+        _R,
+        "a rule rules this option out as an answer (it is still listed and priced)",
     ),
     # --- sizing physics -------------------------------------------------------------------
     _enum(
@@ -255,6 +280,12 @@ _SPECS: tuple[FactSpec, ...] = (
     _bool("tp_over_pcie", _S, "the tensor-parallel group is larger than the GPU's NVLink domain"),
     _num("gpu_memory_bandwidth_gbps", _S, "memory bandwidth of one deploy GPU", "GB/s"),
     _bool("gpu_price_known", _S, "a sourced price exists for the deploy GPU"),
+    _bool(
+        "option_meets_targets",
+        _S,
+        "the deployment holds the model within its node span and meets latency_ms",
+    ),
+    _num("output_tokens_per_s", _S, "output tokens/s at the operating batch", "tokens/s", 0.0),
     _num(
         "gpu_cost_usd",
         _S,
@@ -262,7 +293,57 @@ _SPECS: tuple[FactSpec, ...] = (
         "USD",
         optional=True,
     ),
+    _num(
+        "network_cost_usd", _S, "NICs, switch ports and optics between nodes", "USD", optional=True
+    ),
+    _num("capital_cost_usd", _S, "GPUs + hosts + fabric, approximate", "USD", optional=True),
+    _num(
+        "onprem_usd_per_hour",
+        _S,
+        "capital amortized over the stated period, plus power",
+        "USD/h",
+        optional=True,
+    ),
+    _num("cloud_usd_per_hour", _S, "the GPUs at on-demand cloud rates", "USD/h", optional=True),
+    _num(
+        "usd_per_million_tokens",
+        _S,
+        "on-premises cost per million output tokens at the operating batch",
+        "USD",
+        optional=True,
+    ),
     _num("gpu_budget_share", _S, "gpu_cost_usd / budget_usd", "fraction", optional=True),
+    _num("budget_share", _S, "capital_cost_usd / budget_usd", "fraction", optional=True),
+    _num(
+        "over_budget_usd", _S, "capital_cost_usd above budget_usd (0 within)", "USD", optional=True
+    ),
+    _enum("article_gpu", _S, "the GPU of the article's configuration", values_from="gpus"),
+    _num(
+        "article_gpu_count",
+        _S,
+        "GPUs in the article's configuration",
+        "GPUs",
+        1.0,
+        integer=True,
+    ),
+    _bool("article_is_answer", _S, "this deployment is the article's configuration"),
+    _bool("article_meets_targets", _S, "the article's configuration meets the targets"),
+    _num("article_ttft_ms", _S, "time to first token of the article's configuration", "ms", 0.0),
+    _num(
+        "article_capital_usd",
+        _S,
+        "capital cost of the article's configuration",
+        "USD",
+        optional=True,
+    ),
+    _num(
+        "savings_usd",
+        _S,
+        "article_capital_usd - capital_cost_usd (negative: this costs more)",
+        "USD",
+        -math.inf,
+        optional=True,
+    ),
 )
 
 # Read-only: every rule set starts from it, so no caller may change it.
@@ -282,3 +363,9 @@ RECOMMENDATION_FIELDS = (
 
 # Decision facts the sizing physics reads; it runs once all of them are known.
 SIZING_INPUTS = ("candidate_gpu", "upgrade_ladder", "headroom_fraction", "max_nodes_per_replica")
+
+# Facts the decision reads when a rule sets them (none is required; see recommend/_decide):
+# before sizing, how to choose among the options and which fabric to price; after sizing,
+# whether a rule excludes an option from being the answer.
+DECISION_INPUTS = ("selection", "fabric")
+OPTION_INPUTS = ("option_excluded",)

@@ -14,11 +14,12 @@ from typing import Any
 import attrs
 
 from r1rules._errors import CatalogError, WorkloadError, suggest
-from r1rules._vocabulary import BUILTIN_FACTS, KV_PRECISIONS, PRECISIONS, STAGES
+from r1rules._vocabulary import BUILTIN_FACTS, KV_PRECISIONS, OBJECTIVES, PRECISIONS, STAGES
 from r1rules.catalog import Catalog, Model, default_catalog, generic_dense_model
 
 __all__ = [
     "DEFAULT_KV_CACHE_PRECISION",
+    "DEFAULT_OBJECTIVE",
     "DEFAULT_OUTPUT_TOKENS",
     "DEFAULT_PROMPT_TOKENS",
     "DEFAULT_STAGE",
@@ -35,6 +36,7 @@ __all__ = [
 DEFAULT_PROMPT_TOKENS = 1024
 DEFAULT_OUTPUT_TOKENS = 4096
 DEFAULT_STAGE = "production"
+DEFAULT_OBJECTIVE = "cost"
 DEFAULT_KV_CACHE_PRECISION = "bf16"
 
 
@@ -129,6 +131,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "output_tokens": lambda v: _tokens("output_tokens", v),
     "stage": lambda v: choice("stage", v, STAGES),
     "budget_usd": lambda v: None if v is None else _number("budget_usd", v),
+    "objective": lambda v: choice("objective", v, OBJECTIVES),
 }
 
 
@@ -141,7 +144,10 @@ class Workload:
     (a generic dense model of that many billion parameters), not both. ``precision``
     defaults to the model's native precision (FP8 for R1, BF16 for the distills), filled in
     by :meth:`resolve`. ``latency_ms`` is the time-to-first-token target. ``gpu`` pins the
-    GPU model. Model and GPU names are kept as given until :meth:`resolve` looks them up in
+    GPU model. ``objective`` chooses the answer among the options: ``cost`` (the default:
+    the cheapest that meets the targets in the seed §5 class), ``latency`` (the fastest
+    within ``budget_usd``) or ``article`` (the article's configuration, as r1rules 0.1).
+    Model and GPU names are kept as given until :meth:`resolve` looks them up in
     the catalog of the rules that evaluate the workload.
     """
 
@@ -156,6 +162,7 @@ class Workload:
     output_tokens: int = DEFAULT_OUTPUT_TOKENS
     stage: str = DEFAULT_STAGE
     budget_usd: float | None = None
+    objective: str = DEFAULT_OBJECTIVE
 
     def __init__(
         self,
@@ -171,6 +178,7 @@ class Workload:
         output_tokens: int = DEFAULT_OUTPUT_TOKENS,
         stage: str = DEFAULT_STAGE,
         budget_usd: float | None = None,
+        objective: str = DEFAULT_OBJECTIVE,
         **unknown: object,
     ) -> None:
         # Written out (not attrs' own) so that a positional value or an unknown field name is
@@ -193,6 +201,7 @@ class Workload:
             "output_tokens": output_tokens,
             "stage": stage,
             "budget_usd": budget_usd,
+            "objective": objective,
         }
         problems = [
             f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "

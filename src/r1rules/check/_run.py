@@ -19,7 +19,12 @@ from pathlib import Path
 import attrs
 
 from r1rules._errors import Problem, ProblemKind, RuleError
-from r1rules._vocabulary import RECOMMENDATION_FIELDS, SIZING_INPUTS
+from r1rules._vocabulary import (
+    DECISION_INPUTS,
+    OPTION_INPUTS,
+    RECOMMENDATION_FIELDS,
+    SIZING_INPUTS,
+)
 from r1rules.check._domain import Domains
 from r1rules.check._finding import WARNING, Finding
 from r1rules.check._space import Space, intersect, is_empty
@@ -118,7 +123,7 @@ def _unread_facts(rules: RuleSet) -> Iterator[Finding]:
     """Facts a rule file declares or a rule sets that nothing reads (forward-chaining
     hygiene); recommendation fields and sizing inputs are read by the pipeline itself."""
     read = {name for rule in rules.rules for name in rule.reads}
-    read.update(RECOMMENDATION_FIELDS, SIZING_INPUTS)
+    read.update(RECOMMENDATION_FIELDS, SIZING_INPUTS, DECISION_INPUTS, OPTION_INPUTS)
     setters: dict[str, list[Rule]] = {}
     for rule in rules.rules:
         for name in rule.set_facts:

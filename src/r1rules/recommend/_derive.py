@@ -9,10 +9,17 @@ from collections.abc import Mapping
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import SIZING_INPUTS
 from r1rules._workload import Workload
-from r1rules.catalog import Catalog, Gpu, Model
-from r1rules.physics import Sizing, kv_cache_bytes_per_token, size, weights_gb
+from r1rules.catalog import Catalog, Gpu, Model, PriceList
+from r1rules.physics import Cost, Sizing, cost_of, kv_cache_bytes_per_token, size, weights_gb
 
-__all__ = ["input_facts", "sizing_facts", "sizing_for"]
+__all__ = [
+    "cost_facts",
+    "deploy_facts",
+    "input_facts",
+    "output_tokens_per_s",
+    "sizing_facts",
+    "sizing_for",
+]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -47,6 +54,7 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
         output_tokens=workload.output_tokens,
         sequence_tokens=workload.sequence_tokens,
         stage=workload.stage,
+        objective=workload.objective,
         has_budget=workload.budget_usd is not None,
     )
     if workload.budget_usd is not None:
@@ -70,34 +78,15 @@ def sizing_for(workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, o
     )
 
 
-def sizing_facts(
-    workload: Workload, model: Model, catalog: Catalog, facts: Mapping[str, object]
+def deploy_facts(
+    workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, object]
 ) -> tuple[dict[str, object], Sizing]:
-    """Size the candidate GPU; when it cannot hold the model, the first ladder GPU that can.
-
-    Returns the sizing facts and the Sizing of the deploy GPU.
-    """
-    missing = [n for n in SIZING_INPUTS if n not in facts]
-    if missing:
-        raise EvaluationError(
-            f"no rule set {', '.join(repr(m) for m in missing)} for this "
-            "workload, and the sizing physics needs it"
-        )
-    candidate = sizing_for(workload, model, catalog.gpu(str(facts["candidate_gpu"])), facts)
-    deploy = candidate
-    if not candidate.feasible:
-        ladder = facts["upgrade_ladder"]
-        assert isinstance(ladder, tuple)
-        for gpu_id in ladder:
-            deploy = sizing_for(workload, model, catalog.gpu(gpu_id), facts)
-            if deploy.feasible:
-                break
-    gpu = deploy.gpu
+    """The sizing facts of a deployment of ``gpu`` (which may not hold the model)."""
+    deploy = sizing_for(workload, model, gpu, facts)
     placement = deploy.placement
     tp = placement.tensor_parallel
     out: dict[str, object] = {
         "deploy_gpu": gpu.id,
-        "candidate_feasible": candidate.feasible,
         "deploy_feasible": deploy.feasible,
         "fits_on_one_gpu": deploy.fits_on_one_gpu,
         "gpu_memory_gb": float(gpu.memory_gb),
@@ -107,7 +96,6 @@ def sizing_facts(
         "precision_native_on_gpu": deploy.precision_native,
         "gpu_nvlink_domain": gpu.nvlink_domain,
         "gpu_memory_bandwidth_gbps": float(gpu.memory_bandwidth_gbps),
-        "gpu_price_known": gpu.price_usd is not None,
         "tp_over_pcie": tp > 1 and gpu.nvlink_domain < tp,
         "min_gpus_for_memory": deploy.min_gpus_for_memory,
         "tensor_parallel": tp,
@@ -125,18 +113,81 @@ def sizing_facts(
         "best_ttft_ms": deploy.best_ttft_ms,
         "tpot_ms": deploy.tpot_ms,
         "meets_latency": deploy.meets_latency,
+        "option_meets_targets": deploy.feasible and deploy.meets_latency,
+        "output_tokens_per_s": output_tokens_per_s(deploy),
         "memory_per_gpu_gb": placement.weights_gb_per_gpu
         + min(
             placement.kv_space_gb_per_gpu,
             placement.kv_gb_per_sequence_per_gpu * deploy.batch_per_replica,
         ),
     }
-    if gpu.price_usd is not None:
-        cost = deploy.sized_gpu_count * gpu.price_usd
-        out["gpu_cost_usd"] = float(cost)
-        budget = facts.get("budget_usd")
-        if isinstance(budget, float) and budget > 0:
-            out["gpu_budget_share"] = cost / budget
     if not all(math.isfinite(v) for v in out.values() if isinstance(v, float)):
         raise EvaluationError(f"sizing produced a non-finite figure for {gpu.id}: {out}")
     return out, deploy
+
+
+def output_tokens_per_s(deploy: Sizing) -> float:
+    """Output tokens/s of the whole deployment at its operating batch."""
+    return deploy.replicas * deploy.batch_per_replica * 1000.0 / deploy.tpot_ms
+
+
+def sizing_facts(
+    workload: Workload, model: Model, catalog: Catalog, facts: Mapping[str, object]
+) -> tuple[dict[str, object], Sizing]:
+    """Size the candidate GPU; when it cannot hold the model, the first ladder GPU that can.
+
+    This is the article's configuration (seed §2.1/§3.1/§4.1, upgraded only for memory).
+    Returns its sizing facts and its Sizing.
+    """
+    missing = [n for n in SIZING_INPUTS if n not in facts]
+    if missing:
+        raise EvaluationError(
+            f"no rule set {', '.join(repr(m) for m in missing)} for this "
+            "workload, and the sizing physics needs it"
+        )
+    out, deploy = deploy_facts(workload, model, catalog.gpu(str(facts["candidate_gpu"])), facts)
+    candidate_feasible = deploy.feasible
+    if not candidate_feasible:
+        ladder = facts["upgrade_ladder"]
+        assert isinstance(ladder, tuple)
+        for gpu_id in ladder:
+            out, deploy = deploy_facts(workload, model, catalog.gpu(gpu_id), facts)
+            if deploy.feasible:
+                break
+    out["candidate_feasible"] = candidate_feasible
+    return out, deploy
+
+
+def cost_facts(
+    prices: PriceList, gpu: Gpu, sized: Mapping[str, object], facts: Mapping[str, object]
+) -> tuple[dict[str, object], Cost | None]:
+    """Cost facts of a sized deployment (``sized``: its sizing facts) for the budget rules."""
+    count = int(sized["sized_gpu_count"])  # type: ignore[call-overload]
+    nodes = int(sized["sized_nodes"])  # type: ignore[call-overload]
+    cost = cost_of(
+        prices,
+        gpu,
+        count,
+        nodes,
+        str(facts.get("fabric", "")),
+        float(sized["output_tokens_per_s"]),  # type: ignore[arg-type]
+    )
+    out: dict[str, object] = {"gpu_price_known": cost is not None}
+    if cost is None:
+        return out, None
+    out.update(
+        gpu_cost_usd=cost.gpus_usd,
+        network_cost_usd=cost.fabric_usd,
+        capital_cost_usd=cost.capital_usd,
+        onprem_usd_per_hour=cost.onprem_usd_per_hour,
+    )
+    if cost.onprem_usd_per_million_tokens is not None:
+        out["usd_per_million_tokens"] = cost.onprem_usd_per_million_tokens
+    if cost.cloud_usd_per_hour is not None:
+        out["cloud_usd_per_hour"] = cost.cloud_usd_per_hour
+    budget = facts.get("budget_usd")
+    if isinstance(budget, float) and budget > 0:
+        out["gpu_budget_share"] = cost.gpus_usd / budget
+        out["budget_share"] = cost.capital_usd / budget
+        out["over_budget_usd"] = max(0.0, cost.capital_usd - budget)
+    return out, cost

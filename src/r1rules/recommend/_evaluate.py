@@ -1,10 +1,12 @@
-"""evaluate(): workload -> facts -> rules (stratum by stratum, sizing between) -> Recommendation."""
+"""evaluate(): workload -> facts -> rules before sizing -> options sized, priced and decided by
+the rules after sizing -> Recommendation."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+
+import attrs
 
 from r1rules._errors import EvaluationError, R1RulesError, WorkloadError
 from r1rules._vocabulary import RECOMMENDATION_FIELDS
@@ -17,10 +19,11 @@ from r1rules._workload import (
 from r1rules.catalog import Gpu, Model, default_catalog
 from r1rules.check import default_rules, load_rules
 from r1rules.engine import compiled
-from r1rules.physics import Estimates, Sizing, estimate_deployment, estimate_in
-from r1rules.recommend._derive import input_facts, sizing_facts
-from r1rules.recommend._recommendation import GpuChoice, Message, Recommendation, TraceStep
-from r1rules.ruleset import Alternative, HitPolicy, Rule, RuleSet, Table, fill
+from r1rules.physics import Estimates, estimate_deployment, estimate_in
+from r1rules.recommend._decide import Decision, decide
+from r1rules.recommend._recommendation import GpuChoice, Recommendation
+from r1rules.recommend._run import Run
+from r1rules.ruleset import RuleSet
 
 __all__ = ["estimate", "evaluate", "resolve_rules"]
 
@@ -38,121 +41,27 @@ def resolve_rules(rules: RuleSet | str | os.PathLike[str] | None) -> RuleSet:
     )
 
 
-class _Run:
-    """The mutable state of one evaluation; never outlives the call."""
-
-    def __init__(self, workload: Workload, rules: RuleSet, model: Model) -> None:
-        self.workload = workload
-        self.rules = rules
-        self.model = model
-        self.facts: dict[str, object] = input_facts(workload, model)
-        self.trace: list[TraceStep] = []
-        self.notes: list[Message] = []
-        self.warnings: list[Message] = []
-        self.alternatives: list[Alternative] = []
-        self.sizing: Sizing | None = None
-
-    def size(self) -> None:
-        found, self.sizing = sizing_facts(self.workload, self.model, self.rules.catalog, self.facts)
-        self.facts.update(found)
-
-    def apply(self, tables: Sequence[Table], fired: Sequence[str]) -> None:
-        """Apply one stratum's firings table by table, enforcing each hit policy."""
-        by_table: dict[str, list[Rule]] = {}
-        rules_by_id = self.rules.rules_by_id
-        for rule_id in fired:
-            rule = rules_by_id[rule_id]
-            by_table.setdefault(rule.table_id, []).append(rule)
-        for table in tables:
-            matched = by_table.get(table.id)
-            if matched:
-                self.apply_table(table, matched)
-            elif table.complete:
-                raise EvaluationError(
-                    f"{table.file}: table {table.id!r} is complete but no rule matched this "
-                    f"workload (a gap in the rules); facts: {_facts_read(table, self.facts)}"
-                )
-
-    def apply_table(self, table: Table, matched: Sequence[Rule]) -> None:
-        policy = table.hit_policy
-        if policy == HitPolicy.UNIQUE and len(matched) > 1:
-            raise EvaluationError(
-                f"{table.file}: table {table.id!r} is unique but rules "
-                f"{', '.join(repr(r.id) for r in matched)} all matched this workload"
-            )
-        assigned: dict[str, tuple[object, str]] = {}
-        if policy == HitPolicy.FIRST:
-            self._fire(matched[0], assigned, policy)
-            for rule in matched[1:]:
-                self.trace.append((rule.id, self._read(rule), (), True))
-            return
-        for rule in matched:
-            self._fire(rule, assigned, policy)
-
-    def _read(self, rule: Rule) -> tuple[tuple[str, object], ...]:
-        facts = self.facts
-        return tuple([(name, facts.get(name)) for name in rule.condition_facts])
-
-    def _fire(self, rule: Rule, assigned: dict[str, tuple[object, str]], policy: str) -> None:
-        """Apply one rule's consequences; ``assigned`` catches conflicting sets within a
-        table whose policy lets several rules fire (any, collect)."""
-        facts = self.facts
-        values = tuple([(name, facts.get(name)) for name in rule.condition_facts])
-        sets: tuple[tuple[str, object], ...] = ()
-        if rule.sets:
-            done = []
-            for assignment in rule.sets:
-                name = assignment.fact
-                if assignment.from_fact:
-                    if assignment.from_fact not in facts:
-                        raise EvaluationError(
-                            f"{rule.file}: rule {rule.id!r}: set.{name}: fact "
-                            f"{assignment.from_fact!r} has no value for this workload"
-                        )
-                    value = facts[assignment.from_fact]
-                else:
-                    value = assignment.value
-                if policy in _SEVERAL:
-                    earlier = assigned.get(name)
-                    if earlier is not None and earlier[0] != value:
-                        raise EvaluationError(
-                            f"{rule.file}: table {rule.table_id!r} ({policy}): rules "
-                            f"{earlier[1]!r} and {rule.id!r} set {name!r} to different values "
-                            f"({earlier[0]!r} and {value!r})"
-                        )
-                    assigned[name] = (value, rule.id)
-                facts[name] = value
-                done.append((name, value))
-            sets = tuple(done)
-        self.trace.append((rule.id, values, sets, False))
-        if rule.notes:
-            self.notes.extend(Message(fill(text, facts), rule.id) for text in rule.notes)
-        if rule.warnings:
-            self.warnings.extend(Message(fill(text, facts), rule.id) for text in rule.warnings)
-        if rule.alternatives:
-            self.alternatives.extend(rule.alternatives)
-
-
-_SEVERAL = frozenset({HitPolicy.ANY, HitPolicy.COLLECT})
-
-
-def _facts_read(table: Table, facts: Mapping[str, object]) -> str:
-    names = dict.fromkeys(n for r in table.rules for n in r.condition_facts)
-    return ", ".join(f"{n}={facts.get(n)!r}" for n in names)
-
-
 def evaluate(
     workload: Workload,
     rules: RuleSet | str | os.PathLike[str] | None = None,
+    *,
+    options: bool = True,
 ) -> Recommendation:
-    """The hardware recommendation for ``workload``, justified rule by rule.
+    """The hardware recommendation for ``workload``, priced, compared and justified.
 
     Pure from the caller's view: deterministic, thread-safe, and it leaves no session in
     the engine. ``rules`` is a loaded RuleSet or a path to rule files (default: shipped);
     a path is loaded and checked on every call, so load it once with ``load_rules()`` when
-    evaluating many workloads. Cost: about 0.2-0.4 ms per call on the shipped rules.
-    The workload's model and GPU names are looked up in the rule set's catalog, and the
-    recommendation holds the workload resolved (canonical ids, precision filled in).
+    evaluating many workloads. The workload's model and GPU names are looked up in the rule
+    set's catalog, and the recommendation holds the workload resolved (canonical ids,
+    precision filled in).
+
+    The answer is the option the rules select for the workload's ``objective`` (see
+    ``Workload.objective``); ``article`` is the article's own configuration, always
+    priced. ``options=True`` (the default) also sizes, prices and ranks every catalog GPU
+    in the workload's precision and in the lower precisions it could be quantized to
+    (``Recommendation.options``); ``options=False`` decides the same answer with only the
+    work the choice needs.
     Raises WorkloadError for a workload that is not a Workload or names what the rule
     set's catalog lacks (or exceeds its model's context window), RuleError for bad rule
     files, EvaluationError when the rules cannot decide (a gap or an overlap).
@@ -163,19 +72,25 @@ def evaluate(
         )
     ruleset = resolve_rules(rules)
     resolved, model = workload.resolve(ruleset.catalog)
-    run = _Run(resolved, ruleset, model)
-    size_before = ruleset.sizing_stratum + 1
-    with compiled(ruleset).session() as session:
-        for stratum, tables in ruleset.by_stratum:
-            if stratum == size_before:
-                run.size()
-            run.apply(tables, session.run_stratum(stratum, run.facts))
-    if run.sizing is None:
-        run.size()
-    return _assemble(run)
+    engine = compiled(ruleset)
+    split = ruleset.sizing_stratum
+    pre = [(s, t) for s, t in ruleset.by_stratum if s <= split]
+    post = [(s, t) for s, t in ruleset.by_stratum if s > split]
+
+    def base_for(precision: str) -> Run:
+        run = Run(attrs.evolve(resolved, precision=precision), ruleset, model)
+        run.run_strata(engine, pre)
+        return run
+
+    assert resolved.precision is not None
+    decision = decide(
+        base_for(resolved.precision), engine, post, base_for=base_for, with_options=options
+    )
+    return _assemble(decision)
 
 
-def _assemble(run: _Run) -> Recommendation:
+def _assemble(decision: Decision) -> Recommendation:
+    run = decision.run
     facts = run.facts
     missing = [f for f in RECOMMENDATION_FIELDS if f not in facts]
     if missing:
@@ -226,6 +141,12 @@ def _assemble(run: _Run) -> Recommendation:
         facts=facts,
         workload=run.workload,
         rules=run.rules,
+        cost=run.cost,
+        article=decision.article,
+        chosen=decision.chosen,
+        options=decision.options,
+        objective=decision.objective,
+        evaluator=evaluate,
     )
 
 

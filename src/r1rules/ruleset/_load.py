@@ -15,6 +15,7 @@ from r1rules._errors import CatalogError, Problem, ProblemKind, RuleError, sugge
 from r1rules._files import UnreadableFile, read_text, toml_of
 from r1rules._vocabulary import (
     BUILTIN_FACTS,
+    DECISION_INPUTS,
     RECOMMENDATION_FIELDS,
     SIZING_INPUTS,
     FactSpec,
@@ -327,7 +328,14 @@ def _stratify(
     def sizing_depth() -> int:
         if not sizing:
             sizing.append(
-                max((depth(d) for n in SIZING_INPUTS for d in setters.get(n, [])), default=0)
+                max(
+                    (
+                        depth(d)
+                        for n in (*SIZING_INPUTS, *DECISION_INPUTS)
+                        for d in setters.get(n, [])
+                    ),
+                    default=0,
+                )
             )
         return sizing[0]
 

@@ -1,0 +1,185 @@
+"""Options: one deployment per GPU (and per quantized precision), sized, priced, judged by
+the rules, ranked by the workload's objective, with the Pareto set marked."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import attrs
+
+from r1rules.physics import Cost, Sizing
+from r1rules.recommend._message import Message
+from r1rules.recommend._run import Run
+
+__all__ = [
+    "EXCLUDED_FACT",
+    "Option",
+    "finish",
+    "option_from",
+    "preview_option",
+    "rank_key",
+]
+
+EXCLUDED_FACT = "option_excluded"
+
+
+@attrs.frozen
+class Option:
+    """One way to serve the workload: a GPU in a number, its layout, speed and cost.
+
+    ``meets_targets``: the deployment holds the model within the allowed node span and its
+    estimated time to first token at peak is within ``latency_ms``. ``excluded_by``: the
+    rules that rule it out as an answer (a consumer card in production, a GPU below the
+    seed §5 class); ``quantized``: served in a lower precision than the workload asks
+    ("quantize to fit or for cost": listed, never chosen). ``pareto``: no other option
+    is at least as good on capital cost, time to first token and GPU count and better on
+    one. ``rank``: 1 for the answer's objective's best, in the order that objective ranks.
+    """
+
+    gpu: str
+    gpu_name: str
+    precision: str
+    gpu_count: int
+    nodes: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    replicas: int
+    ttft_ms: float
+    tpot_ms: float
+    output_tokens_per_s: float
+    memory_per_gpu_gb: float
+    fits: bool
+    meets_targets: bool
+    cost: Cost | None
+    within_budget: bool | None
+    excluded_by: tuple[str, ...]
+    warnings: tuple[Message, ...]
+    quantized: bool
+    article: bool
+    chosen: bool = False
+    pareto: bool = False
+    rank: int = 0
+
+    @property
+    def capital_usd(self) -> float | None:
+        return None if self.cost is None else self.cost.capital_usd
+
+    @property
+    def eligible(self) -> bool:
+        """Could be the answer: not excluded by a rule, in the workload's precision."""
+        return not self.excluded_by and not self.quantized
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.gpu, self.precision)
+
+
+def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
+    """The option a decided branch describes (its facts after the rules ran)."""
+    facts = run.facts
+    sizing = run.sizing
+    assert sizing is not None
+    excluded = tuple(
+        rule_id
+        for rule_id, _values, sets, suppressed in run.trace
+        if not suppressed and any(name == EXCLUDED_FACT and value is True for name, value in sets)
+    )
+    budget_share = facts.get("budget_share")
+    gpu = run.rules.catalog.gpu(str(facts["deploy_gpu"]))
+    return Option(
+        gpu=gpu.id,
+        gpu_name=gpu.name,
+        precision=str(facts["precision"]),
+        gpu_count=int(facts["sized_gpu_count"]),  # type: ignore[call-overload]
+        nodes=int(facts["sized_nodes"]),  # type: ignore[call-overload]
+        tensor_parallel=sizing.placement.tensor_parallel,
+        pipeline_parallel=sizing.placement.pipeline_parallel,
+        replicas=sizing.replicas,
+        ttft_ms=sizing.ttft_ms,
+        tpot_ms=sizing.tpot_ms,
+        output_tokens_per_s=float(facts["output_tokens_per_s"]),  # type: ignore[arg-type]
+        memory_per_gpu_gb=float(facts["memory_per_gpu_gb"]),  # type: ignore[arg-type]
+        fits=sizing.feasible,
+        meets_targets=bool(facts["option_meets_targets"]),
+        cost=run.cost,
+        within_budget=None if budget_share is None else float(budget_share) <= 1.0,  # type: ignore[arg-type]
+        excluded_by=excluded,
+        warnings=tuple(run.warnings),
+        quantized=quantized,
+        article=article,
+    )
+
+
+def preview_option(
+    sizing: Sizing, cost: Cost | None, within: bool | None, *, article: bool
+) -> Option:
+    """An option from sizing and cost alone (no rule has judged it: nothing excluded)."""
+    placement = sizing.placement
+    gpu = sizing.gpu
+    return Option(
+        gpu=gpu.id,
+        gpu_name=gpu.name,
+        precision="",
+        gpu_count=sizing.sized_gpu_count,
+        nodes=sizing.nodes,
+        tensor_parallel=placement.tensor_parallel,
+        pipeline_parallel=placement.pipeline_parallel,
+        replicas=sizing.replicas,
+        ttft_ms=sizing.ttft_ms,
+        tpot_ms=sizing.tpot_ms,
+        output_tokens_per_s=0.0,
+        memory_per_gpu_gb=0.0,
+        fits=sizing.feasible,
+        meets_targets=sizing.feasible and sizing.meets_latency,
+        cost=cost,
+        within_budget=within,
+        excluded_by=(),
+        warnings=(),
+        quantized=False,
+        article=article,
+    )
+
+
+def _capital(option: Option) -> float:
+    capital = option.capital_usd
+    return math.inf if capital is None else capital
+
+
+def rank_key(option: Option, objective: str) -> tuple[object, ...]:
+    """How an objective orders options. Always first: options that could be the answer
+    (eligible), that hold the model within the allowed span, that meet the targets. Then
+    ``cost``: the cheapest (options missing the targets: the fastest first, the closest to
+    the target); ``latency``: within budget first, fastest first (over budget: cheapest
+    first); ``article``: the article's configuration first, then as ``cost``.
+    """
+    if objective == "article":
+        return (not option.article, *rank_key(option, "cost"))
+    head = (not option.eligible, not option.fits)
+    if objective == "latency":
+        over = option.within_budget is False or option.cost is None
+        figure = _capital(option) if over else option.ttft_ms
+        return (*head, over, figure, option.ttft_ms, _capital(option), option.key)
+    meets = option.meets_targets
+    figure = _capital(option) if meets else option.ttft_ms
+    return (*head, not meets, figure, option.ttft_ms, _capital(option), option.key)
+
+
+def _dominates(a: Option, b: Option) -> bool:
+    pa = (_capital(a), a.ttft_ms, a.gpu_count)
+    pb = (_capital(b), b.ttft_ms, b.gpu_count)
+    return all(x <= y for x, y in zip(pa, pb, strict=True)) and pa != pb
+
+
+def finish(
+    options: Sequence[Option], objective: str, chosen: tuple[str, str]
+) -> tuple[Option, ...]:
+    """Rank ``options`` by ``objective``, mark the Pareto set (among priced options that
+    fit) and the chosen one."""
+    ranked = sorted(options, key=lambda o: rank_key(o, objective))
+    frontier = [o for o in ranked if o.fits and o.cost is not None]
+    pareto = {o.key for o in frontier if not any(_dominates(p, o) for p in frontier)}
+    return tuple(
+        attrs.evolve(o, rank=i, pareto=o.key in pareto, chosen=o.key == chosen)
+        for i, o in enumerate(ranked, 1)
+    )
