@@ -124,10 +124,10 @@ def load_catalog(*paths: str | os.PathLike[str], include_default: bool = True) -
     """
     shipped = shipped_rules_dir() / "catalog"
     files = (shipped / "models.toml", shipped / "gpus.toml") if include_default else ()
-    models, gpus = read_catalog((*files, *(Path(p) for p in paths)))
+    entries = read_catalog((*files, *(Path(p) for p in paths)))
     return Catalog(
-        models={e.id: Model(id=e.id, **e.fields) for e in models},
-        gpus={e.id: Gpu(id=e.id, **e.fields) for e in gpus},
+        models={e.id: Model(id=e.id, **e.fields) for e in entries["models"]},
+        gpus={e.id: Gpu(id=e.id, **e.fields) for e in entries["gpus"]},
     )
 
 
