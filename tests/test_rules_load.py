@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -260,3 +261,58 @@ hit_policy = "collect"
         "'budget_usd' may have no value (it is optional), so it cannot be copied; test it in "
         "`when` and set a literal",
     )
+
+
+CONTROL_TEXTS = r"""
+[[facts]]
+name = "tier"
+type = "enum"
+values = ["a\n"]
+description = "a tier"
+
+[[facts]]
+name = "lane"
+type = "bool"
+description = "a lane\u0007"
+
+[[tables]]
+id = "t1"
+title = "bell \u0007 title"
+hit_policy = "collect"
+  [[tables.rules]]
+  id = "t1-a"
+  title = "a"
+  source = "test"
+  why = "test"
+  note = "noted"
+"""
+
+
+def test_control_characters_in_values_descriptions_and_titles_are_refused(
+    tmp_path: Path,
+) -> None:
+    """An enum value ending in a newline ($ would let it through), a bell in a fact's
+    description and in a table's title: each a problem naming file, place and key."""
+    folder = write_rules(tmp_path, CONTROL_TEXTS)
+    with pytest.raises(RuleError) as caught:
+        load_rules(folder)
+    file = str((folder / "01-extra.toml").resolve())
+    found = {(p.file, p.entry, p.table_id, p.key_path): p.message for p in caught.value.problems}
+    assert found == {
+        (file, "fact 'tier'", "", "values"): "'a\\n': contains the control character U+000A; "
+        "write plain text",
+        (file, "fact 'lane'", "", "description"): "'a lane\\x07': contains the control "
+        "character U+0007; write plain text",
+        (file, "", "t1", "title"): "'bell \\x07 title': contains the control character "
+        "U+0007; write plain text",
+    }
+
+
+@pytest.mark.parametrize("value", ["a\n", "b\r", "c\t", "d\x00", "e\u2028"])
+def test_enum_values_with_a_control_character_are_refused(tmp_path: Path, value: str) -> None:
+    text = CONTROL_TEXTS.split("[[facts]]")[1].replace('"a\\n"', json.dumps(value))
+    with pytest.raises(RuleError) as caught:
+        load_rules(write_rules(tmp_path, "[[facts]]" + text))
+    (problem,) = caught.value.problems
+    assert (problem.entry, problem.key_path) == ("fact 'tier'", "values")
+    assert problem.message.startswith(repr(value))

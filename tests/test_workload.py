@@ -12,6 +12,8 @@ import pytest
 
 import r1rules
 from r1rules import R1RulesError, Workload, WorkloadError
+from r1rules._vocabulary import BUILTIN_FACTS, Kind
+from r1rules._workload import FIELD_NAMES
 
 BASE = {"model": "deepseek-r1", "peak_qps": 1, "latency_ms": 100}
 KNOWN_GPUS = (
@@ -55,7 +57,7 @@ KNOWN_GPUS = (
             "model/params_b: give exactly one of model (a catalog id) or params_b "
             "(billions of parameters); both were given",
         ),
-        ({"prompt_tokens": 0}, "prompt_tokens: must be at least 1 token; got 0"),
+        ({"prompt_tokens": 0}, "prompt_tokens: must be in [1, 100000000] tokens; got 0"),
         (
             {"output_tokens": 1.5},
             "output_tokens: expected a whole number of tokens, not float; got 1.5",
@@ -179,18 +181,66 @@ def test_evolve_validates_too() -> None:
 def test_params_b_limits() -> None:
     with pytest.raises(
         WorkloadError,
-        match=r"^params_b: must be at most 10000 billion; "
-        r"got 20000$",
+        match=r"^params_b: must be in \(0, 10000\] billion; got 20000$",
     ):
         Workload(params_b=20_000, peak_qps=1, latency_ms=1)
     with pytest.raises(
         WorkloadError,
-        match=r"^peak_qps: must be at most 1e\+09 req/s; "
-        r"got 2000000000.0$",
+        match=r"^peak_qps: must be in \(0, 1e\+09\] req/s; got 2000000000.0$",
     ):
         Workload(params_b=7, peak_qps=2e9, latency_ms=1)
     with pytest.raises(WorkloadError, match=r"^params_b: must be greater than 0; got -3$"):
         Workload(params_b=-3, peak_qps=1, latency_ms=1)
+
+
+def test_token_counts_beyond_the_vocabulary_bound_are_refused_naming_the_field() -> None:
+    with pytest.raises(WorkloadError) as caught:
+        Workload(params_b=7, peak_qps=1, latency_ms=1, prompt_tokens=10**9)
+    assert str(caught.value) == ("prompt_tokens: must be in [1, 100000000] tokens; got 1000000000")
+    with pytest.raises(WorkloadError, match=r"^output_tokens: must be in \[1, 100000000\] "):
+        Workload(params_b=7, peak_qps=1, latency_ms=1, output_tokens=10**8 + 1)
+    # the bound itself is allowed (the model's context window is resolve()'s to check)
+    assert Workload(params_b=7, peak_qps=1, latency_ms=1, prompt_tokens=10**8).prompt_tokens == (
+        10**8
+    )
+
+
+NUMERIC_FIELDS = tuple(
+    name
+    for name in FIELD_NAMES
+    if name in BUILTIN_FACTS and BUILTIN_FACTS[name].kind == Kind.NUMBER
+)
+
+
+def test_the_numeric_fields_are_every_numeric_workload_field() -> None:
+    assert NUMERIC_FIELDS == (
+        "peak_qps",
+        "latency_ms",
+        "params_b",
+        "prompt_tokens",
+        "output_tokens",
+        "budget_usd",
+    )
+
+
+@pytest.mark.parametrize("field", NUMERIC_FIELDS)
+def test_every_numeric_field_takes_the_range_its_vocabulary_fact_declares(field: str) -> None:
+    """The bounds are the vocabulary's, for every numeric field: its high is allowed, above
+    it (or below its low) is refused, with the field and the allowed range named."""
+    spec = BUILTIN_FACTS[field]
+    base: dict[str, object] = {"peak_qps": 1, "latency_ms": 1, "params_b": 7}
+    high: float = int(spec.high) if spec.integer else spec.high
+    assert getattr(Workload(**{**base, field: high}), field) == high  # type: ignore[arg-type]
+    above = high * 10
+    with pytest.raises(WorkloadError) as caught:
+        Workload(**{**base, field: above})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith(f"{field}: must be in ")
+    shown = str(int(spec.high)) if spec.integer else f"{spec.high:g}"
+    assert f", {shown}]" in message and message.endswith(f"; got {above!r}")
+    if spec.integer:
+        with pytest.raises(WorkloadError, match=rf"^{field}: must be in \[{int(spec.low)}, "):
+            Workload(**{**base, field: int(spec.low) - 1})  # type: ignore[arg-type]
 
 
 def test_error_types_are_value_errors_under_one_root() -> None:

@@ -53,33 +53,33 @@ def problems_error(problems: list[str], what: str = "the workload") -> WorkloadE
     return WorkloadError(f"{len(problems)} problems in {what}:\n{lines}")
 
 
-def _number(field: str, value: object, *, positive: bool = True) -> float:
-    """A finite number within the range the rules' fact vocabulary gives the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(field, f"expected a number, not {type(value).__name__}", value)
+def _number(field: str, value: object, *, above_low: bool = True) -> float:
+    """A finite number within the range the rules' fact vocabulary gives the field (its
+    ``low`` excluded when ``above_low``: no requests, latency or budget is no workload),
+    whole when the vocabulary's fact is. Every numeric field is checked here, against the
+    vocabulary's bounds (the one copy of them)."""
+    spec = BUILTIN_FACTS[field]
+    if isinstance(value, bool) or not isinstance(value, int if spec.integer else (int, float)):
+        what = f"a whole number of {spec.unit}" if spec.integer else "a number"
+        raise _fail(field, f"expected {what}, not {type(value).__name__}", value)
     try:
         finite = math.isfinite(value)
     except OverflowError:  # an int beyond any float
         finite = False
     if not finite:
         raise _fail(field, "must be a finite number", value)
-    if positive and value <= 0:
-        raise _fail(field, "must be greater than 0", value)
-    if value < 0:
-        raise _fail(field, "must be 0 or more", value)
-    spec = BUILTIN_FACTS.get(field)
-    if spec is not None and value > spec.high:
+
+    def shown(bound: float) -> str:
+        return str(int(bound)) if spec.integer else f"{bound:g}"
+
+    if above_low and value <= spec.low:
+        raise _fail(field, f"must be greater than {shown(spec.low)}", value)
+    if not spec.low <= value <= spec.high:
         unit = f" {spec.unit}" if spec.unit else ""
-        raise _fail(field, f"must be at most {spec.high:g}{unit}", value)
-    return float(value)
-
-
-def _tokens(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(field, f"expected a whole number of tokens, not {type(value).__name__}", value)
-    if value < 1:
-        raise _fail(field, "must be at least 1 token", value)
-    return value
+        opening = "(" if above_low else "["
+        allowed = f"{opening}{shown(spec.low)}, {shown(spec.high)}]{unit}"
+        raise _fail(field, f"must be in {allowed}", value)
+    return value if spec.integer else float(value)
 
 
 def choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
@@ -127,8 +127,8 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "precision": lambda v: None if v is None else choice("precision", v, PRECISIONS),
     "kv_cache_precision": lambda v: choice("kv_cache_precision", v, KV_PRECISIONS),
     "gpu": _gpu,
-    "prompt_tokens": lambda v: _tokens("prompt_tokens", v),
-    "output_tokens": lambda v: _tokens("output_tokens", v),
+    "prompt_tokens": lambda v: int(_number("prompt_tokens", v, above_low=False)),
+    "output_tokens": lambda v: int(_number("output_tokens", v, above_low=False)),
     "stage": lambda v: choice("stage", v, STAGES),
     "budget_usd": lambda v: None if v is None else _number("budget_usd", v),
     "objective": lambda v: choice("objective", v, OBJECTIVES),

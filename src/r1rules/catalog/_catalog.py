@@ -16,12 +16,11 @@ from pathlib import Path
 import attrs
 
 from r1rules._errors import CatalogError, suggest
-from r1rules._files import read_text, toml_of
 from r1rules._vocabulary import PRECISIONS
 from r1rules.catalog._generic import generic_dense_model
 from r1rules.catalog._hf_config import model_from_hf_config
 from r1rules.catalog._load import lookup_key, read_catalog
-from r1rules.catalog._prices import EMPTY_PRICES, PriceList, price_list
+from r1rules.catalog._prices import EMPTY_PRICES, PRICE_TABLES, PriceList, price_list
 from r1rules.catalog._records import FrozenMap, Gpu, Model, dense_param_count, frozen
 from r1rules.catalog._schema import ATTENTIONS, KINDS, SEGMENTS
 
@@ -126,16 +125,13 @@ def load_catalog(*paths: str | os.PathLike[str], include_default: bool = True) -
     ``replace = true``. Raises ``CatalogError`` listing every problem of the load at once.
     """
     shipped = shipped_rules_dir() / "catalog"
-    files = (shipped / "models.toml", shipped / "gpus.toml") if include_default else ()
-    models, gpus = read_catalog((*files, *(Path(p) for p in paths)))
-    prices = EMPTY_PRICES
-    if include_default:
-        data = toml_of(read_text(shipped / "prices.toml"))
-        prices = price_list({k: v for k, v in data.items() if k != "meta"})
+    names = ("models.toml", "gpus.toml", "prices.toml")
+    files = tuple(shipped / name for name in names) if include_default else ()
+    entries = read_catalog((*files, *(Path(p) for p in paths)))
     return Catalog(
-        models={e.id: Model(id=e.id, **e.fields) for e in models},
-        gpus={e.id: Gpu(id=e.id, **e.fields) for e in gpus},
-        prices=prices,
+        models={e.id: Model(id=e.id, **e.fields) for e in entries["models"]},
+        gpus={e.id: Gpu(id=e.id, **e.fields) for e in entries["gpus"]},
+        prices=price_list({top: {e.id: e.fields for e in entries[top]} for top in PRICE_TABLES}),
     )
 
 

@@ -10,7 +10,7 @@ or a system price) and its source, and the cost of a recommendation cites them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -28,11 +28,14 @@ __all__ = [
     "INCLUDED",
     "NICS_PER",
     "PRICE_STATUSES",
+    "PRICE_TABLES",
     "Assumptions",
     "Fabric",
     "GpuPrice",
     "Host",
     "PriceList",
+    "price_list",
+    "record_problems",
 ]
 
 PRICE_STATUSES = ("sourced", "proxy")
@@ -232,16 +235,44 @@ EMPTY_PRICES = PriceList(
 )
 
 
-_RECORDS: Mapping[str, tuple[Mapping[str, Spec], type]] = {
-    "gpu_prices": (GPU_PRICE_SCHEMA, GpuPrice),
-    "hosts": (HOST_SCHEMA, Host),
-    "fabrics": (FABRIC_SCHEMA, Fabric),
-    "assumptions": (ASSUMPTIONS_SCHEMA, Assumptions),
+def record_problems(table: str) -> Callable[[Mapping[str, Any]], list[tuple[str, str]]]:
+    """The cross-key check of a price table's entries: build the record, report its refusal.
+
+    The records are the one home of their rules (ranges, fields that go together); the
+    catalog loader calls this after each key passed its own schema.
+    """
+    build = _BUILDERS[table]
+
+    def check(fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+        try:
+            build("entry", dict(fields))
+        except CatalogError as exc:
+            return [("", str(exc).split(": ", 1)[-1])]
+        return []
+
+    return check
+
+
+_BUILDERS: Mapping[str, Callable[[str, dict[str, Any]], object]] = {
+    "gpu_prices": lambda i, f: GpuPrice(gpu=i, **f),
+    "hosts": lambda i, f: Host(id=i, **f),
+    "fabrics": lambda i, f: Fabric(id=i, **f),
+    "assumptions": lambda _i, f: Assumptions(**f),
+}
+PRICE_TABLES: Mapping[str, tuple[str, str, Mapping[str, Spec]]] = {
+    "gpu_prices": ("gpu_price", "price of GPU", GPU_PRICE_SCHEMA),
+    "hosts": ("host", "host", HOST_SCHEMA),
+    "fabrics": ("fabric", "fabric", FABRIC_SCHEMA),
+    "assumptions": ("assumptions", "assumptions", ASSUMPTIONS_SCHEMA),
 }
 
 
 def price_list(entries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> PriceList:
-    """A PriceList from validated entries: table name -> entry id -> record fields."""
+    """A PriceList from validated entries: table name -> entry id -> record fields.
+
+    Only ``[assumptions.default]`` is read. Raises CatalogError for a GPU price naming a
+    host that no ``hosts`` entry defines.
+    """
     gpus = {i: GpuPrice(gpu=i, **f) for i, f in entries.get("gpu_prices", {}).items()}
     hosts = {i: Host(id=i, **f) for i, f in entries.get("hosts", {}).items()}
     fabrics = {i: Fabric(id=i, **f) for i, f in entries.get("fabrics", {}).items()}

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 
 from r1rules._errors import ProblemKind, suggest
 from r1rules._vocabulary import FactSpec, Kind, Producer
+from r1rules.ruleset._placeholders import control_problem
 from r1rules.ruleset._problems import Problems, Where, check_keys, text_field
 
 __all__ = ["parse_fact_declaration"]
 
-ENUM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+/-]{0,63}$")
+ENUM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+/-]{0,63}\Z")  # \Z: no trailing "\n"
 FACT_TYPES = (Kind.NUMBER, Kind.ENUM, Kind.BOOL)
 
 
@@ -48,6 +49,8 @@ def parse_fact_declaration(
         )
         return None
     description = text_field(entry, "description", where, problems)
+    if control_problem(description):
+        problems.add(where, "description", control_problem(description))
     values: tuple[str, ...] = ()
     if kind == Kind.ENUM:
         raw = entry.get("values")
@@ -59,7 +62,8 @@ def parse_fact_declaration(
             problems.add(
                 where,
                 "values",
-                f"{odd[0]!r}: enum values are 1-64 letters, digits, "
+                control_problem(odd[0])
+                or f"{odd[0]!r}: enum values are 1-64 letters, digits, "
                 "spaces or . _ + / - (starting with a letter or digit)",
             )
             return None

@@ -25,6 +25,7 @@ from r1rules.catalog import Catalog, load_catalog, shipped_rules_dir
 from r1rules.ruleset._declare import parse_fact_declaration
 from r1rules.ruleset._model import HitPolicy, Rule, RuleSet, Table
 from r1rules.ruleset._parse import ID_PATTERN, parse_rule
+from r1rules.ruleset._placeholders import control_problem
 from r1rules.ruleset._problems import Problems, Where, check_keys
 
 __all__ = ["PathLike", "read_rules"]
@@ -223,6 +224,8 @@ def _parse_table(raw: object, file: str, position: int, problems: Problems) -> _
     title = raw.get("title")
     if not isinstance(title, str) or not title.strip():
         problems.add(where, "title", "missing" if title is None else "must be a non-empty string")
+    elif control_problem(title):
+        problems.add(where, "title", control_problem(title))
     rules = raw.get("rules")
     if not isinstance(rules, list) or not rules:
         problems.add(where, "rules", "a table needs at least one rule ([[tables.rules]])")
