@@ -104,7 +104,9 @@ def _same(a: Recommendation, b: Recommendation) -> bool:
 def test_equals_a_loop_of_evaluate_in_input_order() -> None:
     workloads = varied(60)
     results = evaluate_many(workloads)
-    assert all(_same(m, evaluate(w)) for m, w in zip(results, workloads, strict=True))
+    assert all(
+        _same(m, evaluate(w, options=False)) for m, w in zip(results, workloads, strict=True)
+    )
 
 
 def canonical(workloads: list[Workload]) -> list[Workload]:
@@ -127,9 +129,11 @@ def test_repeated_workloads_are_evaluated_once_but_get_their_own_objects(
     calls: list[Workload] = []
     real = evaluate
 
-    def counting(workload: Workload, rules: object = None) -> Recommendation:
+    def counting(
+        workload: Workload, rules: object = None, *, options: bool = True
+    ) -> Recommendation:
         calls.append(workload)
-        return real(workload, rules)  # type: ignore[arg-type]
+        return real(workload, rules, options=options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(batch, "evaluate", counting)
     a, b, c = varied(3, seed=1)
@@ -263,7 +267,7 @@ def test_two_processes_give_the_loop_s_answers_in_order() -> None:
         outcomes = batch.run(workloads)
         assert batch._pool is not None  # the work really was shared
     assert all(
-        isinstance(o, Recommendation) and _same(o, evaluate(w))
+        isinstance(o, Recommendation) and _same(o, evaluate(w, options=False))
         for o, w in zip(outcomes, workloads, strict=True)
     )
 
@@ -277,7 +281,7 @@ def test_processes_with_a_layered_rule_set_stop_at_the_first_error(
     results = evaluate_many(good, rules=layered, workers=2)
     assert all(r.rules is layered for r in results)
     sample = zip(results[::50], good[::50], strict=True)
-    assert all(_same(r, evaluate(w, layered)) for r, w in sample)
+    assert all(_same(r, evaluate(w, layered, options=False)) for r, w in sample)
     failing = Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=250, latency_ms=500)
     workloads = [*good[:900], failing, *good[900:], failing]
     with pytest.raises(EvaluationError) as caught:
@@ -303,4 +307,4 @@ def test_a_rule_set_with_its_own_catalog_reaches_the_workers(tmp_path: Path) -> 
     good = [w for w in varied(2 * MIN_PER_PROCESS, seed=8) if w.peak_qps <= 200]
     results = evaluate_many(good, rules=rules, workers=2)
     for w, rec in list(zip(good, results, strict=True))[::97]:
-        assert rec.to_dict() == evaluate(w, rules).to_dict()
+        assert rec.to_dict() == evaluate(w, rules, options=False).to_dict()

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import tomllib
 
+import r1rules
 from r1rules.cli._main import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -21,7 +23,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_evaluate_prints_each_field_with_its_justification(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(capsys, "evaluate", str(EXAMPLES / "basic.toml"))
+    code, out, err = run(capsys, "evaluate", str(EXAMPLES / "basic.toml"), "--objective", "article")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[2].split() == ["edition", "basic"]
@@ -33,7 +35,26 @@ def test_evaluate_prints_each_field_with_its_justification(
 def test_json_output_is_to_dict(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "evaluate", str(EXAMPLES / "enterprise.toml"), "--json")
     data = json.loads(out)
-    assert code == 0 and data["edition"] == "enterprise" and data["gpu"]["id"] == "h100-sxm"
+    rec = r1rules.evaluate(
+        r1rules.Workload(**tomllib.loads((EXAMPLES / "enterprise.toml").read_text()))
+    )
+    assert code == 0 and data == json.loads(json.dumps(rec.to_dict()))
+    assert data["edition"] == "enterprise" and data["objective"] == "cost"
+    assert data["chosen"]["chosen"] and data["article"]["gpu"] == "h100-sxm"
+
+
+def test_sensitivity_prints_each_boundary_with_its_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "evaluate", str(EXAMPLES / "r1-full.toml"), "--sensitivity")
+    assert (code, err) == (0, "")
+    block = out[out.index("what would change the answer") :].splitlines()[1:]
+    inputs = {line.split()[0] for line in block}
+    assert inputs == {"peak_qps", "latency_ms", "prompt_tokens", "output_tokens", "budget_usd"}
+    assert any("gpu-cheapest-meeting-targets" in line for line in block)
+    code, out, _ = run(
+        capsys, "evaluate", str(EXAMPLES / "r1-full.toml"), "--sensitivity", "--json"
+    )
+    found = json.loads(out)["boundaries"]
+    assert code == 0 and len(found) == 10 and all(b["rule_id"] or b["value"] is None for b in found)
 
 
 def test_fields_as_options_override_the_file(capsys: pytest.CaptureFixture[str]) -> None:

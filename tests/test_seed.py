@@ -1,4 +1,5 @@
-"""The seed article's decision logic, encoded and cited (issue: r1rules 0.1)."""
+"""The seed article's decision logic, encoded and cited (issue: r1rules 0.1): the article's own
+configuration, which `objective="article"` answers (the default objective prices every option)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ def test_7b_at_8_qps_in_development_is_basic_on_the_rtx_4090_list() -> None:
     """deepseek-r1-distill-qwen-7b is 7.6B parameters but a 7B model by §1.1's size classes."""
     rec = evaluate(
         Workload(
-            model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500, stage="development"
+            objective="article",
+            model="deepseek-r1-distill-qwen-7b",
+            peak_qps=8,
+            latency_ms=500,
+            stage="development",
         )
     )
     assert rec.edition == "basic"
@@ -35,7 +40,7 @@ def test_7b_at_8_qps_in_development_is_basic_on_the_rtx_4090_list() -> None:
 
 
 def test_33b_at_28_qps_200_ms_is_professional_on_the_a40_list() -> None:
-    rec = evaluate(Workload(params_b=33, peak_qps=28, latency_ms=200))
+    rec = evaluate(Workload(objective="article", params_b=33, peak_qps=28, latency_ms=200))
     assert rec.edition == "professional"
     assert rec.gpu.id == "a40"
     assert rec.memory_gb == 256
@@ -48,7 +53,9 @@ def test_33b_at_28_qps_200_ms_is_professional_on_the_a40_list() -> None:
 
 
 def test_65b_at_150_qps_100_ms_is_enterprise_on_h100_nodes_of_8_with_infiniband() -> None:
-    rec = evaluate(Workload(params_b=65, peak_qps=150, latency_ms=100, stage="production"))
+    rec = evaluate(
+        Workload(objective="article", params_b=65, peak_qps=150, latency_ms=100, stage="production")
+    )
     assert rec.edition == "enterprise"
     assert rec.gpu.id == "h100-sxm" and rec.gpu.per_node == 8
     assert "InfiniBand" in rec.network
@@ -78,13 +85,18 @@ def test_65b_at_150_qps_100_ms_is_enterprise_on_h100_nodes_of_8_with_infiniband(
 def test_edition_boundaries_are_decided_explicitly(
     size: float, qps: float, latency: float, edition: str
 ) -> None:
-    assert evaluate(Workload(params_b=size, peak_qps=qps, latency_ms=latency)).edition == edition
+    assert (
+        evaluate(
+            Workload(objective="article", params_b=size, peak_qps=qps, latency_ms=latency)
+        ).edition
+        == edition
+    )
 
 
 def test_section_5_decision_tree_facts() -> None:
-    small = evaluate(Workload(params_b=13, peak_qps=1, latency_ms=150))
+    small = evaluate(Workload(objective="article", params_b=13, peak_qps=1, latency_ms=150))
     assert (small.facts["gpu_class"], small.facts["network_class"]) == ("consumer", "professional")
-    big = evaluate(Workload(params_b=70, peak_qps=1, latency_ms=1000))
+    big = evaluate(Workload(objective="article", params_b=70, peak_qps=1, latency_ms=1000))
     assert big.facts["gpu_class"] == "hbm"
     assert any(w.rule_id == "gpu-class-hbm" and "L40S" in w.text for w in big.warnings)
 
@@ -92,6 +104,7 @@ def test_section_5_decision_tree_facts() -> None:
 def test_development_budget_share_warns_above_40_percent() -> None:
     rec = evaluate(
         Workload(
+            objective="article",
             model="deepseek-r1-distill-qwen-1.5b",
             peak_qps=1,
             latency_ms=1000,
@@ -109,6 +122,7 @@ def test_development_budget_share_warns_above_40_percent() -> None:
 def test_remedies_appear_only_when_their_situation_arises() -> None:
     fits = evaluate(
         Workload(
+            objective="article",
             model="deepseek-r1-distill-qwen-1.5b",
             peak_qps=0.1,
             latency_ms=2000,
@@ -117,15 +131,19 @@ def test_remedies_appear_only_when_their_situation_arises() -> None:
         )
     )
     assert not any(n.rule_id == "remedy-model-parallel" for n in fits.notes)
-    split = evaluate(Workload(model="deepseek-r1", peak_qps=1, latency_ms=5000))
+    split = evaluate(
+        Workload(objective="article", model="deepseek-r1", peak_qps=1, latency_ms=5000)
+    )
     assert any(n.rule_id == "remedy-model-parallel" for n in split.notes)
     assert any(n.rule_id == "remedy-gpudirect-rdma" for n in split.notes)
-    fp32 = evaluate(Workload(params_b=7, precision="fp32", peak_qps=1, latency_ms=1000))
+    fp32 = evaluate(
+        Workload(objective="article", params_b=7, precision="fp32", peak_qps=1, latency_ms=1000)
+    )
     assert any(w.rule_id == "remedy-half-precision" for w in fp32.warnings)
 
 
 def test_headroom_is_the_closing_advice() -> None:
-    rec = evaluate(Workload(params_b=7, peak_qps=1, latency_ms=1000))
+    rec = evaluate(Workload(objective="article", params_b=7, peak_qps=1, latency_ms=1000))
     step = next(j for j in rec.justifications if j.rule_id == "headroom-20-percent")
     assert step.sets == (("headroom_fraction", 0.2),)
     assert "closing advice" in step.source

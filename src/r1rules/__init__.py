@@ -16,13 +16,23 @@ from r1rules._errors import (
     WorkloadError,
 )
 from r1rules._workload import Workload
-from r1rules.catalog import Catalog, Gpu, Model, default_catalog, load_catalog, model_from_hf_config
+from r1rules.catalog import (
+    Catalog,
+    Gpu,
+    Model,
+    PriceList,
+    default_catalog,
+    load_catalog,
+    model_from_hf_config,
+)
 from r1rules.check import default_rules, load_rules
-from r1rules.physics import Estimates
+from r1rules.physics import Cost, Estimates
 from r1rules.recommend import (
+    Boundary,
     GpuChoice,
     Justification,
     Message,
+    Option,
     Recommendation,
     estimate,
     evaluate,
@@ -33,8 +43,10 @@ from r1rules.ruleset import RuleSet
 __version__ = "0.1.0"
 
 __all__ = [
+    "Boundary",
     "Catalog",
     "CatalogError",
+    "Cost",
     "Estimates",
     "EvaluationError",
     "Gpu",
@@ -42,6 +54,8 @@ __all__ = [
     "Justification",
     "Message",
     "Model",
+    "Option",
+    "PriceList",
     "Problem",
     "R1RulesError",
     "Recommendation",

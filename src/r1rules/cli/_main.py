@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from r1rules._errors import R1RulesError, suggest
 from r1rules._files import read_toml
 from r1rules._workload import FIELD_NAMES, Workload
@@ -52,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="explain why a rule did not fire (repeatable)",
+    )
+    run.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="also show what would change the answer: for each input, the nearest value up "
+        "and down where the edition, GPU or GPU count changes, and the rule that changes it",
     )
     for name in _FIELDS:
         run.add_argument(
@@ -103,16 +111,23 @@ def _evaluate(args: argparse.Namespace) -> int:
             rec.rules.rule(rule_id)
         except KeyError as exc:
             raise _BadInput(str(exc.args[0])) from None
+    found = rec.boundaries() if args.sensitivity else ()
     if args.json:
         out = rec.to_dict()
         if args.why_not:
             out["why_not"] = {r: rec.why_not(r) for r in args.why_not}
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        if args.sensitivity:
+            out["boundaries"] = [attrs.asdict(b) for b in found]
+        print(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False))
     else:
         print(rec)
         for rule_id in args.why_not:
             print()
             print(rec.why_not(rule_id))
+        if args.sensitivity:
+            print()
+            print("what would change the answer (edition, GPU, GPU count):")
+            print("\n".join(f"  {b}" for b in found))
     return EXIT_OK
 
 

@@ -2,7 +2,7 @@
 
 from r1rules.physics._cost import HOURS_PER_YEAR, Cost, cost_of
 from r1rules.physics._estimates import Estimates, estimate_deployment, estimate_in
-from r1rules.physics._memory import kv_cache_bytes_per_token, weights_gb
+from r1rules.physics._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
 from r1rules.physics._sizing import Sizing, size
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "estimate_in",
     "kv_cache_bytes_per_token",
     "size",
+    "usable_gb_per_gpu",
     "weights_gb",
 ]

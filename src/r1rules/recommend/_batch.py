@@ -64,7 +64,10 @@ def evaluate_many(
     rules: RuleSet | str | os.PathLike[str] | None = None,
     workers: int | None = None,
 ) -> tuple[Recommendation, ...]:
-    """The recommendation for each workload, in input order; equal to ``evaluate`` of each.
+    """The recommendation for each workload, in input order; equal to
+    ``evaluate(workload, rules, options=False)`` of each: the same answer, cost and
+    article comparison, without the ranked options (call ``evaluate`` on the few whose
+    options you want: they cost about ten times the single answer).
 
     ``workers`` is how many processes evaluate, the caller's included: None or 1 runs in
     this process; N > 1 starts up to N - 1 processes (with the 'spawn' start method, so a
@@ -294,7 +297,7 @@ def _outcome(
     workload: Workload, rules: RuleSet, summarise: Callable[[Recommendation], T]
 ) -> Outcome[T]:
     try:
-        return summarise(evaluate(workload, rules))
+        return summarise(evaluate(workload, rules, options=False))
     except R1RulesError as exc:
         return exc
 

@@ -34,13 +34,15 @@ Signature = tuple[str, str, int]
 class Boundary:
     """The nearest ``value`` of ``input`` (``direction`` "up" or "down" from ``current``) at
     which the answer changes from ``before`` to ``after`` (edition, GPU, GPU count), and
-    the rule (``rule_id``, ``source``) that decides the new answer there. ``value`` is
-    None when no change was found within the searched range (``searched_to``)."""
+    the rule (``rule_id``, ``source``) that decides the new answer there; at ``last_same``
+    (within 0.1%, or one token) it is still ``before``. ``value`` is None when no change
+    was found within the searched range (``searched_to``)."""
 
     input: str
     direction: str
     current: float
     value: float | None
+    last_same: float  # the value nearest ``value`` where the answer is still ``before``
     searched_to: float
     before: Signature
     after: Signature | None
@@ -50,7 +52,8 @@ class Boundary:
     def __str__(self) -> str:
         if self.value is None:
             return (
-                f"{self.input} {self.direction}: no change up to {self.searched_to:,.6g} "
+                f"{self.input} {self.direction}: no change {self.direction} to "
+                f"{self.searched_to:,.6g} "
                 f"(from {self.current:,.6g})"
             )
         assert self.after is not None
@@ -105,7 +108,14 @@ class _Probe:
 
 
 def _search(probe: _Probe, current: float, direction: str) -> Boundary:
-    before = _signature(probe.rec)
+    # A catalog model's size is moved as a generic dense model of that size: the stand-in
+    # at the current size is the baseline (it need not answer as the real model does).
+    start = probe.at(current) if probe.name == "params_b" else probe.rec
+    if start is None:
+        return Boundary(
+            probe.name, direction, current, None, current, current, ("", "", 0), None, "", ""
+        )
+    before = _signature(start)
     integer = probe.name in _INTEGER
     near, far, found = current, current, None
     for step in _STEPS:
@@ -123,7 +133,7 @@ def _search(probe: _Probe, current: float, direction: str) -> Boundary:
             break
         near = value
     if found is None:
-        return Boundary(probe.name, direction, current, None, far, before, None, "", "")
+        return Boundary(probe.name, direction, current, None, near, far, before, None, "", "")
     while abs(far - near) > (1.0 if integer else _BISECT_RELATIVE * abs(far)):
         middle = (near + far) / 2.0
         if integer:
@@ -131,14 +141,15 @@ def _search(probe: _Probe, current: float, direction: str) -> Boundary:
             if middle in (near, far):
                 break
         rec = probe.at(middle)
-        if rec is not None and _signature(rec) == before:
+        if rec is None:  # refused in between (a context window, say): stop narrowing
+            break
+        if _signature(rec) == before:
             near = middle
         else:
-            far = middle
-            found = rec if rec is not None else found
+            far, found = middle, rec
     after = _signature(found)
     rule_id, source = _deciding_rule(found, before, after)
-    return Boundary(probe.name, direction, current, far, far, before, after, rule_id, source)
+    return Boundary(probe.name, direction, current, far, near, far, before, after, rule_id, source)
 
 
 def _current(rec: Any, name: str) -> float | None:
@@ -154,7 +165,10 @@ def _current(rec: Any, name: str) -> float | None:
 def boundaries_of(rec: Any) -> tuple[Boundary, ...]:
     """Every input's nearest change up and down (see the module docstring). Inputs that do
     not apply are left out: ``budget_usd`` without a budget, ``params_b`` for a mixture of
-    experts (its size is fixed by its architecture: there is no generic stand-in)."""
+    experts (its size is fixed by its architecture: there is no generic stand-in). A dense
+    catalog model's size is moved as a generic dense model of that size, and its
+    boundaries are the stand-in's (``before`` is the stand-in's answer at the current size).
+    """
     found = []
     for name in INPUTS:
         current = _current(rec, name)

@@ -120,11 +120,15 @@ class _Brancher:
                 out["savings_usd"] = article_capital - capital
         return out
 
-    def decided(self, gpu: Gpu) -> Run:
-        """The fork for ``gpu`` after the post-sizing rules ran on it (memoised)."""
+    def decided(self, gpu: Gpu, *, messages: bool = True) -> Run:
+        """The fork for ``gpu`` after the post-sizing rules ran on it (memoised).
+
+        ``messages=False``: only to list the option (its rules' texts are not written).
+        """
         run = self.done.get(gpu.id)
-        if run is None:
+        if run is None or (messages and not run.messages):
             run = self.sized(gpu)
+            run.messages = messages
             run.run_strata(self.engine, self.post)
             self.done[gpu.id] = run
         return run
@@ -147,8 +151,8 @@ class _Brancher:
         within = None if budget is None or cost is None else cost.capital_usd <= budget
         return preview_option(sizing, cost, within, article=self.is_article(gpu))
 
-    def option(self, gpu: Gpu) -> Option:
-        run = self.decided(gpu)
+    def option(self, gpu: Gpu, *, messages: bool = True) -> Option:
+        run = self.decided(gpu, messages=messages)
         return option_from(run, quantized=self.quantized, article=self.is_article(gpu))
 
     def is_article(self, gpu: Gpu) -> bool:
@@ -160,13 +164,13 @@ def decide(
     engine: CompiledRules,
     post: Strata,
     *,
-    base_for: Callable[[str], Run],
+    base_for: Callable[[str, bool], Run],
     with_options: bool,
 ) -> Decision:
     """Decide the answer (and, ``with_options``, every option) from the pre-sizing ``base``.
 
-    ``base_for(precision)`` runs the pre-sizing rules for the workload in another precision
-    (for the quantized options).
+    ``base_for(precision, messages)`` runs the pre-sizing rules for the workload in another
+    precision (for the quantized options, without writing their rules' texts).
     """
     brancher = _Brancher(base, engine, post, quantized=False)
     selection = str(base.facts.get("selection", "article"))
@@ -178,13 +182,15 @@ def decide(
         chosen_gpu = _first_eligible(brancher, gpus, objective)
     run = brancher.decided(chosen_gpu)
     article = brancher.option(brancher.article_gpu)
-    chosen = brancher.option(chosen_gpu)
+    chosen = attrs.evolve(brancher.option(chosen_gpu), chosen=True)
+    if chosen.key == article.key:
+        article = chosen
     options: tuple[Option, ...] = ()
     if with_options:
-        every = [brancher.option(gpu) for gpu in gpus]
+        every = [brancher.option(gpu, messages=False) for gpu in gpus]
         for precision in quantized_precisions(str(base.facts["precision"])):
-            other = _Brancher(base_for(precision), engine, post, quantized=True)
-            every += [other.option(gpu) for gpu in gpus]
+            other = _Brancher(base_for(precision, False), engine, post, quantized=True)
+            every += [other.option(gpu, messages=False) for gpu in gpus]
         options = finish(every, objective, chosen.key)
         chosen = next(o for o in options if o.chosen)
         article = next((o for o in options if o.article), article)

@@ -77,8 +77,9 @@ def evaluate(
     pre = [(s, t) for s, t in ruleset.by_stratum if s <= split]
     post = [(s, t) for s, t in ruleset.by_stratum if s > split]
 
-    def base_for(precision: str) -> Run:
+    def base_for(precision: str, messages: bool = True) -> Run:
         run = Run(attrs.evolve(resolved, precision=precision), ruleset, model)
+        run.messages = messages
         run.run_strata(engine, pre)
         return run
 

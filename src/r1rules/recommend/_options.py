@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import attrs
 
 from r1rules.physics import Cost, Sizing
-from r1rules.recommend._message import Message
 from r1rules.recommend._run import Run
 
 __all__ = [
@@ -31,10 +30,11 @@ class Option:
     ``meets_targets``: the deployment holds the model within the allowed node span and its
     estimated time to first token at peak is within ``latency_ms``. ``excluded_by``: the
     rules that rule it out as an answer (a consumer card in production, a GPU below the
-    seed §5 class); ``quantized``: served in a lower precision than the workload asks
-    ("quantize to fit or for cost": listed, never chosen). ``pareto``: no other option
-    is at least as good on capital cost, time to first token and GPU count and better on
-    one. ``rank``: 1 for the answer's objective's best, in the order that objective ranks.
+    seed §5 class); ``warned_by``: the rules that warn about it (their texts are in the
+    answer's report when it is the answer); ``quantized``: served in a lower precision
+    than the workload asks ("quantize to fit or for cost": listed, never chosen).
+    ``pareto``: no other option is at least as good on capital cost, time to first token
+    and GPU count and better on one. ``rank``: 1 for the answer's objective's best, in the order that objective ranks.
     """
 
     gpu: str
@@ -54,7 +54,7 @@ class Option:
     cost: Cost | None
     within_budget: bool | None
     excluded_by: tuple[str, ...]
-    warnings: tuple[Message, ...]
+    warned_by: tuple[str, ...]
     quantized: bool
     article: bool
     chosen: bool = False
@@ -105,7 +105,7 @@ def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
         cost=run.cost,
         within_budget=None if budget_share is None else float(budget_share) <= 1.0,  # type: ignore[arg-type]
         excluded_by=excluded,
-        warnings=tuple(run.warnings),
+        warned_by=tuple(dict.fromkeys(run.warned_by)),
         quantized=quantized,
         article=article,
     )
@@ -135,7 +135,7 @@ def preview_option(
         cost=cost,
         within_budget=within,
         excluded_by=(),
-        warnings=(),
+        warned_by=(),
         quantized=False,
         article=article,
     )

@@ -217,7 +217,7 @@ def options_lines(options: tuple[Option, ...], objective: str) -> list[str]:
     for o in shown:
         mark = (">" if o.chosen else " ") + ("*" if o.pareto else " ")
         note = ", ".join(
-            [*(["quantized: check accuracy"] if o.quantized else []), *o.excluded_by]
+            [*(["quantized (see quantized-accuracy)"] if o.quantized else []), *o.excluded_by]
             + ([] if o.fits else ["does not fit the node span"])
         )
         lines.append(

@@ -35,6 +35,10 @@ class Run:
         self.alternatives: list[Alternative] = []
         self.sizing: Sizing | None = None
         self.cost: Cost | None = None
+        # False for a branch that only lists an option: its rules' texts are not written
+        # (only which rules warned), which is most of a branch's cost.
+        self.messages = True
+        self.warned_by: list[str] = []
 
     def fork(self) -> Run:
         """A copy to decide one option from (shares nothing mutable with this run)."""
@@ -46,6 +50,8 @@ class Run:
         other.warnings = list(self.warnings)
         other.alternatives = list(self.alternatives)
         other.sizing, other.cost = self.sizing, self.cost
+        other.messages = self.messages
+        other.warned_by = list(self.warned_by)
         return other
 
     def run_strata(self, engine: CompiledRules, strata: Strata) -> None:
@@ -123,10 +129,15 @@ class Run:
                 done.append((name, value))
             sets = tuple(done)
         self.trace.append((rule.id, values, sets, False))
-        if rule.notes:
-            self.notes.extend(Message(fill(text, facts), rule.id) for text in rule.notes)
-        if rule.warnings:
-            self.warnings.extend(Message(fill(text, facts), rule.id) for text in rule.warnings)
+        if not self.messages:
+            if rule.warnings:
+                self.warned_by.append(rule.id)
+        else:
+            if rule.notes:
+                self.notes.extend(Message(fill(text, facts), rule.id) for text in rule.notes)
+            if rule.warnings:
+                self.warned_by.append(rule.id)
+                self.warnings.extend(Message(fill(text, facts), rule.id) for text in rule.warnings)
         if rule.alternatives:
             self.alternatives.extend(rule.alternatives)
 
