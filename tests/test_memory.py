@@ -21,9 +21,12 @@ from r1rules.catalog import Gpu, Model
 from r1rules.physics._memory import (
     CUDA_CONTEXT_GB,
     CUDA_GRAPH_GB,
+    ECC_GDDR_FRACTION,
+    GIB,
     USABLE_MEMORY_FRACTION,
     active_weights_gb,
     bytes_per_param,
+    device_memory_gb,
     kv_cache_bytes_per_token,
     kv_cache_bytes_per_token_per_gpu,
     runtime_overhead_gb,
@@ -345,11 +348,55 @@ def test_weights_per_gpu_shrink_with_parallelism(
     assert weights_gb_per_gpu(m, precision, tp, pp + 1) <= here
 
 
-def test_usable_memory_is_vllm_fraction_minus_overhead() -> None:
+def test_usable_memory_is_vllm_fraction_of_the_device_minus_overhead() -> None:
+    # Changed on purpose: "80 GB" was read as 80 x 10^9 bytes; it is 80 GiB.
     m, h100 = model("deepseek-r1-distill-llama-8b"), gpu("h100-sxm")
     overhead = runtime_overhead_gb(m, 1)
     assert CUDA_CONTEXT_GB + CUDA_GRAPH_GB < overhead < 3.0  # + ~0.9 GB activations at 8192 tok
-    assert usable_gb_per_gpu(h100, m, 1) == 80 * USABLE_MEMORY_FRACTION - overhead
+    assert usable_gb_per_gpu(h100, m, 1) == pytest.approx(
+        80 * 2**30 / 1e9 * USABLE_MEMORY_FRACTION - overhead
+    )
+
+
+# nvidia-smi's totals: RTX 4090 24,564 MiB, H100 SXM 81,559 MiB, H200 143,771 MiB (the
+# vendor's GiB less a few hundred MiB the driver keeps), A40 46,068 MiB = 45 GiB (ECC on).
+NVIDIA_SMI_MIB = {"rtx-4090": 24_564, "h100-sxm": 81_559, "h200": 143_771, "a40": 46_068}
+
+
+@pytest.mark.parametrize(("gpu_id", "mib"), sorted(NVIDIA_SMI_MIB.items()))
+def test_device_memory_is_the_vendors_gib(gpu_id: str, mib: int) -> None:
+    g = gpu(gpu_id) if gpu_id != "a40" else _a40()
+    reported_gb = mib * 2**20 / 1e9
+    assert device_memory_gb(g) == pytest.approx(reported_gb, rel=0.005)
+    assert device_memory_gb(g) >= reported_gb  # the driver's reserve is not ours to guess
+
+
+def _a40() -> Gpu:
+    """The catalog's A40 (48 GB GDDR6, datacenter: ECC on), or a hand-built one."""
+    try:
+        return gpu("a40")
+    except (KeyError, R1RulesError):
+        return attrs.evolve(gpu("l40s"), id="a40", memory_gb=48, hbm=False, memory_type="GDDR6")
+
+
+def test_gddr_datacenter_cards_lose_a_sixteenth_to_ecc() -> None:
+    h100 = gpu("h100-sxm")
+    gddr = attrs.evolve(h100, hbm=False, memory_type="GDDR6")
+    geforce = attrs.evolve(gddr, segment="consumer")
+    assert device_memory_gb(h100) == device_memory_gb(geforce) == 80 * GIB / 1e9
+    assert device_memory_gb(gddr) == 80 * GIB / 1e9 * ECC_GDDR_FRACTION
+
+
+@given(st.floats(1.0, 1024.0), st.booleans(), st.sampled_from(("consumer", "datacenter")))
+def test_device_memory_grows_with_the_card(memory: float, hbm: bool, segment: str) -> None:
+    """Law: more nominal memory never reports less; GiB are never fewer bytes than GB."""
+    memory_type = "HBM3" if hbm else "GDDR6"
+    base = attrs.evolve(
+        gpu("h100-sxm"), hbm=hbm, memory_type=memory_type, segment=segment, memory_gb=memory
+    )
+    bigger = attrs.evolve(base, memory_gb=memory + 1.0)
+    assert device_memory_gb(bigger) > device_memory_gb(base)
+    assert device_memory_gb(base) >= memory * ECC_GDDR_FRACTION * GIB / 1e9 * (1 - 1e-12)
 
 
 def test_llama_70b_bf16_needs_four_l40s() -> None:

@@ -18,7 +18,7 @@ from strategies import GPU_IDS, Reach, workloads
 
 from r1rules import Workload, default_rules, evaluate, load_rules
 from r1rules._vocabulary import RECOMMENDATION_FIELDS
-from r1rules.physics._memory import USABLE_MEMORY_FRACTION
+from r1rules.physics._memory import USABLE_MEMORY_FRACTION, device_memory_gb
 from r1rules.ruleset._reference import matches
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -160,7 +160,8 @@ def test_recommended_gpus_hold_weights_and_the_loads_kv_cache() -> None:
         e = rec.estimates
         assert e.fits and not e.kv_limited  # the operating batch's KV cache fits
         assert e.weights_per_gpu_gb < e.usable_memory_per_gpu_gb
-        assert e.memory_per_gpu_gb <= rec.gpu.memory_gb * USABLE_MEMORY_FRACTION + 1e-9
+        usable = device_memory_gb(rec.rules.catalog.gpu(rec.gpu.id)) * USABLE_MEMORY_FRACTION
+        assert e.memory_per_gpu_gb <= usable + 1e-9
 
     law()
     reach.check()

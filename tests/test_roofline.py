@@ -1,8 +1,8 @@
 """Roofline timing against public measurements, layout choice, errors and monotonicity laws.
 
-A roofline is an optimistic bound: next to a measurement it may be faster, by a bounded
-factor, but it should not be much slower. The bands below are wide and can still fail.
-Records come from ``test_memory`` (the catalog, or hand-built copies of the reference).
+The efficiencies are fitted to measurements (``benchmarks/accuracy.py`` scores them on a
+held-out split); the bands below are wide checks of the physics around them and can still
+fail. Records come from ``test_memory`` (the catalog, or hand-built copies of the reference).
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ from test_memory import ALL_MODELS, DISTILLS, gpu, model
 
 from r1rules._errors import CatalogError, WorkloadError
 from r1rules._vocabulary import PRECISIONS
+from r1rules.physics._efficiency import EFFICIENCY, STEP_MS, efficiency
 from r1rules.physics._estimates import estimate_deployment as estimate
 from r1rules.physics._memory import kv_cache_bytes_per_token
 from r1rules.physics._roofline import (
+    GEFORCE_FP16_ACCUMULATE,
+    KERNELS_PER_LAYER,
     compute_tflops,
+    consts,
     decode_step_ms,
     native_support,
     prefill_ms,
@@ -53,6 +57,19 @@ def test_int4_is_weight_only_and_fp16_accumulates_in_fp32() -> None:
     assert compute_tflops(l40s, "fp16") == 362
 
 
+def test_int4_on_a_geforce_card_accumulates_in_fp16() -> None:
+    """GGUF/EXL2 int4 kernels on GeForce cards run FP16-accumulate tensor math, which those
+    cards run at twice the FP32-accumulate rate the catalog lists (RTX 4090: 330.3 vs 165.2
+    dense, Ada whitepaper). Changed on purpose: int4 was charged the 165.2 rate."""
+    rtx4090 = gpu("rtx-4090")
+    assert compute_tflops(rtx4090, "int4") == pytest.approx(2 * 165.2)
+    assert GEFORCE_FP16_ACCUMULATE == 2.0
+    assert compute_tflops(rtx4090, "bf16") == compute_tflops(rtx4090, "fp16") == 165.2
+    assert compute_tflops(rtx4090, "fp8") == 330.3  # its own rate (FP32 accumulate)
+    datacenter = attrs.evolve(rtx4090, segment="datacenter")
+    assert compute_tflops(datacenter, "int4") == 165.2
+
+
 def test_fp32_without_a_rate_uses_tf32() -> None:
     h100 = gpu("h100-sxm")
     no_fp32 = attrs.evolve(h100, tflops={**h100.tflops, "fp32": 0.0})
@@ -81,13 +98,15 @@ def test_single_stream_8b_decode_on_h100() -> None:
     assert 100 < 1000 / step < 200
 
 
-def test_single_stream_8b_decode_on_a100_matches_the_calibration_run() -> None:
+def test_single_stream_8b_decode_on_a100_is_near_the_measurement() -> None:
     # vLLM, Llama-3.1-8B BF16, A100 40GB, 1024 in / 128 out, one request: ~75 tok/s
-    # (johnmusgrave.com/p/vllm-throughput-latency-sweep-on): the fit of KERNEL_LATENCY_US.
+    # (johnmusgrave.com/p/vllm-throughput-latency-sweep-on). It used to be the one point
+    # KERNEL_LATENCY_US was fitted to (within 10 %); now it is one training case of
+    # STEP_MS and kernel_us among ten, so the band is the benchmark's 2x target, tightened.
     step = decode_step_ms(
         model("deepseek-r1-distill-llama-8b"), "bf16", "bf16", gpu("a100-40gb"), 1, 1, 1, 1088
     )
-    assert 1000 / step == pytest.approx(75, rel=0.10)
+    assert 1000 / step == pytest.approx(75, rel=0.15)
 
 
 @pytest.mark.parametrize(("users", "measured_tok_s_per_user"), [(16, 20.0), (64, 10.4)])
@@ -115,13 +134,77 @@ def test_r1_decode_per_node_against_tp16_and_deepseek() -> None:
     assert per_node < 14_800
 
 
-def test_r1_prefill_per_node_against_deepseek_and_sglang() -> None:
-    # DeepSeek day 6: 73.7k input tok/s per H800 node including 56.3 % cache hits -> 32.2k
-    # computed tok/s (daily average, at ~4.4K mean prompt). SGLang with EP on H100: 50,302
-    # tok/s per node at 4K prompts. One 8 x H200 node (H800 compute), TP8, 8 prompts of 4K:
+def test_r1_prefill_per_node_against_tp8_runs_and_expert_parallel() -> None:
+    # Tensor-parallel R1 (each rank holds 1/8 of every expert) prefills far below SGLang's
+    # expert-parallel EP32 (50,302 tok/s per 8 x H100 node at 4K prompts, lmsys.org/blog/
+    # 2025-05-05-large-scale-ep), which r1rules does not model. dstack's vLLM TP8 runs on
+    # 8 x H200 (3,200-token prompts) imply 5-13k tok/s: a wave of 4 prompts had its first
+    # tokens after 975 ms on average, a wave of 32 after 7.7 s. Changed on purpose: the old
+    # 25 % MoE MFU (from the EP deployment) gave 4-10x too fast a TP8 prefill.
     r1, h200 = model("deepseek-r1"), gpu("h200")
     per_node = 8 * 4096 * 1000 / prefill_ms(r1, "fp8", h200, 8, 1, 4096, batch=8)
-    assert 32_200 / 3 < per_node < 50_302 * 2
+    assert 2_000 < per_node < 15_000 < 50_302
+
+
+def test_attention_runs_in_bf16_whatever_the_weights() -> None:
+    """A long prompt's attention FLOPs are charged at the BF16 rate: a GPU with a 100x FP8
+    rate speeds up the matmuls of an FP8 model, never its attention."""
+    r1, h200 = model("deepseek-r1"), gpu("h200")
+    fast_fp8 = attrs.evolve(h200, tflops={**h200.tflops, "fp8": 100 * h200.tflops["fp8"]})
+    prompt = 32_768
+    c = consts(r1, "fp8", "bf16", 8)
+    attention_ms = (
+        prompt
+        * (prompt + 1)
+        / 2
+        * c.attn_flops_prefill
+        / 8
+        / (h200.tflops["bf16"] * 1e9 * efficiency(h200).attention)
+    )
+    assert prefill_ms(r1, "fp8", fast_fp8, 8, 1, prompt) > attention_ms
+    assert prefill_ms(r1, "fp8", h200, 8, 1, prompt) > prefill_ms(r1, "fp8", fast_fp8, 8, 1, prompt)
+
+
+@pytest.mark.parametrize("model_id", ALL_MODELS)
+def test_every_pass_pays_the_host_step_and_each_kernel(model_id: str) -> None:
+    """A forward pass never takes less than the host's work plus one launch latency for each
+    kernel of each layer (a per-pass overhead, whatever the batch)."""
+    m, h100 = model(model_id), gpu("h100-sxm")
+    kind = "moe" if m.kind == "moe" else "dense"
+    floor_ms = STEP_MS + m.num_layers * KERNELS_PER_LAYER[kind] * efficiency(h100).kernel_us / 1e3
+    tp = 8 if m.kind == "moe" else 1
+    for batch in (1, 64):
+        assert decode_step_ms(m, "fp8", "bf16", h100, tp, 1, batch, 1) > floor_ms
+    assert prefill_ms(m, "fp8", h100, tp, 1, 1) > floor_ms
+
+
+def test_efficiencies_are_fractions_and_times() -> None:
+    for row in EFFICIENCY.values():
+        for fraction in (row.bandwidth, row.dense_gemm, row.expert_gemm, row.attention):
+            assert 0.0 < fraction <= 1.0
+        assert row.kernel_us > 0.0
+    assert STEP_MS >= 0.0
+
+
+def test_each_vendor_and_segment_has_its_own_efficiencies() -> None:
+    h200, mi300x, rtx4090 = gpu("h200"), gpu("mi300x"), gpu("rtx-4090")
+    assert efficiency(h200) is EFFICIENCY["NVIDIA datacenter"]
+    assert efficiency(mi300x) is EFFICIENCY["AMD datacenter"]
+    assert efficiency(rtx4090) is EFFICIENCY["NVIDIA consumer"]
+    # another vendor: NVIDIA's row of the same segment
+    assert efficiency(attrs.evolve(mi300x, vendor="Intel")) is EFFICIENCY["NVIDIA datacenter"]
+    assert efficiency(attrs.evolve(rtx4090, vendor="AMD")) is EFFICIENCY["NVIDIA consumer"]
+
+
+def test_amd_uses_its_own_fractions() -> None:
+    """MI300X decode is timed with AMD's measured bandwidth fraction and kernel latency, not
+    CUDA's: the same R1 step on an MI300X-shaped NVIDIA card is faster. Changed on purpose
+    (ROCm used the CUDA constants: throughput +68 % to +188 %, TTFT -82 %)."""
+    r1, mi300x = model("deepseek-r1"), gpu("mi300x")
+    as_nvidia = attrs.evolve(mi300x, vendor="NVIDIA")
+    assert decode_step_ms(r1, "fp8", "bf16", mi300x, 8, 1, 4, 3600) > decode_step_ms(
+        r1, "fp8", "bf16", as_nvidia, 8, 1, 4, 3600
+    )
 
 
 # --- layouts --------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_headroom_is_the_rules_fact_for_replicas_and_the_seed_formula(rules_copy
         before, after = shipped.facts[name], doubled.facts[name]
         assert isinstance(before, int) and isinstance(after, int)
         # 2.0 / 1.2 as much demand, give or take the rounding up to whole GPUs / replicas
-        assert before * 2.0 / 1.2 - 1 <= after <= (before + 1) * 2.0 / 1.2, name
+        assert (before - 1) * 2.0 / 1.2 <= after <= (before + 1) * 2.0 / 1.2, name
 
 
 def test_size_reads_headroom_as_given() -> None:

@@ -23,6 +23,7 @@ from r1rules.physics._memory import (
     GB,
     USABLE_MEMORY_FRACTION,
     check_precision,
+    device_memory_gb,
     kv_cache_bytes_per_token,
 )
 from r1rules.physics._roofline import Consts, consts, decode_core_ms, positive, prefill_core_ms
@@ -78,7 +79,7 @@ def _layout(
     """Smallest power-of-two tp (dividing the heads, within a node) holding weights + one
     sequence; else pipeline stages over the largest tp. Returns (consts of tp, pp, fits).
     Given both degrees, it only checks whether that layout holds the model."""
-    budget = gpu.memory_gb * USABLE_MEMORY_FRACTION
+    budget = device_memory_gb(gpu) * USABLE_MEMORY_FRACTION
     if tensor_parallel is not None and pipeline_parallel is not None:
         c = consts(model, precision, kv_precision, tensor_parallel)
         need = c.weights_gb_per_gpu + seq * c.kv_bytes_per_token / GB
@@ -156,7 +157,7 @@ def estimate_deployment(
     replicas = gpu_count // (tp * pp)
     used = replicas * tp * pp
     w_gpu = c.weights_gb_per_gpu / pp
-    usable = gpu.memory_gb * USABLE_MEMORY_FRACTION - c.overhead_gb  # = usable_gb_per_gpu
+    usable = device_memory_gb(gpu) * USABLE_MEMORY_FRACTION - c.overhead_gb  # = usable_gb_per_gpu
     kv_gpu_token = c.kv_bytes_per_token / pp
     per_replica_max = max(0, math.floor((usable - w_gpu) * GB / (kv_gpu_token * seq)))
     wanted = math.ceil(concurrency / replicas)

@@ -1,7 +1,8 @@
 """Memory physics: weight bytes, KV-cache bytes and usable memory per GPU (pure, no I/O).
 
-Units: GB = 10^9 bytes. Parameter counts come from the architecture fields of a
-:class:`~r1rules.catalog._catalog.Model` (``param_count_derivation`` in the reference models.toml):
+Units: GB = 10^9 bytes (a GPU's own "GB" is GiB: :func:`device_memory_gb`). Parameter counts
+come from the architecture fields of a :class:`~r1rules.catalog._catalog.Model`
+(``param_count_derivation`` in the reference models.toml):
 attention ``h*H*d + 2*h*KV*d + H*d*h``, gated MLP ``3*h*inter``, two RMSNorms per layer,
 embedding and lm_head (untied unless ``tie_word_embeddings``), final norm. Qwen2's q/k/v
 biases are left out (the record has no field for them; they are < 0.01 % of any distill).
@@ -34,12 +35,15 @@ __all__ = [
     "ACTIVATION_TOKENS",
     "CUDA_CONTEXT_GB",
     "CUDA_GRAPH_GB",
+    "ECC_GDDR_FRACTION",
     "GB",
+    "GIB",
     "USABLE_MEMORY_FRACTION",
     "WeightProfile",
     "active_weights_gb",
     "bytes_per_param",
     "check_precision",
+    "device_memory_gb",
     "kv_cache_bytes_per_token",
     "kv_cache_bytes_per_token_per_gpu",
     "kv_head_fraction",
@@ -51,6 +55,7 @@ __all__ = [
 ]
 
 GB = 1e9
+GIB = float(2**30)
 
 # --- quantisation formats (bytes of one quantised linear-layer weight, scales included) ---
 # FP8: e4m3 weights with one F32 scale per 128x128 block, as DeepSeek ships R1
@@ -73,6 +78,11 @@ _PLAIN_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0}
 _KV_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4}
 
 # --- runtime memory per GPU ---
+# A card's memory is made of DRAM dies of power-of-two density, so the vendor's "GB" is GiB:
+# nvidia-smi reports 24,564 MiB on an RTX 4090 ("24 GB"), 81,559 MiB on an H100 ("80 GB"),
+# 143,771 MiB on an H200 ("141 GB"). Datacenter GDDR cards run ECC by default, which keeps 1/16
+# of GDDR for check bits: 46,068 MiB = 45 GiB on an A40 or L40S ("48 GB"); HBM's ECC is extra.
+ECC_GDDR_FRACTION = 15 / 16
 # vLLM's default --gpu-memory-utilization: the engine budgets 90 % of device memory for
 # weights + activations + KV cache; the rest is left to the driver and other processes.
 USABLE_MEMORY_FRACTION = 0.90
@@ -212,6 +222,7 @@ class WeightProfile:
     moe_layers: int
     active_bytes: float
     matmul_params_per_token: float  # params a token multiplies through, lm_head excluded
+    routed_params_per_token: float  # of those, in routed experts (experts_per_token of them)
     lm_head_params: float
 
 
@@ -241,6 +252,7 @@ def weight_profile(model: Model, precision: str) -> WeightProfile:
         moe_layers=p.moe_layers,
         active_bytes=sum(parts) + active_routed,
         matmul_params_per_token=p.active - p.embedding - p.lm_head,
+        routed_params_per_token=p.routed_expert * model.experts_per_token * p.moe_layers,
         lm_head_params=p.lm_head,
     )
 
@@ -335,10 +347,21 @@ def runtime_overhead_gb(model: Model, tensor_parallel: int) -> float:
     return CUDA_CONTEXT_GB + CUDA_GRAPH_GB + (ACTIVATION_TOKENS * per_token + logits) / GB
 
 
-def usable_gb_per_gpu(gpu: Gpu, model: Model, tensor_parallel: int) -> float:
-    """GB one GPU offers to weights + KV cache: memory_gb x 0.90 minus the runtime overhead.
+def device_memory_gb(gpu: Gpu) -> float:
+    """Memory the driver reports for ``gpu``, in GB (10^9 bytes).
 
-    ``Gpu.memory_gb`` is read as 10^9 bytes; vendors' "80 GB" is really 80 GiB, so this is
-    about 7 % conservative.
+    ``Gpu.memory_gb`` is the vendor's figure, which is GiB (:data:`GIB`): "80 GB" is 85.9 GB.
+    Datacenter cards with GDDR (no HBM) lose 1/16 to ECC, on by default
+    (:data:`ECC_GDDR_FRACTION`): an A40's "48 GB" is 45 GiB = 48.3 GB.
     """
-    return gpu.memory_gb * USABLE_MEMORY_FRACTION - runtime_overhead_gb(model, tensor_parallel)
+    memory = gpu.memory_gb * GIB / GB
+    if not gpu.hbm and gpu.segment == "datacenter":
+        memory *= ECC_GDDR_FRACTION
+    return memory
+
+
+def usable_gb_per_gpu(gpu: Gpu, model: Model, tensor_parallel: int) -> float:
+    """GB one GPU offers to weights + KV cache: :func:`device_memory_gb` x 0.90 (vLLM's
+    default budget) minus the runtime overhead."""
+    budget = device_memory_gb(gpu) * USABLE_MEMORY_FRACTION
+    return budget - runtime_overhead_gb(model, tensor_parallel)

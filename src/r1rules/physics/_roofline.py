@@ -1,11 +1,13 @@
 """Roofline timing: prefill, decode steps and whole-deployment estimates (pure, no I/O).
 
-A step takes ``max(bytes / (bandwidth x eff), flops / (peak x MFU))`` on each GPU, plus the
-tensor-parallel all-reduces (two per layer), plus the launch latency of each layer's kernels,
-plus the hops between pipeline stages.
-Times are in milliseconds, sizes in GB (10^9 bytes), rates as in the GPU record (GB/s,
-dense TFLOPS). Everything model-dependent is cached per (model, precision, kv_precision, tp);
-the GPU enters only as a few floats, so a call is plain arithmetic.
+A forward pass takes ``max(bytes / (bandwidth x eff), matmul time + attention time)`` on each
+GPU, plus the tensor-parallel all-reduces (two per layer), plus the per-pass overhead (host
+work, and every layer's kernels' launch latency), plus the hops between pipeline stages.
+Matmuls run at the weights' tensor rate (:func:`compute_tflops`), dense layers and routed
+experts at their own efficiency; attention runs in BF16 whatever the weights. The
+efficiencies are per vendor (``_efficiency``). Times are in milliseconds, sizes in GB (10^9
+bytes), rates as in the GPU record (GB/s, dense TFLOPS). Everything model-dependent is cached
+per (model, precision, kv_precision, tp); the GPU enters only as a few floats.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import attrs
 
 from r1rules._errors import WorkloadError
 from r1rules.catalog import Gpu, Model
+from r1rules.physics._efficiency import Efficiency, efficiency, step_ms
 from r1rules.physics._memory import (
     GB,
     check_precision,
@@ -29,13 +32,10 @@ from r1rules.physics._memory import (
 
 __all__ = [
     "ALLREDUCE_BASE_LATENCY_US",
-    "DECODE_BANDWIDTH_EFFICIENCY",
+    "GEFORCE_FP16_ACCUMULATE",
     "HOP_LATENCY_US",
     "INTERNODE_GBPS",
     "KERNELS_PER_LAYER",
-    "KERNEL_LATENCY_US",
-    "MFU_DENSE",
-    "MFU_MOE",
     "PCIE_GBPS",
     "compute_tflops",
     "decode_step_ms",
@@ -43,32 +43,21 @@ __all__ = [
     "prefill_ms",
 ]
 
-# Achieved fraction of peak memory bandwidth while streaming weights and KV cache. STREAM on
-# an Azure ND H100 v5: copy 2.90, triad 2.97 TB/s of 3.35 (87-89 %; Azure AI-benchmarking-guide
-# ND_H100_v5_results.md); GEMV-shaped kernels stream a little below that.
-DECODE_BANDWIDTH_EFFICIENCY = 0.85
-# Every layer is a chain of dependent kernels, each costing a launch-and-drain latency that
-# bandwidth does not hide (CUDA graphs included). vLLM runs ~12 kernels per Llama/Qwen layer
-# (norm, qkv, rope, cache write, attention, o_proj, all-reduce, norm, gate_up, act, down,
+# Kernels in one layer's forward pass, each costing a launch-and-drain latency that bandwidth
+# does not hide (CUDA graphs included; Efficiency.kernel_us). vLLM runs ~12 per Llama/Qwen
+# layer (norm, qkv, rope, cache write, attention, o_proj, all-reduce, norm, gate_up, act, down,
 # all-reduce) and ~32 per DeepSeek-V3 layer (MLA: fused q_a/kv_a, two norms, q_b, absorb bmm,
 # rope, cache write, FlashMLA x2, bmm, o_proj; MoE: gate, top-k, align, fused_moe x2, act,
 # shared expert x3, reduce, all-reduce; plus an FP8 activation-quant kernel per FP8 GEMM).
-# Latency per kernel fitted to vLLM, Llama-3.1-8B BF16, one request on an A100 40GB: 75 tok/s
-# = 13.3 ms/token (johnmusgrave.com/p/vllm-throughput-latency-sweep-on), of which streaming
-# 15.2 GB at 0.85 x 1,555 GB/s takes 11.5 ms: 1.9 ms over 32 layers x 12 kernels = 4.9 us.
-KERNEL_LATENCY_US = 4.9
 KERNELS_PER_LAYER = {"dense": 12, "moe": 32}
-# Model-FLOPs utilisation of the dense tensor peak when compute-bound. Dense: large BF16/FP8
-# GEMMs reach 60-75 % of peak on Hopper; attention, norms and launches take the rest.
-# NVIDIA's Llama-3.3-70B max-throughput table (B200, 2048 in / 128 out: 1,339 out tok/s/GPU)
-# implies ~2/3 of FP8 peak in prefill. MoE: SGLang's 96xH100 DeepSeek deployment prefills
-# 52.3k tok/s per node at 2K input (lmsys.org/blog/2025-05-05-large-scale-ep) = 76 GFLOP x
-# 52.3k / (8 x 1,979 TFLOPS) ~ 25 % of FP8 peak; DeepSeek's own day-6 average is lower still.
-MFU_DENSE = 0.50
-MFU_MOE = 0.25
 # TF32 tensor rate is half the BF16 rate on Ampere and Hopper (A100 156 vs 312; H100 495 vs
 # 989): used for fp32 when the record lists no fp32 rate.
 TF32_OF_BF16 = 0.5
+# GeForce cards run FP16 tensor math with FP16 accumulate at twice the FP32-accumulate rate the
+# catalog lists (RTX 4090: 330.3 vs 165.2 dense, Ada whitepaper; RTX 3090: 142 vs 71, GA102
+# whitepaper). Weight-only int4 on a GeForce card is GGUF/EXL2 territory: llama.cpp's cuBLAS
+# path (CUBLAS_COMPUTE_16F) and ExLlama accumulate in FP16, so int4 gets this rate there.
+GEFORCE_FP16_ACCUMULATE = 2.0
 # Links, GB/s per direction. NVLink/XGMI: Gpu.interconnect_bw_gbps is bidirectional, so half.
 # PCIe-only GPUs (interconnect_bw_gbps 0, or more ranks than the NVLink domain): PCIe gen4 x16
 # is 32 GB/s per direction (gen5 64); the Gpu record has no PCIe generation, so gen4 it is.
@@ -91,14 +80,17 @@ def compute_tflops(gpu: Gpu, precision: str) -> float:
     """Dense TFLOPS the matmuls of a ``precision`` model run at on ``gpu``.
 
     fp8/int8 use their own rate when native, else the BF16 rate (weight-only kernels such as
-    Marlin dequantise to BF16). int4 always uses the BF16 rate: GPTQ/AWQ kernels are W4A16.
-    fp16 uses the BF16 rate when listed (PyTorch accumulates FP16 GEMMs in FP32, the rate
+    Marlin dequantise to BF16). int4 is weight-only (W4A16): the BF16 rate, or on a GeForce
+    card the FP16-accumulate rate (x :data:`GEFORCE_FP16_ACCUMULATE`) its kernels use. bf16 and
+    fp16 use the BF16 rate when listed (PyTorch accumulates FP16 GEMMs in FP32, the rate
     GeForce cards halve). fp32 uses its own rate, else TF32 = half the BF16 rate.
     """
     check_precision(precision)
     tf = gpu.tflops
     half = tf.get("bf16", 0.0) or tf.get("fp16", 0.0)
     assert half > 0.0, "a Gpu record always has a bf16 or fp16 rate (catalog._schema)"
+    if precision == "int4" and gpu.segment == "consumer" and gpu.vendor == "NVIDIA":
+        return (tf.get("fp16", 0.0) or half) * GEFORCE_FP16_ACCUMULATE
     if precision in ("bf16", "fp16", "int4"):
         return half
     own = tf.get(precision, 0.0)
@@ -117,14 +109,14 @@ class Consts:
     n_experts: int
     top_k: int
     kv_bytes_per_token: float
-    flops_per_token: float  # 2 x params a token multiplies through (lm_head excluded)
+    dense_flops: float  # per token: 2 x params outside routed experts (lm_head excluded)
+    expert_flops: float  # per token: 2 x params of its experts_per_token routed experts
     head_flops: float  # lm_head, once per sampled token
     attn_flops_decode: float  # per (query, cached key) pair, all layers
     attn_flops_prefill: float
-    mfu: float
     layers: int
     hidden: int
-    kernels_ms: float  # launch latency of every kernel of every layer, once per forward pass
+    kernels: int  # kernels of every layer, launched once per forward pass
     weights_gb: float  # one whole copy of the model
     weights_gb_per_gpu: float  # with pp = 1
     overhead_gb: float  # runtime overhead per GPU
@@ -155,21 +147,38 @@ def consts(model: Model, precision: str, kv_precision: str, tp: int) -> Consts:
         n_experts=model.n_routed_experts,
         top_k=model.experts_per_token,
         kv_bytes_per_token=kv_cache_bytes_per_token_per_gpu(model, kv_precision, tp),
-        flops_per_token=2.0 * w.matmul_params_per_token,
+        dense_flops=2.0 * (w.matmul_params_per_token - w.routed_params_per_token),
+        expert_flops=2.0 * w.routed_params_per_token,
         head_flops=2.0 * w.lm_head_params,
         attn_flops_decode=float(decode_pair * layers),
         attn_flops_prefill=float(prefill_pair * layers),
-        mfu=MFU_MOE if w.moe_layers else MFU_DENSE,
         layers=layers,
         hidden=model.hidden_size,
-        kernels_ms=layers
-        * KERNELS_PER_LAYER["moe" if w.moe_layers else "dense"]
-        * KERNEL_LATENCY_US
-        / 1e3,
+        kernels=layers * KERNELS_PER_LAYER["moe" if w.moe_layers else "dense"],
         weights_gb=w.total_bytes / GB,
         weights_gb_per_gpu=weights_gb_per_gpu(model, precision, tp),
         overhead_gb=runtime_overhead_gb(model, tp),
     )
+
+
+def _compute_ms(
+    c: Consts, gpu: Gpu, eff: Efficiency, precision: str, tokens: float, heads: float, attn: float
+) -> float:
+    """Matmul and attention time on one rank: ``tokens`` through the layers, ``heads``
+    through lm_head, ``attn`` attention FLOPs in all (BF16, whatever the weights)."""
+    rate = compute_tflops(gpu, precision) * 1e9  # FLOPs per ms
+    matmul = (
+        tokens * c.dense_flops / eff.dense_gemm
+        + tokens * c.expert_flops / eff.expert_gemm
+        + heads * c.head_flops / eff.dense_gemm
+    ) / rate
+    attention = attn / (compute_tflops(gpu, "bf16") * 1e9 * eff.attention)
+    return (matmul + attention) / c.tp
+
+
+def _overhead_ms(c: Consts, eff: Efficiency) -> float:
+    """Host work of one forward pass plus every kernel's launch latency."""
+    return step_ms() + c.kernels * eff.kernel_us / 1e3
 
 
 def _experts_bytes(c: Consts, tokens: float) -> float:
@@ -213,14 +222,16 @@ def decode_core_ms(
     """Per-token latency of a sequence in a batch of ``batch`` with ``context`` cached each."""
     # vLLM keeps pp micro-batches in flight: each stage serves every micro-batch once per round,
     # and a sequence's next token needs the whole round, i.e. pp stage steps plus the hops.
+    eff = efficiency(gpu)
     micro = math.ceil(batch / min(pp, batch))
     nbytes = c.static_bytes + _experts_bytes(c, micro) + micro * context * c.kv_bytes_per_token
-    flops = micro * (c.flops_per_token + c.head_flops + context * c.attn_flops_decode) / c.tp
-    mem_ms = nbytes / (gpu.memory_bandwidth_gbps * DECODE_BANDWIDTH_EFFICIENCY * 1e6)
-    compute_ms = flops / (compute_tflops(gpu, precision) * c.mfu * 1e9)
+    mem_ms = nbytes / (gpu.memory_bandwidth_gbps * eff.bandwidth * 1e6)
+    compute_ms = _compute_ms(
+        c, gpu, eff, precision, micro, micro, micro * context * c.attn_flops_decode
+    )
     comm_ms = 2 * c.layers * _allreduce_ms(gpu, c.tp, micro * c.hidden * ACTIVATION_BYTES)
     hops_ms = _pp_hops_ms(gpu, c.tp, pp, micro, c.hidden)
-    return max(mem_ms, compute_ms) + comm_ms + c.kernels_ms + hops_ms
+    return max(mem_ms, compute_ms) + comm_ms + _overhead_ms(c, eff) + hops_ms
 
 
 def positive(**values: object) -> None:
@@ -245,10 +256,11 @@ def decode_step_ms(
     Bytes read per GPU: the weights the step touches (dense: all but the embedding table; MoE:
     attention, dense layers, shared experts, lm_head and the E x (1 - (1 - k/E)^batch) routed
     experts a batch this size reaches) plus the KV cache of ``batch`` x ``context_tokens``.
-    Time is the roofline max of memory and compute, plus 2 all-reduces per layer, plus the
-    launch latency of every layer's kernels. With ``pipeline_parallel`` > 1 the batch runs as
-    pp micro-batches and one token passes every stage in turn, so the result is the per-token
-    latency of a sequence, hops included.
+    Time is the roofline max of memory and compute (matmuls at the weights' rate, attention at
+    BF16, each at its efficiency for the GPU's vendor), plus 2 all-reduces per layer, plus the
+    per-pass overhead (host work and every kernel's launch). With ``pipeline_parallel`` > 1 the
+    batch runs as pp micro-batches and one token passes every stage in turn, so the result is
+    the per-token latency of a sequence, hops included.
     """
     positive(
         tensor_parallel=tensor_parallel,
@@ -262,16 +274,18 @@ def decode_step_ms(
 
 def prefill_core_ms(c: Consts, gpu: Gpu, precision: str, pp: int, prompt: int, batch: int) -> float:
     """Prefill of ``batch`` prompts; stages run one after another, so pp adds only hops."""
+    eff = efficiency(gpu)
     tokens = float(prompt * batch)
     pairs = prompt * (prompt + 1) / 2.0  # causal attention
-    flops = tokens * c.flops_per_token + batch * (c.head_flops + pairs * c.attn_flops_prefill)
-    compute_ms = flops / c.tp / (compute_tflops(gpu, precision) * c.mfu * 1e9)
+    compute_ms = _compute_ms(
+        c, gpu, eff, precision, tokens, batch, batch * pairs * c.attn_flops_prefill
+    )
     floor_ms = (c.static_bytes + _experts_bytes(c, tokens)) / (
-        gpu.memory_bandwidth_gbps * DECODE_BANDWIDTH_EFFICIENCY * 1e6
+        gpu.memory_bandwidth_gbps * eff.bandwidth * 1e6
     )
     comm_ms = 2 * c.layers * _allreduce_ms(gpu, c.tp, tokens * c.hidden * ACTIVATION_BYTES)
     hops_ms = _pp_hops_ms(gpu, c.tp, pp, tokens, c.hidden)
-    return max(compute_ms, floor_ms) + comm_ms + c.kernels_ms + hops_ms
+    return max(compute_ms, floor_ms) + comm_ms + _overhead_ms(c, eff) + hops_ms
 
 
 def prefill_ms(
@@ -285,10 +299,11 @@ def prefill_ms(
 ) -> float:
     """Time to prefill ``batch`` prompts of ``prompt_tokens`` each on one replica, in ms.
 
-    FLOPs = 2 x params-per-token x tokens + causal attention (quadratic in the prompt) + lm_head
-    for the last token of each prompt, at :func:`compute_tflops` x MFU over tp ranks; never
-    below the time to read the touched weights once; plus 2 all-reduces per layer and the
-    pipeline hops (stages run one after another for one prompt).
+    Matmul FLOPs (2 x params-per-token x tokens, plus lm_head for the last token of each prompt)
+    at :func:`compute_tflops`, dense layers and routed experts each at their efficiency; causal
+    attention (quadratic in the prompt) at the BF16 rate; all over tp ranks; never below the
+    time to read the touched weights once; plus 2 all-reduces per layer, the per-pass overhead
+    and the pipeline hops (stages run one after another for one prompt).
     """
     positive(
         tensor_parallel=tensor_parallel,

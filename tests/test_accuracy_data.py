@@ -1,0 +1,168 @@
+"""The measurement dataset behind ``benchmarks/accuracy.py``: schema, sources, catalog ids,
+coverage, and a train/held-out split in which every metric family and vendor is scored."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import tomli
+
+from r1rules import CatalogError, default_catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+MEASUREMENTS = ROOT / "benchmarks" / "measurements.toml"
+ROWS: list[dict[str, Any]] = tomli.loads(MEASUREMENTS.read_text(encoding="utf-8"))["measurement"]
+IDS = [row["id"] for row in ROWS]
+
+METRICS = {
+    "ttft_ms": "ttft",
+    "prefill_tokens_per_s": "ttft",
+    "tpot_ms": "tpot",
+    "tokens_per_s_per_user": "tpot",
+    "output_tokens_per_s": "throughput",
+    "output_tokens_per_s_per_gpu": "throughput",
+}
+WEIGHTS = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"}
+KV = {"fp32", "bf16", "fp16", "fp8", "int8", "int4", "unknown"}
+ENGINES = {"vllm", "sglang", "trtllm", "llama.cpp", "other"}
+# GPU ids the header allows that the catalog does not hold, each with the reason.
+UNSUPPORTED_GPUS = {
+    "h800": "export H100 SXM with cut NVLink (400 GB/s, unverified): reference only, "
+    "shared/reference/gpus.toml [reference.h800-sxm]",
+    "h20": "export Hopper part: not in the reference",
+    "mi355x": "CDNA4: not in the reference",
+}
+
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "model": str,
+    "measured_model": str,
+    "weights_precision": str,
+    "kv_precision": str,
+    "gpu": str,
+    "gpu_count": int,
+    "engine": str,
+    "engine_version": str,
+    "tensor_parallel": int,
+    "pipeline_parallel": int,
+    "expert_parallel": int,
+    "data_parallel_attention": bool,
+    "speculative": str,
+    "metric": str,
+    "value": float,
+    "source": str,
+    "date": str,
+    "quote": str,
+    "read_from_chart": bool,
+    "notes": str,
+}
+OPTIONAL: dict[str, type | tuple[type, ...]] = {
+    "concurrency": int,
+    "request_rate_qps": (int, float),
+    "input_tokens": int,
+    "output_tokens": int,
+}
+
+
+def test_there_are_enough_cases_with_unique_lower_case_ids() -> None:
+    assert len(ROWS) >= 60
+    assert len(set(IDS)) == len(IDS), [i for i, n in Counter(IDS).items() if n > 1]
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9.\-]*", i) for i in IDS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_every_case_follows_the_schema(row: dict[str, Any]) -> None:
+    for key, kind in REQUIRED.items():
+        assert key in row, key
+        assert isinstance(row[key], kind) and not (kind is int and isinstance(row[key], bool)), key
+    assert set(row) <= set(REQUIRED) | set(OPTIONAL), set(row) - set(REQUIRED) - set(OPTIONAL)
+    for key, kind in OPTIONAL.items():
+        if key in row:
+            assert isinstance(row[key], kind) and not isinstance(row[key], bool), key
+            assert row[key] > 0, key
+    assert row["metric"] in METRICS
+    assert row["weights_precision"] in WEIGHTS
+    assert row["kv_precision"] in KV
+    assert row["engine"] in ENGINES
+    assert re.fullmatch(r"none|unknown|mtp-\d+", row["speculative"])
+    assert math.isfinite(row["value"]) and row["value"] > 0
+    for key in ("gpu_count", "tensor_parallel", "pipeline_parallel", "expert_parallel"):
+        assert row[key] >= 1, key
+    assert row["tensor_parallel"] * row["pipeline_parallel"] <= row["gpu_count"]
+    assert not ("concurrency" in row and "request_rate_qps" in row)
+    # YYYY-MM; YYYY alone where the source states no month (7 cases; the header says YYYY-MM)
+    assert re.fullmatch(r"\d{4}(-\d{2})?", row["date"])
+    year, month = int(row["date"][:4]), int(row["date"][5:] or 1)
+    assert datetime.date(2020, 1, 1) <= datetime.date(year, month, 1) <= datetime.date.today()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_every_case_has_its_source_and_a_quote_holding_the_number(row: dict[str, Any]) -> None:
+    """The header: every number is copied from the cited source, whose text ``quote`` holds."""
+    assert re.fullmatch(r"https?://\S+\.\S+", row["source"])
+    assert row["quote"].strip() and row["notes"].strip()
+    value = row["value"]
+    shown = {repr(value), f"{value:g}", *(f"{value:.{n}f}" for n in range(8))}
+    if value == int(value):
+        shown.add(str(int(value)))
+    if value >= 1000:
+        shown.add(f"{value / 1000:g}k")  # "~73.7k tokens/s"
+    number = r"\d+(?:\.\d+)?k?"
+    quote = row["quote"]
+    grouped = re.sub(r"(?<=\d),(?=\d{3}\b)", "", quote)  # "22,282" -> "22282"
+    assert shown & (set(re.findall(number, quote)) | set(re.findall(number, grouped)))
+
+
+@pytest.mark.parametrize("row", ROWS, ids=IDS)
+def test_every_model_and_gpu_resolves_or_is_marked_unsupported(row: dict[str, Any]) -> None:
+    catalog = default_catalog()
+    catalog.model(row["model"])  # every model is a catalog id
+    try:
+        catalog.gpu(row["gpu"])
+    except CatalogError:
+        assert row["gpu"] in UNSUPPORTED_GPUS, row["gpu"]
+
+
+def test_the_cases_cover_every_metric_family_vendor_and_engine() -> None:
+    catalog = default_catalog()
+    vendors = Counter(
+        catalog.gpu(row["gpu"]).vendor for row in ROWS if row["gpu"] not in UNSUPPORTED_GPUS
+    )
+    assert vendors["NVIDIA"] >= 20 and vendors["AMD"] >= 10
+    families = Counter(METRICS[row["metric"]] for row in ROWS)
+    assert min(families[f] for f in ("ttft", "tpot", "throughput")) >= 15
+    assert set(Counter(row["engine"] for row in ROWS)) == ENGINES
+
+
+def _benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("accuracy", ROOT / "benchmarks" / "accuracy.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_split_scores_every_family_and_vendor_on_both_sides() -> None:
+    """The benchmark's deterministic split (stratified by metric family and vendor) leaves
+    evaluated cases of each family and each vendor in train and in held-out, ~60/40."""
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    cases = accuracy.load(catalog)
+    assert [c.id for c in cases] == IDS
+    assert [c.split for c in accuracy.load(catalog)] == [c.split for c in cases]  # stable
+    live, skipped = accuracy.evaluated(cases, catalog)
+    assert len(live) + len(skipped) == len(cases) and all(skipped.values())
+    for split in ("train", "held-out"):
+        scored = [c for c in live if c.split == split]
+        assert {c.family for c in scored} == {"ttft", "tpot", "throughput"}, split
+        assert {c.vendor for c in scored} == {"NVIDIA", "AMD"}, split
+    train = sum(c.split == "train" for c in cases)
+    assert 0.55 <= train / len(cases) <= 0.65
