@@ -682,7 +682,8 @@ def test_file_level_problems(tmp_path: Path) -> None:
         f"{empty}: folder holds no *.toml catalog files",
         f"{missing}: no such file or folder",
         f"{broken}: invalid TOML: {toml_error.value}",
-        f"{odd}: model: unknown table (did you mean 'models'?); allowed: gpus, meta, models",
+        f"{odd}: model: unknown table (did you mean 'models'?); allowed: assumptions, "
+        "fabrics, gpu_prices, gpus, hosts, meta, models",
         f"{odd}: gpus: expected a table of entries, got 'none'",
         f"{odd}: model 'Bad_Id': id: expected lower-case letters and digits joined by '.' or '-'",
     )

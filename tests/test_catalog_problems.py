@@ -75,7 +75,8 @@ def test_a_file_with_several_bad_entries_gives_one_error_of_records(tmp_path: Pa
         f"  {file}: GPU 'h100x': memory_gb: expected a positive number, got -80"
     )
     assert str(caught.value).splitlines()[-1] == (
-        f"  {file}: prices: unknown table; allowed: gpus, meta, models"
+        f"  {file}: prices: unknown table (did you mean 'gpu_prices'?); "
+        "allowed: assumptions, fabrics, gpu_prices, gpus, hosts, meta, models"
     )
     back = pickle.loads(pickle.dumps(caught.value))
     assert back.problems == problems and str(back) == str(caught.value)
@@ -99,10 +100,25 @@ def test_merge_problems_are_records_too(tmp_path: Path) -> None:
 
 
 def test_the_top_level_tables_are_one_mapping() -> None:
-    assert list(TABLES) == ["models", "gpus", "meta"]
+    assert list(TABLES) == [
+        "models",
+        "gpus",
+        "gpu_prices",
+        "hosts",
+        "fabrics",
+        "assumptions",
+        "meta",
+    ]
     assert TABLES["meta"] is None
     kinds = {top: entry.kind for top, entry in TABLES.items() if entry is not None}
-    assert kinds == {"models": "model", "gpus": "gpu"}
+    assert kinds == {
+        "models": "model",
+        "gpus": "gpu",
+        "gpu_prices": "gpu_price",
+        "hosts": "host",
+        "fabrics": "fabric",
+        "assumptions": "assumptions",
+    }
 
 
 def test_a_bad_catalog_in_a_rule_folder_reaches_load_rules_as_records(tmp_path: Path) -> None:

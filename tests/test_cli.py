@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-import tomllib
+import tomli
 
 import r1rules
 from r1rules.cli._main import main
@@ -36,7 +36,7 @@ def test_json_output_is_to_dict(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "evaluate", str(EXAMPLES / "enterprise.toml"), "--json")
     data = json.loads(out)
     rec = r1rules.evaluate(
-        r1rules.Workload(**tomllib.loads((EXAMPLES / "enterprise.toml").read_text()))
+        r1rules.Workload(**tomli.loads((EXAMPLES / "enterprise.toml").read_text()))
     )
     assert code == 0 and data == json.loads(json.dumps(rec.to_dict()))
     assert data["edition"] == "enterprise" and data["objective"] == "cost"

@@ -160,7 +160,8 @@ def test_every_catalog_gpu_has_a_dated_sourced_purchase_price() -> None:
         if price.cloud_usd_per_hour is not None:
             assert price.cloud_date and _SOURCE.match(price.cloud_source), gpu_id
         assert price.host == INCLUDED or price.host in prices.hosts, gpu_id
-    for part in (*prices.hosts.values(), *prices.fabrics.values()):
+    parts: list[Host | Fabric] = [*prices.hosts.values(), *prices.fabrics.values()]
+    for part in parts:
         assert part.price_date and _SOURCE.match(part.price_source), part.id
     assert prices.assumptions is not None
     assert isinstance(prices.gpus, FrozenMap)

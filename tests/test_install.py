@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pytest
 
+import r1rules
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = (
     "import r1rules; "
     "rec = r1rules.evaluate(r1rules.Workload(model='deepseek-r1-distill-qwen-7b', "
-    "peak_qps=8, latency_ms=500, stage='development')); "
-    "print(r1rules.__file__); print(rec.edition, rec.gpu.id, len(r1rules.default_rules().rules))"
+    "peak_qps=8, latency_ms=500, stage='development', objective='article')); "
+    "print(r1rules.__file__); print(rec.edition, rec.gpu.id, len(r1rules.default_rules().rules), "
+    "len(r1rules.default_catalog().prices.gpus))"
 )
 
 
@@ -86,8 +89,9 @@ def test_install_and_run_from_another_directory(tmp_path: Path, editable: bool) 
         assert location.startswith(str(source / "src"))
     else:
         assert location.startswith(str(tmp_path / "venv"))
-    edition, gpu, count = decision.split()
+    edition, gpu, count, priced = decision.split()
     assert (edition, gpu) == ("basic", "rtx-4090") and int(count) > 50
+    assert int(priced) == len(r1rules.default_catalog().gpus)  # prices.toml was installed
     cli = subprocess.run(
         [
             str(tmp_path / "venv" / "bin" / "r1rules"),

@@ -89,23 +89,24 @@ def rss_bytes() -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
 def test_fifty_thousand_evaluations_leave_no_session_and_flat_memory() -> None:
-    """50,000 evaluations in one process: no engine session and no thread is left behind,
-    and resident memory over the second 25,000 grows by less than 2 MB (a leak of 80 bytes
-    per call would show)."""
+    """50,000 single-answer evaluations and 4,000 with every option (each about 55 engine
+    sessions) in one process: no engine session and no thread is left behind, and resident
+    memory over the second half of each grows by less than 2 MB (a leak of 80 bytes per
+    single answer, or of 1 KB per evaluation with options, would show)."""
     rules = r1rules.default_rules()
     workloads = varied(250, seed=11)
     threads = threading.active_count()
-    half = 25_000
-    marks = []
-    for calls in (half, half):
-        for i in range(calls):
-            evaluate(workloads[i % len(workloads)])
-        gc.collect()
-        marks.append(rss_bytes())
+    for half, options in ((25_000, False), (2_000, True)):
+        marks = []
+        for calls in (half, half):
+            for i in range(calls):
+                evaluate(workloads[i % len(workloads)], options=options)
+            gc.collect()
+            marks.append(rss_bytes())
+        growth = marks[1] - marks[0]
+        assert growth < 2 * 2**20, f"RSS grew {growth / 2**20:.1f} MB over {half:,} calls"
     assert _engine.live_sessions(rules) == 0
     assert threading.active_count() == threads
-    growth = marks[1] - marks[0]
-    assert growth < 2 * 2**20, f"RSS grew {growth / 2**20:.1f} MB over the last {half:,} calls"
 
 
 @pytest.mark.slow

@@ -157,7 +157,7 @@ def _current(rec: Any, name: str) -> float | None:
     if name == "params_b":
         model = rec.rules.catalog.models.get(rec.facts.get("model"))
         dense = model is None or model.kind == "dense"
-        return float(rec.facts["size_class_b"]) if dense else None  # type: ignore[arg-type]
+        return float(rec.facts["size_class_b"]) if dense else None
     value = getattr(workload, name)
     return None if value is None else float(value)
 

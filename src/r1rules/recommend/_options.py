@@ -33,8 +33,9 @@ class Option:
     seed §5 class); ``warned_by``: the rules that warn about it (their texts are in the
     answer's report when it is the answer); ``quantized``: served in a lower precision
     than the workload asks ("quantize to fit or for cost": listed, never chosen).
-    ``pareto``: no other option is at least as good on capital cost, time to first token
-    and GPU count and better on one. ``rank``: 1 for the answer's objective's best, in the order that objective ranks.
+    ``pareto``: no other option (priced, fitting, not excluded) is at least as good on
+    capital cost, time to first token and GPU count and better on one. ``rank``: 1 for the objective's best, in the order
+    that objective ranks.
     """
 
     gpu: str
@@ -174,10 +175,10 @@ def _dominates(a: Option, b: Option) -> bool:
 def finish(
     options: Sequence[Option], objective: str, chosen: tuple[str, str]
 ) -> tuple[Option, ...]:
-    """Rank ``options`` by ``objective``, mark the Pareto set (among priced options that
-    fit) and the chosen one."""
+    """Rank ``options`` by ``objective``, mark the Pareto set (among the priced options
+    that fit and that no rule excludes, quantized ones included) and the chosen one."""
     ranked = sorted(options, key=lambda o: rank_key(o, objective))
-    frontier = [o for o in ranked if o.fits and o.cost is not None]
+    frontier = [o for o in ranked if o.fits and o.cost is not None and not o.excluded_by]
     pareto = {o.key for o in frontier if not any(_dominates(p, o) for p in frontier)}
     return tuple(
         attrs.evolve(o, rank=i, pareto=o.key in pareto, chosen=o.key == chosen)
