@@ -36,7 +36,7 @@ def test_fp8_r1_needs_a_full_h200_node_or_two_h100_nodes() -> None:
 
 
 def test_fp8_r1_unpinned_stays_on_the_article_h100_over_two_nodes() -> None:
-    rec = evaluate(Workload(model="deepseek-r1", **LIGHT))
+    rec = evaluate(Workload(model="deepseek-r1", objective="article", **LIGHT))
     assert rec.edition == "enterprise"
     assert (rec.gpu.id, rec.gpu.count, rec.nodes) == ("h100-sxm", 16, 2)
 
@@ -75,7 +75,7 @@ def test_70b_at_1_qps_needs_4_h100_because_2_leave_no_room_for_the_kv_cache() ->
 def test_article_gpu_that_cannot_hold_the_model_moves_up_the_ladder() -> None:
     # R1 in FP32 is ~2.7 TB of weights: 4 nodes of 8 x H100 (the enterprise span) hold
     # ~2.3 TB, so the rules move to the next GPU of the ladder, and say which rule did it.
-    rec = evaluate(Workload(model="deepseek-r1", precision="fp32", **LIGHT))
+    rec = evaluate(Workload(model="deepseek-r1", precision="fp32", objective="article", **LIGHT))
     assert rec.edition == "enterprise"
     assert rec.gpu.id == "h200"
     assert rec.justification_for("gpu")[0].rule_id == "gpu-upgraded-for-memory"

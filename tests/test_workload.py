@@ -335,7 +335,7 @@ def test_unknown_field_names_and_positional_values_are_workload_errors() -> None
     assert str(caught.value) == (
         "modell: unknown workload field (did you mean 'model'?); allowed: peak_qps, "
         "latency_ms, model, params_b, precision, kv_cache_precision, gpu, prompt_tokens, "
-        "output_tokens, stage, budget_usd"
+        "output_tokens, stage, budget_usd, objective"
     )
     with pytest.raises(
         WorkloadError,
@@ -418,7 +418,7 @@ def test_names_resolve_in_the_rule_sets_catalog(rules_copy: Path) -> None:
         assert rec.facts["kv_cache_bytes_per_token"] == 2 * kv_cache_bytes_per_token(shipped)
         assert rec.estimates.weights_gb == pytest.approx(weights_gb(deep, "bf16"))
     [batched] = r1rules.evaluate_many([workload], rules=mine)
-    assert batched.to_dict() == r1rules.evaluate(workload, mine).to_dict()
+    assert batched.to_dict() == r1rules.evaluate(workload, mine, options=False).to_dict()
 
     est = r1rules.estimate(model="qwen-7b", gpu="x1", gpu_count=1, concurrency=1, rules=mine)
     assert est.weights_gb == pytest.approx(weights_gb(deep, "bf16"))

@@ -78,7 +78,12 @@ def evaluate(
     post = [(s, t) for s, t in ruleset.by_stratum if s > split]
 
     def base_for(precision: str, messages: bool = True) -> Run:
-        run = Run(attrs.evolve(resolved, precision=precision), ruleset, model)
+        moved = (
+            resolved
+            if precision == resolved.precision
+            else attrs.evolve(resolved, precision=precision)
+        )
+        run = Run(moved, ruleset, model)
         run.messages = messages
         run.run_strata(engine, pre)
         return run
