@@ -34,8 +34,8 @@ class Option:
     answer's report when it is the answer); ``quantized``: served in a lower precision
     than the workload asks ("quantize to fit or for cost": listed, never chosen).
     ``pareto``: no other option (priced, fitting, not excluded) is at least as good on
-    capital cost, time to first token and GPU count and better on one. ``rank``: 1 for the objective's best, in the order
-    that objective ranks.
+    capital cost, time to first token and GPU count and better on one. ``rank``: 1 for
+    the objective's best, in the order that objective ranks.
     """
 
     gpu: str
