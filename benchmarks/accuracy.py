@@ -61,7 +61,15 @@ if str(ROOT / "src") not in sys.path:
 from r1rules import CatalogError, default_catalog  # noqa: E402
 from r1rules._vocabulary import PRECISIONS  # noqa: E402
 from r1rules.catalog import Catalog  # noqa: E402
-from r1rules.physics import _efficiency, _roofline, estimate_deployment  # noqa: E402
+from r1rules.physics import (  # noqa: E402
+    _efficiency,
+    _ep,
+    _placement,
+    _roofline,
+    _sizing,
+    estimate_deployment,
+)
+from r1rules.physics._layout import Layout  # noqa: E402
 
 MEASUREMENTS = ROOT / "benchmarks" / "measurements.toml"
 TRAIN_FRACTION = 0.6
@@ -131,12 +139,8 @@ def skip_reason(case: Case, catalog: Catalog) -> str | None:
             return f"{kind} {name!r} is not in the catalog"
     if m["weights_precision"] not in PRECISIONS:
         return f"{m['weights_precision']} weights are not a modelled precision"
-    if m["expert_parallel"] > 1:
-        return f"expert parallelism (EP{m['expert_parallel']}) is not modelled"
-    if m["data_parallel_attention"]:
-        return "data-parallel attention is not modelled"
     if m["speculative"] != "none":
-        return f"speculative decoding ({m['speculative']}) is not modelled"
+        return f"speculative decoding ({m['speculative']}) at an unstated acceptance rate"
     if "request_rate_qps" in m:
         return "an open-loop request rate is not modelled"
     needs_output = case.metric not in ("prefill_tokens_per_s", "tokens_per_s_per_user")
@@ -162,7 +166,22 @@ def predict(case: Case, catalog: Catalog) -> float:
     output = int(m.get("output_tokens", 1))
     tp, pp, count = m["tensor_parallel"], m["pipeline_parallel"], m["gpu_count"]
     users = int(m.get("concurrency", SATURATED))
-    e = estimate_deployment(model, precision, gpu, count, users, prompt, output, kv, tp, pp)
+    ep, dpa = int(m["expert_parallel"]), bool(m["data_parallel_attention"])
+    layout = Layout(tp, pp, ep, dpa)
+    e = estimate_deployment(
+        model,
+        precision,
+        gpu,
+        count,
+        users,
+        prompt,
+        output,
+        kv,
+        tp,
+        pp,
+        expert_parallel=ep,
+        data_parallel_attention=dpa,
+    )
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
     if e.kv_limited and users != SATURATED and case.family != "throughput":
@@ -172,7 +191,7 @@ def predict(case: Case, catalog: Catalog) -> float:
         )
     b = e.batch_per_replica
     waves = [
-        _roofline.prefill_ms(model, precision, gpu, tp, pp, prompt, k) for k in range(1, b + 1)
+        _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k) for k in range(1, b + 1)
     ]
     ttft = statistics.fmean(waves)
     tpot = e.tpot_ms + (waves[-1] - ttft) / output
@@ -242,6 +261,9 @@ class Constant:
             table[self.vendor] = attrs.evolve(table[self.vendor], **{self.field: value})
             _efficiency.EFFICIENCY = MappingProxyType(table)
         _roofline.consts.cache_clear()
+        _placement.place.cache_clear()
+        _placement.placements.cache_clear()
+        _sizing.size.cache_clear()
 
 
 def calibrated() -> list[Constant]:
@@ -309,6 +331,7 @@ BOUNDS = {
     "bandwidth": (0.60, 0.90),
     "dense_gemm": (0.20, 0.80),
     "expert_gemm": (0.005, 0.80),
+    "expert_gemm_ep": (0.05, 0.80),
     "attention": (0.10, 0.75),
     "STEP_MS": (0.0, 10.0),
     "kernel_us": (0.5, 40.0),

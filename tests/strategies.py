@@ -282,11 +282,11 @@ invalid_values: dict[str, st.SearchStrategy[Any]] = {
     "budget_usd": st.sampled_from([math.nan, math.inf, 0, -1, 1e16, "1000", True, {}]),
     "model": st.sampled_from(["deepseek-r2", "", "gpt-4", "h100", 7, b"r1", ["deepseek-r1"]]),
     "gpu": st.sampled_from(["h1OO", "", "tpu-v5", "h100\x00", 100, True, ("h100",)]),
-    "precision": st.sampled_from(["fp9", "", "FP8", "int3", 8, True]),
+    "precision": st.sampled_from(["fp9", "", "FP9", "int3", 8, True]),
     "kv_cache_precision": st.sampled_from(["int4", "int8", "fp9", "", None, 16]),
     "prompt_tokens": st.sampled_from([0, -1, 1.5, 1024.0, "10", True, None, 10**7]),
     "output_tokens": st.sampled_from([0, -4096, 2.5, "4096", False, None, 10**7]),
-    "stage": st.sampled_from(["staging", "", "Production", None, 1]),
+    "stage": st.sampled_from(["staging", "", "Prod", None, 1]),
 }
 
 

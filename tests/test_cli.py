@@ -49,7 +49,9 @@ def test_sensitivity_prints_each_boundary_with_its_rule(capsys: pytest.CaptureFi
     block = out[out.index("what would change the answer") :].splitlines()[1:]
     inputs = {line.split()[0] for line in block}
     assert inputs == {"peak_qps", "latency_ms", "prompt_tokens", "output_tokens", "budget_usd"}
-    assert any("gpu-cheapest-meeting-targets" in line for line in block)
+    rules = r1rules.default_rules().rules_by_id
+    changed = [line for line in block if " -> " in line]
+    assert changed and all(line.rsplit("[", 1)[1].split(",")[0] in rules for line in changed)
     code, out, _ = run(
         capsys, "evaluate", str(EXAMPLES / "r1-full.toml"), "--sensitivity", "--json"
     )

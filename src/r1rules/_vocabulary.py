@@ -243,6 +243,19 @@ _SPECS: tuple[FactSpec, ...] = (
     _num(
         "pipeline_parallel", _S, "pipeline stages (nodes) of a replica", "stages", 1.0, integer=True
     ),
+    _num(
+        "expert_parallel",
+        _S,
+        "expert-parallel degree of a replica (1: experts not sharded)",
+        "GPUs",
+        1.0,
+        integer=True,
+    ),
+    _bool(
+        "data_parallel_attention",
+        _S,
+        "attention runs data-parallel: each rank keeps only its own requests' KV cache",
+    ),
     _num("gpus_per_replica", _S, "GPUs in one replica", "GPUs", 1.0, integer=True),
     _num("replicas", _S, "replicas for the peak load with headroom", "replicas", 1.0, integer=True),
     _num("physics_gpu_count", _S, "GPUs the physics sizing needs", "GPUs", 1.0, integer=True),

@@ -83,6 +83,10 @@ def _number(field: str, value: object, *, above_low: bool = True) -> float:
 
 
 def choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
+    """``value`` as one of ``allowed`` (lower-case names): case and surrounding whitespace
+    are ignored, as in catalog ids (``FP8`` is ``fp8``); anything else is a WorkloadError."""
+    if isinstance(value, str) and value.strip().lower() in allowed:
+        return value.strip().lower()
     if not isinstance(value, str) or value not in allowed:
         hint = suggest(value, allowed) if isinstance(value, str) else ""
         raise WorkloadError(

@@ -1,27 +1,32 @@
-"""The r1rules command: evaluate a workload file, check rule files.
+"""The r1rules command: evaluate a workload file, check rule files, sweep, list catalogs.
 
 Exit codes (``_exit``): 0 ok; 1 `check` found errors; 2 bad input (the message says which);
-70 an internal error (a bug: please report it); 130 a sweep interrupted (resumable).
+70 an internal error (a bug: please report it); 130 a sweep interrupted, 143 terminated
+(both resumable); 141 stdout closed early (``r1rules ... | head -1``), said nowhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
+import r1rules
 from r1rules._errors import R1RulesError, suggest
 from r1rules._files import read_toml
 from r1rules._workload import FIELD_NAMES, Workload
+from r1rules.cli._catalog_cmd import add_catalog_parsers, run_catalog
 from r1rules.cli._check_cmd import run_check
-from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK
+from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK
+from r1rules.cli._limits import check_deployable, rules_option
 from r1rules.cli._sweep import parse_value
 from r1rules.cli._sweep_cmd import add_sweep_parser, run_sweep
-from r1rules.recommend import evaluate, resolve_rules
+from r1rules.recommend import evaluate
 
 __all__ = ["main"]
 
@@ -43,11 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="r1rules",
         description="Hardware for serving DeepSeek-R1-family models, justified rule by rule.",
     )
+    parser.add_argument("--version", action="version", version=f"r1rules {r1rules.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("evaluate", help="recommend hardware for a workload")
     run.add_argument("workload", nargs="?", help="workload TOML file (keys: Workload fields)")
     run.add_argument("--json", action="store_true", help="print the recommendation as JSON")
-    run.add_argument("--rules", help="rule file or folder to use instead of the shipped rules")
+    run.add_argument("--rules", help="rule file or folder, layered on the shipped rules")
+    run.add_argument("--no-shipped", action="store_true", help="use only the --rules files")
     run.add_argument(
         "--why-not",
         metavar="RULE_ID",
@@ -75,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print findings as JSON")
     add_sweep_parser(commands)
+    add_catalog_parsers(commands)
     return parser
 
 
@@ -105,7 +113,8 @@ def _workload(args: argparse.Namespace) -> Workload:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    rec = evaluate(_workload(args), resolve_rules(args.rules) if args.rules else None)
+    rules = rules_option(args.rules, no_shipped=args.no_shipped)
+    rec = check_deployable(evaluate(_workload(args), rules))
     for rule_id in args.why_not:
         try:
             rec.rules.rule(rule_id)
@@ -135,15 +144,40 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(args.paths, layered=args.layered, as_json=args.json)
 
 
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "evaluate":
+        return _evaluate(args)
+    if args.command == "sweep":
+        return run_sweep(args)
+    if args.command in ("models", "gpus"):
+        return run_catalog(args)
+    return _check(args)
+
+
+def _stdout_closed() -> int:
+    """stdout was closed before all was written (``r1rules ... | head -1``): what the
+    reader wanted it has. As the Python docs advise, point stdout at devnull, so that the
+    interpreter's last flush cannot fail again, and end quietly (128 + SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a test's captured stdout)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (the console script exits with it)."""
     try:
         args = _parser().parse_args(argv)
-        if args.command == "evaluate":
-            return _evaluate(args)
-        if args.command == "sweep":
-            return run_sweep(args)
-        return _check(args)
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
+    except SystemExit as exc:  # --version and --help print, then argparse exits
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     except (R1RulesError, _BadInput) as exc:
         print(f"r1rules: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

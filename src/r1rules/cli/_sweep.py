@@ -22,6 +22,7 @@ import attrs
 from r1rules._errors import R1RulesError, WorkloadError, suggest
 from r1rules._files import read_toml
 from r1rules._workload import Workload
+from r1rules.cli._limits import beyond_any_deployment
 from r1rules.recommend import Recommendation
 
 __all__ = [
@@ -204,7 +205,11 @@ def _finite(value: object) -> object:
 
 
 def summarise(rec: Recommendation) -> dict[str, object]:
-    """The result columns of one recommendation (runs in the worker: small to send back)."""
+    """The result columns of one recommendation (runs in the worker: small to send back);
+    an error row for one beyond any real deployment (``MAX_GPUS``)."""
+    too_many = beyond_any_deployment(rec)
+    if too_many is not None:
+        return error_row(too_many)
     est = rec.estimates
     return {
         "edition": rec.edition,

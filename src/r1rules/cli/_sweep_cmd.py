@@ -10,8 +10,6 @@ journal (and reuses the rows of a complete previous output made by the same rule
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -22,7 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from r1rules._errors import R1RulesError, WorkloadError
-from r1rules.cli._exit import EXIT_INTERRUPTED, EXIT_OK
+from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
+from r1rules.cli._limits import rules_option
 from r1rules.cli._sweep import (
     FIELDS,
     RESULT_COLUMNS,
@@ -37,7 +36,8 @@ from r1rules.cli._sweep import (
     summarise,
     workload_of,
 )
-from r1rules.recommend import Batch, resolve_rules, worker_count
+from r1rules.cli._sweep_support import Progress, Terminated, output_lock, terminate_as_exception
+from r1rules.recommend import Batch, worker_count
 from r1rules.ruleset import RuleSet
 
 __all__ = ["add_sweep_parser", "run_sweep"]
@@ -75,7 +75,12 @@ def add_sweep_parser(subparsers: Any) -> None:
         choices=("csv", "jsonl"),
         help="output format (default: from the output's suffix, else csv)",
     )
-    sweep.add_argument("--rules", help="rule file or folder instead of the shipped rules")
+    sweep.add_argument(
+        "--rules", help="rule file or folder, layered on the shipped rules (see --no-shipped)"
+    )
+    sweep.add_argument(
+        "--no-shipped", action="store_true", help="use only the --rules files, not the shipped"
+    )
     sweep.add_argument(
         "--workers",
         type=int,
@@ -111,7 +116,8 @@ def add_sweep_parser(subparsers: Any) -> None:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Run the sweep the parsed options describe; the exit code. Bad input raises an
-    R1RulesError (the caller prints it and exits 2); an interruption returns 130."""
+    R1RulesError (the caller prints it and exits 2); so does a sweep whose every row failed
+    (2); an interruption returns 130, SIGTERM 143 (both resumable)."""
     grid = load_grid(args.grid) if args.grid else Grid()
     for name in FIELDS:
         text = getattr(args, f"sweep_{name}", None)
@@ -132,19 +138,20 @@ def run_sweep(args: argparse.Namespace) -> int:
             f"sweep: the grid has {grid.size:,} rows, more than --max-rows {args.max_rows:,}; "
             "narrow an axis, or raise --max-rows to run it anyway"
         )
-    rules = resolve_rules(args.rules)
+    rules = rules_option(args.rules, no_shipped=args.no_shipped)
     show = not args.no_progress and sys.stderr.isatty()
-    sweep = Sweep(grid, rules, output, fmt, worker_count(args.workers), _Progress(show))
+    sweep = Sweep(grid, rules, output, fmt, worker_count(args.workers), Progress(show))
     try:
-        with _lock(output):
+        with terminate_as_exception(), output_lock(output):
             return sweep.run(resume=args.resume)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
+        how = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
         print(
-            f"\nr1rules: sweep interrupted; the rows done so far are kept in "
+            f"\nr1rules: sweep {how}; the rows done so far are kept in "
             f"{sweep.journal}: run the same command with --resume to carry on",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
 
 
 def _format_of(output: Path) -> str:
@@ -158,40 +165,6 @@ def _format_of(output: Path) -> str:
     return fmt
 
 
-@contextlib.contextmanager
-def _lock(output: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the output (a ``.<name>.lock`` file beside it) for the whole
-    sweep, so that a second sweep to the same output refuses at once instead of sharing the
-    journal. The lock is the kernel's (flock): a process that dies releases it. The file is
-    removed while still locked; a sweep that locked a file since removed tries again."""
-    path = output.with_name(f".{output.name}.lock")
-    while True:
-        try:
-            handle = open(path, "a+b")  # closed below, or in the finally
-        except OSError as exc:
-            raise WorkloadError(f"--output: cannot create {path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise WorkloadError(
-                f"--output: another sweep is writing {output} (it holds {path}); wait for it "
-                "to finish or choose another --output"
-            ) from None
-        try:
-            current = os.stat(path).st_ino
-        except FileNotFoundError:
-            current = -1
-        if current == os.fstat(handle.fileno()).st_ino:
-            break
-        handle.close()  # the holder removed it between our open and our lock
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
-        handle.close()
-
-
 class Sweep:
     """One sweep of ``grid`` into ``output``; ``run`` evaluates and writes it."""
 
@@ -202,7 +175,7 @@ class Sweep:
         output: Path,
         fmt: str,
         processes: int,
-        progress: _Progress,
+        progress: Progress,
     ) -> None:
         self.grid, self.rules, self.output, self.fmt = grid, rules, output, fmt
         self.processes, self.progress = processes, progress
@@ -234,7 +207,7 @@ class Sweep:
             f"{time.monotonic() - started:.1f} s",
             file=sys.stderr,
         )
-        return EXIT_OK
+        return _all_failed(errors, total)
 
     def _previous(self) -> dict[tuple[str, ...], dict[str, Any]]:
         """Rows already made by these rules: the complete output, then the journal."""
@@ -345,6 +318,18 @@ class Sweep:
             raise
 
 
+def _all_failed(errors: int, total: int) -> int:
+    """Bad input (2) when every row of the sweep is an error row, saying so; else 0."""
+    if errors == 0 or errors < total:
+        return EXIT_OK
+    print(
+        f"r1rules: error: every row of the sweep failed ({errors:,} rows): see the error "
+        "column; no grid point is a workload the rules can size",
+        file=sys.stderr,
+    )
+    return EXIT_BAD_INPUT
+
+
 def _blocks(
     grid: Grid, previous: Mapping[tuple[str, ...], object], inputs: tuple[str, ...], size: int
 ) -> Iterator[list[dict[str, object]]]:
@@ -358,35 +343,3 @@ def _blocks(
             block = []
     if block:
         yield block
-
-
-class _Progress:
-    """A one-line progress report on stderr, redrawn at most five times a second."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.total = self.done = 0
-        self.started = self.shown = 0.0
-
-    def start(self, total: int) -> None:
-        self.total, self.started = total, time.monotonic()
-
-    def show(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.shown < 0.2 and done < self.total):
-            return
-        self.shown, self.done = now, done
-        rate = done / max(now - self.started, 1e-9)
-        left = (self.total - done) / rate if rate > 0 else 0.0
-        percent = 100.0 * done / self.total if self.total else 100.0
-        sys.stderr.write(
-            f"\rsweep: {done:,}/{self.total:,} rows ({percent:.0f}%), "
-            f"{rate:,.0f} rows/s, {left:.0f} s left   "
-        )
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            if self.done != self.total:
-                self.show(self.total)
-            sys.stderr.write("\n")

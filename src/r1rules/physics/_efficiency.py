@@ -34,6 +34,9 @@ class Efficiency:
     expert_gemm: float  # ... routed experts: grouped GEMMs on 1/tp of every expert
     attention: float  # of the BF16 rate: attention scores and values (any weight precision)
     kernel_us: float  # launch-and-drain of each kernel of each layer, once per forward pass
+    # ... routed experts under expert parallelism: whole experts per rank, grouped GEMMs
+    # (DeepGEMM / CUTLASS grouped MoE), far denser than 1/tp slices of every expert
+    expert_gemm_ep: float = 0.25
 
 
 # Host work per forward pass (scheduling, sampling, launching the graph), in ms: CPU-side, so

@@ -7,6 +7,7 @@ estimates attached to every recommendation.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 import attrs
 
@@ -19,14 +20,17 @@ from r1rules._workload import (
     choice,
 )
 from r1rules.catalog import Catalog, Gpu, Model, default_catalog
+from r1rules.physics._ep import layout_decode_ms, layout_prefill_ms
+from r1rules.physics._layout import Layout, kv_gb_per_token_rank
 from r1rules.physics._memory import (
     GB,
-    USABLE_MEMORY_FRACTION,
     check_precision,
-    device_memory_gb,
     kv_cache_bytes_per_token,
+    runtime_overhead_gb,
+    weight_profile,
 )
-from r1rules.physics._roofline import Consts, consts, decode_core_ms, positive, prefill_core_ms
+from r1rules.physics._placement import Placement, candidate_layouts, place
+from r1rules.physics._roofline import positive
 
 __all__ = ["Estimates", "estimate_deployment", "estimate_in"]
 
@@ -44,6 +48,11 @@ class Estimates:
     ``throughput_tokens_per_s`` is output tokens/s of all replicas, prefill time included.
     The running batch per replica is the requested share capped by what the KV cache holds.
     When ``fits`` is False the layout is the largest tried, latencies are inf and throughput 0.
+    ``ttft_ms`` = prefill of one prompt + one decode step at the running batch (as sizing);
+    ``tpot_ms`` counts MTP's accepted tokens. Layout: tensor/pipeline/expert parallel degrees
+    and data-parallel attention; ``idle_gpus`` are those no whole replica uses.
+    ``memory_per_gpu_gb`` never exceeds ``usable_memory_per_gpu_gb + runtime_overhead_gb``
+    when ``fits``: the running batch is capped by what the KV cache holds.
     """
 
     weights_gb: float
@@ -64,44 +73,101 @@ class Estimates:
     replicas: int
     gpu_count: int
     fits: bool
+    expert_parallel: int = 1
+    data_parallel_attention: bool = False
+    idle_gpus: int = 0  # gpu_count beyond whole replicas
+    runtime_overhead_gb: float = 0.0  # per GPU, inside memory_per_gpu_gb
+    mtp_acceptance: float = 0.0
 
 
-def _layout(
+def _candidates(
     model: Model,
-    precision: str,
-    kv_precision: str,
     gpu: Gpu,
     gpu_count: int,
-    seq: int,
+    tp: int | None,
+    pp: int | None,
+    ep: int | None,
+    dpa: bool | None,
+) -> list[Layout]:
+    """The layouts the caller's stated degrees allow within ``gpu_count`` GPUs."""
+    if tp is not None:
+        most = max(1, min(gpu_count // tp, model.num_layers))
+        pps = [pp] if pp is not None else list(range(1, most + 1))
+        stated = [Layout(tp, p, ep or 1, bool(dpa)) for p in pps]
+        within = [lay for lay in stated if lay.gpus <= gpu_count]
+        return within or stated[:1]
+    if ep is not None:
+        split = dpa is not False
+        return [Layout(1 if split else ep, pp or 1, ep, split)]
+    nodes = math.ceil(gpu_count / gpu.max_per_node)
+    found = [
+        lay
+        for lay in candidate_layouts(model, gpu, max(nodes, 1))
+        if lay.gpus <= gpu_count
+        and (pp is None or lay.pipeline_parallel == pp)
+        and (dpa is None or lay.data_parallel_attention == dpa)
+    ]
+    if pp is not None and not found:
+        tps = [lay.tensor_parallel for lay in candidate_layouts(model, gpu, 1) if lay.plain]
+        found = [Layout(tps[-1], pp)]
+    return found
+
+
+def _score(p: Placement, gpu_count: int, concurrency: int) -> tuple[bool, float, int]:
+    """Higher is better: holds the load's requests, throughput, fewer GPUs per replica."""
+    replicas = gpu_count // p.gpus
+    if replicas == 0:  # a stated layout larger than the GPUs given: it cannot run
+        return (False, 0.0, -p.gpus)
+    batch = min(math.ceil(concurrency / replicas), p.max_batch)
+    index = bisect_left(p.batches, batch)
+    step = p.step_ms[min(index, len(p.step_ms) - 1)] if p.step_ms else math.inf
+    rate = min(concurrency, replicas * batch) / step if p.holds_model else 0.0
+    return (p.holds_model and replicas * p.max_batch >= concurrency, rate, -p.gpus)
+
+
+def _check_degrees(
+    model: Model,
+    gpu_count: int,
     tensor_parallel: int | None,
-    pipeline_parallel: int | None = None,
-) -> tuple[Consts, int, bool]:
-    """Smallest power-of-two tp (dividing the heads, within a node) holding weights + one
-    sequence; else pipeline stages over the largest tp. Returns (consts of tp, pp, fits).
-    Given both degrees, it only checks whether that layout holds the model."""
-    budget = device_memory_gb(gpu) * USABLE_MEMORY_FRACTION
-    if tensor_parallel is not None and pipeline_parallel is not None:
-        c = consts(model, precision, kv_precision, tensor_parallel)
-        need = c.weights_gb_per_gpu + seq * c.kv_bytes_per_token / GB
-        return c, pipeline_parallel, need / pipeline_parallel <= budget - c.overhead_gb
-    if tensor_parallel is None:
-        limit = min(gpu_count, gpu.max_per_node)
-        tps = [
-            1 << i for i in range(limit.bit_length()) if model.num_attention_heads % (1 << i) == 0
-        ]
-    else:
-        tps = [tensor_parallel]
-    for tp in tps:
-        c = consts(model, precision, kv_precision, tp)
-        if c.weights_gb_per_gpu + seq * c.kv_bytes_per_token / GB <= budget - c.overhead_gb:
-            return c, 1, True
-    c = consts(model, precision, kv_precision, tps[-1])
-    max_pp = max(1, min(gpu_count // c.tp, model.num_layers))
-    need = c.weights_gb_per_gpu + seq * c.kv_bytes_per_token / GB
-    for pp in range(2, max_pp + 1):
-        if need / pp <= budget - c.overhead_gb:
-            return c, pp, True
-    return c, max_pp, False
+    pipeline_parallel: int | None,
+    expert_parallel: int | None,
+    data_parallel_attention: bool | None,
+    mtp_acceptance: float,
+) -> None:
+    if tensor_parallel is not None:
+        positive(tensor_parallel=tensor_parallel)
+        if tensor_parallel > gpu_count or (
+            model.num_attention_heads % tensor_parallel and not data_parallel_attention
+        ):
+            raise WorkloadError(
+                f"tensor_parallel: {tensor_parallel} must divide num_attention_heads "
+                f"({model.num_attention_heads}) and be <= gpu_count ({gpu_count})"
+            )
+    if pipeline_parallel is not None:
+        positive(pipeline_parallel=pipeline_parallel)
+        if (tensor_parallel or 1) * pipeline_parallel > gpu_count:
+            raise WorkloadError(
+                f"pipeline_parallel: tensor_parallel x pipeline_parallel ({pipeline_parallel}) "
+                f"must be <= gpu_count ({gpu_count})"
+            )
+    if expert_parallel is not None:
+        positive(expert_parallel=expert_parallel)
+        if expert_parallel * (pipeline_parallel or 1) > gpu_count:
+            raise WorkloadError(
+                f"expert_parallel: {expert_parallel} GPUs per stage exceed gpu_count ({gpu_count})"
+            )
+    if data_parallel_attention is not None and not isinstance(data_parallel_attention, bool):
+        raise WorkloadError(
+            f"data_parallel_attention: expected True or False; got {data_parallel_attention!r}"
+        )
+    if (
+        isinstance(mtp_acceptance, bool)
+        or not isinstance(mtp_acceptance, int | float)
+        or not 0.0 <= mtp_acceptance < 1.0
+    ):
+        raise WorkloadError(
+            f"mtp_acceptance: a fraction in [0, 1) of draft tokens kept; got {mtp_acceptance!r}"
+        )
 
 
 def estimate_deployment(
@@ -115,17 +181,23 @@ def estimate_deployment(
     kv_precision: str = DEFAULT_KV_CACHE_PRECISION,
     tensor_parallel: int | None = None,
     pipeline_parallel: int | None = None,
+    *,
+    expert_parallel: int | None = None,
+    data_parallel_attention: bool | None = None,
+    mtp_acceptance: float = 0.0,
 ) -> Estimates:
     """Estimate memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
-    Layout: the smallest power-of-two TP (dividing num_attention_heads, <= gpu_count and <= the
-    GPU's max_per_node) whose replica holds the weights plus one full sequence's KV; if none
-    does, pipeline stages over the largest such TP. ``tensor_parallel`` forces the TP, and
-    with it ``pipeline_parallel`` forces the pipeline depth.
-    replicas = gpu_count // (tp x pp); the concurrency splits evenly over replicas.
-    Raises WorkloadError naming the argument for gpu_count, concurrency or token counts < 1,
-    an unknown precision or a tensor_parallel that does not divide the heads or exceeds
-    gpu_count. A deployment that cannot hold the model returns ``fits=False``.
+    Layout: the placement search of ``_placement`` (the one sizing uses) over the layouts
+    the stated degrees allow: TP within a node, PP over nodes, and for MoE models EP with
+    data-parallel attention. Degrees left None are searched; among layouts whose replicas
+    fit in ``gpu_count``, it takes the one whose KV cache holds every request, then the
+    highest throughput, then the fewest GPUs per replica. replicas = gpu_count // GPUs per
+    replica; the rest are ``idle_gpus``; the concurrency splits evenly over replicas.
+    ``mtp_acceptance`` > 0 turns on MTP speculative decoding with that acceptance rate.
+    Raises WorkloadError naming the argument for counts < 1, an unknown precision, or
+    degrees that the model or ``gpu_count`` does not allow. A deployment that cannot hold
+    the model returns ``fits=False``.
     """
     positive(
         gpu_count=gpu_count,
@@ -135,66 +207,94 @@ def estimate_deployment(
     )
     check_precision(precision)
     check_precision(kv_precision, "kv_precision")
-    if tensor_parallel is not None:
-        positive(tensor_parallel=tensor_parallel)
-        if tensor_parallel > gpu_count or model.num_attention_heads % tensor_parallel:
-            raise WorkloadError(
-                f"tensor_parallel: {tensor_parallel} must divide num_attention_heads "
-                f"({model.num_attention_heads}) and be <= gpu_count ({gpu_count})"
-            )
+    degrees = (tensor_parallel, pipeline_parallel, expert_parallel, data_parallel_attention)
+    _check_degrees(model, gpu_count, *degrees, mtp_acceptance)
+    layouts = _candidates(model, gpu, gpu_count, *degrees)
+    mtp = float(mtp_acceptance)
+    options = [
+        place(model, precision, kv_precision, gpu, lay, prompt_tokens, output_tokens, mtp)
+        for lay in layouts
+    ]
+    holding = [p for p in options if p.holds_model]
+    lengths = (prompt_tokens, output_tokens)
+    if not holding:
+        p = max(options, key=lambda q: q.gpus)
+        return _estimates(model, precision, kv_precision, gpu, p, gpu_count, concurrency, lengths)
+    # Rank by the figures reported, not an approximation of them: a deployment given more
+    # GPUs can always run the layout it had, so its reported throughput never drops.
+    scored = [
+        (_score(p, gpu_count, concurrency)[0], e.throughput_tokens_per_s, -p.gpus, i, e)
+        for i, p in enumerate(holding)
+        for e in [
+            _estimates(model, precision, kv_precision, gpu, p, gpu_count, concurrency, lengths)
+        ]
+    ]
+    return max(scored, key=lambda t: t[:4])[4]
+
+
+def _estimates(
+    model: Model,
+    precision: str,
+    kv_precision: str,
+    gpu: Gpu,
+    p: Placement,
+    gpu_count: int,
+    concurrency: int,
+    lengths: tuple[int, int],
+) -> Estimates:
+    """The figures of placement ``p`` at ``concurrency`` users over ``gpu_count`` GPUs."""
+    layout = p.layout
+    prompt_tokens, output_tokens = lengths
+    replicas = gpu_count // p.gpus
+    used = replicas * p.gpus
+    fits = p.holds_model and replicas >= 1
     seq = prompt_tokens + output_tokens
-    if pipeline_parallel is not None:
-        positive(pipeline_parallel=pipeline_parallel)
-        if tensor_parallel is None or tensor_parallel * pipeline_parallel > gpu_count:
-            raise WorkloadError(
-                f"pipeline_parallel: {pipeline_parallel} needs tensor_parallel, and "
-                f"tensor_parallel x pipeline_parallel must be <= gpu_count ({gpu_count})"
-            )
-    c, pp, fits = _layout(
-        model, precision, kv_precision, gpu, gpu_count, seq, tensor_parallel, pipeline_parallel
-    )
-    tp = c.tp
-    replicas = gpu_count // (tp * pp)
-    used = replicas * tp * pp
-    w_gpu = c.weights_gb_per_gpu / pp
-    usable = device_memory_gb(gpu) * USABLE_MEMORY_FRACTION - c.overhead_gb  # = usable_gb_per_gpu
-    kv_gpu_token = c.kv_bytes_per_token / pp
-    per_replica_max = max(0, math.floor((usable - w_gpu) * GB / (kv_gpu_token * seq)))
-    wanted = math.ceil(concurrency / replicas)
-    kv_cache_gb = concurrency * seq * kv_gpu_token * tp * pp / GB
-    memory_per_gpu = w_gpu + wanted * seq * kv_gpu_token / GB + c.overhead_gb
+    overhead = runtime_overhead_gb(model, layout.tensor_parallel)
+    wanted = math.ceil(concurrency / max(1, replicas))
+    kv_cache_gb = concurrency * seq * kv_gb_per_token_rank(model, kv_precision, layout)
+    kv_cache_gb *= layout.attention_tp * layout.pipeline_parallel
     ttft = tpot = math.inf
     throughput = 0.0
     batch = 0
+    memory = p.memory_per_gpu_gb(wanted) + overhead
     if fits:
-        batch = max(1, min(wanted, per_replica_max))  # fits: one sequence always does
-        ttft = prefill_core_ms(c, gpu, precision, pp, prompt_tokens, 1)
-        tpot = decode_core_ms(c, gpu, precision, pp, batch, prompt_tokens + output_tokens / 2.0)
-        # each request costs its prefill plus its share of the decode steps
-        cycle_ms = output_tokens * tpot + prefill_core_ms(
-            c, gpu, precision, pp, prompt_tokens, batch
+        batch = max(1, min(wanted, p.max_batch))
+        memory = p.memory_per_gpu_gb(batch) + overhead
+        context = prompt_tokens + output_tokens // 2
+        tpot = layout_decode_ms(
+            model, precision, kv_precision, gpu, layout, batch, context, p.mtp_acceptance
         )
+        ttft = p.prefill_ms + tpot * (1.0 + p.mtp_acceptance)  # prefill + one decode step
+        # each request costs its prefill plus its share of the decode steps
+        prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens, batch)
+        cycle_ms = output_tokens * tpot + prefill
         running = min(concurrency, replicas * batch)
         throughput = running * output_tokens * 1e3 / cycle_ms
+    w = weight_profile(model, precision)
     return Estimates(
-        weights_gb=c.weights_gb,
-        weights_per_gpu_gb=w_gpu,
+        weights_gb=w.total_bytes / GB,
+        weights_per_gpu_gb=p.weights_gb_per_gpu,
         kv_cache_bytes_per_token=kv_cache_bytes_per_token(model, kv_precision),
         kv_cache_gb=kv_cache_gb,
-        usable_memory_per_gpu_gb=max(0.0, usable),
-        memory_per_gpu_gb=memory_per_gpu,
-        total_memory_gb=used * (w_gpu + c.overhead_gb) + kv_cache_gb,
+        usable_memory_per_gpu_gb=max(0.0, p.usable_gb_per_gpu),
+        memory_per_gpu_gb=memory,
+        total_memory_gb=used * (p.weights_gb_per_gpu + overhead) + kv_cache_gb,
         ttft_ms=ttft,
         tpot_ms=tpot,
         throughput_tokens_per_s=throughput,
-        max_concurrency=per_replica_max * replicas,
+        max_concurrency=p.max_batch * replicas,
         batch_per_replica=batch,
-        kv_limited=concurrency > per_replica_max * replicas,
-        tensor_parallel=tp,
-        pipeline_parallel=pp,
+        kv_limited=concurrency > p.max_batch * replicas,
+        tensor_parallel=layout.tensor_parallel,
+        pipeline_parallel=layout.pipeline_parallel,
         replicas=replicas,
         gpu_count=gpu_count,
         fits=fits,
+        expert_parallel=layout.expert_parallel,
+        data_parallel_attention=layout.data_parallel_attention,
+        idle_gpus=gpu_count - used,
+        runtime_overhead_gb=overhead,
+        mtp_acceptance=p.mtp_acceptance,
     )
 
 
@@ -220,6 +320,10 @@ def estimate_in(
     kv_cache_precision: str = DEFAULT_KV_CACHE_PRECISION,
     tensor_parallel: int | None = None,
     catalog: Catalog | None = None,
+    pipeline_parallel: int | None = None,
+    expert_parallel: int | None = None,
+    data_parallel_attention: bool | None = None,
+    mtp_acceptance: float = 0.0,
 ) -> Estimates:
     """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
@@ -244,10 +348,16 @@ def estimate_in(
         _count("prompt_tokens", prompt_tokens),
         _count("output_tokens", output_tokens),
         kv_precision=kv_cache_precision,
-        tensor_parallel=None
-        if tensor_parallel is None
-        else _count("tensor_parallel", tensor_parallel),
+        tensor_parallel=_maybe("tensor_parallel", tensor_parallel),
+        pipeline_parallel=_maybe("pipeline_parallel", pipeline_parallel),
+        expert_parallel=_maybe("expert_parallel", expert_parallel),
+        data_parallel_attention=data_parallel_attention,
+        mtp_acceptance=mtp_acceptance,
     )
+
+
+def _maybe(name: str, value: object) -> int | None:
+    return None if value is None else _count(name, value)
 
 
 def _record(name: str, value: object, catalog: Catalog) -> Model | Gpu:

@@ -139,6 +139,8 @@ class _Params:
     moe_layers: int
     linear_unquantised: float  # of `replicated`: norms and router gates stay BF16
     active: float  # parameters one token uses (routed: experts_per_token per MoE layer)
+    attention: float  # of `sharded`: the attention projections (q/o; MLA but kv_a)
+    attention_all: float  # every attention projection: `attention` + kv_proj + MLA kv_a
 
     @property
     def total(self) -> float:
@@ -199,6 +201,8 @@ def _params(model: Model) -> _Params:
         moe_layers,
         norms + router,
         active,
+        attn_sharded,
+        attn_sharded + kv_proj + kv_a,
     )
 
 
@@ -224,6 +228,8 @@ class WeightProfile:
     matmul_params_per_token: float  # params a token multiplies through, lm_head excluded
     routed_params_per_token: float  # of those, in routed experts (experts_per_token of them)
     lm_head_params: float
+    attention_sharded_bytes: float = 0.0  # of sharded_bytes: attention q/o projections
+    attention_params: float = 0.0  # every attention projection (kv_a, GQA k/v included)
 
 
 @functools.lru_cache(maxsize=512)
@@ -254,6 +260,8 @@ def weight_profile(model: Model, precision: str) -> WeightProfile:
         matmul_params_per_token=p.active - p.embedding - p.lm_head,
         routed_params_per_token=p.routed_expert * model.experts_per_token * p.moe_layers,
         lm_head_params=p.lm_head,
+        attention_sharded_bytes=p.attention * lin,
+        attention_params=p.attention_all,
     )
 
 

@@ -313,3 +313,10 @@ def prefill_ms(
     )
     c = consts(model, check_precision(precision), "bf16", tensor_parallel)
     return prefill_core_ms(c, gpu, precision, pipeline_parallel, prompt_tokens, batch)
+
+
+# Public names of the helpers ``_ep`` shares (same functions).
+allreduce_ms = _allreduce_ms
+link = _link
+overhead_ms = _overhead_ms
+pp_hops_ms = _pp_hops_ms

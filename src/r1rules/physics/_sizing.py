@@ -18,108 +18,11 @@ import attrs
 
 from r1rules._errors import EvaluationError
 from r1rules.catalog import Gpu, Model
-from r1rules.physics._memory import (
-    kv_cache_bytes_per_token_per_gpu,
-    usable_gb_per_gpu,
-    weights_gb_per_gpu,
-)
-from r1rules.physics._roofline import decode_step_ms, native_support, prefill_ms
+from r1rules.physics._memory import usable_gb_per_gpu, weights_gb_per_gpu
+from r1rules.physics._placement import Placement, placements
+from r1rules.physics._roofline import native_support
 
 __all__ = ["Placement", "Sizing", "placements", "size"]
-
-# Batch sizes (concurrent sequences per replica) at which capacity is tabulated; serving
-# engines schedule up to a few hundred sequences (vLLM's default max_num_seqs is 256), so
-# the table stops at 1,024.
-BATCH_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-
-
-@attrs.frozen
-class Placement:
-    """One replica's shape on a GPU, with its memory and its capacity at each batch size."""
-
-    tensor_parallel: int
-    pipeline_parallel: int
-    weights_gb_per_gpu: float
-    kv_gb_per_sequence_per_gpu: float
-    kv_space_gb_per_gpu: float
-    max_batch: int  # sequences the KV space holds (0: not even one)
-    prefill_ms: float
-    batches: tuple[int, ...]
-    step_ms: tuple[float, ...]  # decode step time at each batch
-    capacity_qps: tuple[float, ...]  # requests/s one replica sustains at each batch
-
-    @property
-    def gpus(self) -> int:
-        return self.tensor_parallel * self.pipeline_parallel
-
-    @property
-    def holds_model(self) -> bool:
-        return self.max_batch >= 1
-
-    @property
-    def best_capacity_qps(self) -> float:
-        return max(self.capacity_qps, default=0.0)
-
-
-def _tp_options(model: Model, gpu: Gpu) -> tuple[int, ...]:
-    """Powers of two that divide the attention heads, up to one node's GPUs."""
-    options = []
-    tp = 1
-    while tp <= gpu.max_per_node:
-        if model.num_attention_heads % tp == 0:
-            options.append(tp)
-        tp *= 2
-    return tuple(options)
-
-
-@functools.lru_cache(maxsize=4096)
-def placements(
-    model: Model,
-    precision: str,
-    kv_precision: str,
-    gpu: Gpu,
-    prompt_tokens: int,
-    output_tokens: int,
-    max_nodes: int,
-) -> tuple[Placement, ...]:
-    """Every placement of one replica, smallest first (TP within a node, then PP over nodes)."""
-    tps = _tp_options(model, gpu)
-    shapes = [(tp, 1) for tp in tps]
-    shapes += [(tps[-1], pp) for pp in range(2, max_nodes + 1)]
-    sequence = prompt_tokens + output_tokens
-    mean_context = prompt_tokens + output_tokens // 2
-    result = []
-    for tp, pp in shapes:
-        weights = weights_gb_per_gpu(model, precision, tp, pp)
-        kv_seq = kv_cache_bytes_per_token_per_gpu(model, kv_precision, tp) * sequence / pp / 1e9
-        space = usable_gb_per_gpu(gpu, model, tp) - weights
-        max_batch = max(0, math.floor(space / kv_seq)) if space > 0 else 0
-        prefill = prefill_ms(model, precision, gpu, tp, pp, prompt_tokens)
-        batches = tuple(b for b in BATCH_STEPS if b < max_batch) + (
-            (max_batch,) if max_batch else ()
-        )
-        steps = tuple(
-            decode_step_ms(model, precision, kv_precision, gpu, tp, pp, b, mean_context)
-            for b in batches
-        )
-        capacity = tuple(
-            _capacity_qps(b, s, prefill, output_tokens) for b, s in zip(batches, steps, strict=True)
-        )
-        result.append(
-            Placement(tp, pp, weights, kv_seq, space, max_batch, prefill, batches, steps, capacity)
-        )
-    return tuple(result)
-
-
-def _capacity_qps(batch: int, step_ms: float, prefill: float, output_tokens: int) -> float:
-    """Requests/s one replica sustains with ``batch`` sequences in flight.
-
-    Bounded by GPU time (each request costs its prefill plus its share of the decode steps)
-    and by Little's law (``batch`` slots, each busy for the request's whole duration).
-    """
-    gpu_time_ms = prefill + output_tokens * step_ms / batch
-    duration_ms = prefill + output_tokens * step_ms
-    return min(1000.0 / gpu_time_ms, 1000.0 * batch / duration_ms)
 
 
 @attrs.frozen
@@ -163,6 +66,7 @@ def size(
     output_tokens: int,
     headroom_fraction: float,
     max_nodes: int,
+    mtp_acceptance: float = 0.0,
 ) -> Sizing:
     """Size a deployment of ``gpu`` for the load.
 
@@ -184,6 +88,7 @@ def size(
         prompt_tokens,
         output_tokens,
         min(reach, MAX_NODES_PER_REPLICA),
+        mtp_acceptance,
     )
     holding = [p for p in options if p.holds_model]
     if not holding:
@@ -191,7 +96,7 @@ def size(
             f"{model.id} in {precision} does not fit {gpu.id} even over "
             f"{MAX_NODES_PER_REPLICA} nodes per replica"
         )
-    within = [p for p in holding if p.pipeline_parallel <= max_nodes]
+    within = [p for p in holding if p.gpus <= max_nodes * gpu.max_per_node]
     feasible = bool(within)
     if feasible:
         holding = within

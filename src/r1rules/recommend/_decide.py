@@ -10,6 +10,9 @@ option the rules' ``selection`` fact asks for.
 - ``fastest`` (objective ``latency``): the first the rules do not exclude in the latency
   order (``_options.rank_key``).
 
+An option whose post-sizing rules cannot decide (a gap or an overlap that only its facts
+reach) is listed as excluded by ``rule-error``; only the answer's own failure is raised.
+
 A rule set that sets no ``selection`` answers the article's configuration.
 
 Every option is decided by the same rules from the same facts: the run before sizing is
@@ -26,6 +29,7 @@ from collections.abc import Callable
 
 import attrs
 
+from r1rules._errors import EvaluationError
 from r1rules._vocabulary import PRECISIONS
 from r1rules.catalog import Gpu
 from r1rules.engine import CompiledRules
@@ -129,7 +133,10 @@ class _Brancher:
         if run is None or (messages and not run.messages):
             run = self.sized(gpu)
             run.messages = messages
-            run.run_strata(self.engine, self.post)
+            try:
+                run.run_strata(self.engine, self.post)
+            except EvaluationError as exc:  # the rules cannot decide this option
+                run.error = exc
             self.done[gpu.id] = run
         return run
 
@@ -181,6 +188,8 @@ def decide(
     else:
         chosen_gpu = _first_eligible(brancher, gpus, objective)
     run = brancher.decided(chosen_gpu)
+    if run.error is not None:  # the answer's own rules failed (a gap or an overlap)
+        raise run.error
     article = brancher.option(brancher.article_gpu)
     chosen = attrs.evolve(brancher.option(chosen_gpu), chosen=True)
     if chosen.key == article.key:
@@ -209,6 +218,7 @@ def _first_eligible(brancher: _Brancher, gpus: list[Gpu], objective: str) -> Gpu
         key=lambda pair: rank_key(pair[0], objective),
     )
     for _option, gpu in previews:
-        if brancher.decided(gpu).facts.get(EXCLUDED_FACT) is not True:
+        run = brancher.decided(gpu)
+        if run.error is None and run.facts.get(EXCLUDED_FACT) is not True:
             return gpu
     return brancher.article_gpu

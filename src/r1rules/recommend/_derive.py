@@ -100,6 +100,8 @@ def deploy_facts(
         "min_gpus_for_memory": deploy.min_gpus_for_memory,
         "tensor_parallel": tp,
         "pipeline_parallel": placement.pipeline_parallel,
+        "expert_parallel": placement.expert_parallel,
+        "data_parallel_attention": placement.data_parallel_attention,
         "gpus_per_replica": placement.gpus,
         "replicas": deploy.replicas,
         "physics_gpu_count": deploy.physics_gpu_count,

@@ -110,14 +110,16 @@ def _assemble(decision: Decision) -> Recommendation:
     nodes = int(facts["nodes"])  # type: ignore[call-overload]
     sizing = run.sizing
     assert sizing is not None and run.workload.precision is not None
-    tp = pp = None
+    tp = pp = ep = None
+    dp_attention = None
     # The estimates describe the deployment at its operating point: every replica running
-    # the batch that sizing found covers its share of the peak load.
+    # the batch that sizing found covers its share of the peak load, in sizing's layout.
     concurrency = max(1, math.ceil(float(facts.get("concurrency", 1.0))))  # type: ignore[arg-type]
     if sizing.gpu.id == gpu.id:
-        tp = sizing.placement.tensor_parallel
-        pp = sizing.placement.pipeline_parallel
-        concurrency = max(1, count // sizing.placement.gpus) * sizing.batch_per_replica
+        placement = sizing.placement
+        tp, pp = placement.tensor_parallel, placement.pipeline_parallel
+        ep, dp_attention = placement.expert_parallel, placement.data_parallel_attention
+        concurrency = max(1, count // placement.gpus) * sizing.batch_per_replica
     estimates = estimate_deployment(
         run.model,
         run.workload.precision,
@@ -129,6 +131,8 @@ def _assemble(decision: Decision) -> Recommendation:
         kv_precision=run.workload.kv_cache_precision,
         tensor_parallel=tp,
         pipeline_parallel=pp,
+        expert_parallel=ep,
+        data_parallel_attention=dp_attention,
     )
     return Recommendation(
         edition=str(facts["edition"]),
@@ -168,6 +172,10 @@ def estimate(
     kv_cache_precision: str = DEFAULT_KV_CACHE_PRECISION,
     tensor_parallel: int | None = None,
     rules: RuleSet | str | os.PathLike[str] | None = None,
+    pipeline_parallel: int | None = None,
+    expert_parallel: int | None = None,
+    data_parallel_attention: bool | None = None,
+    mtp_acceptance: float = 0.0,
 ) -> Estimates:
     """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
@@ -175,8 +183,12 @@ def estimate(
     takes it; default: the shipped rules), or records; ``precision`` defaults to the
     model's native one. "I have 8 x H200: what TPOT at 64 concurrent users?" is
     ``estimate(model="deepseek-r1", gpu="h200", gpu_count=8, concurrency=64)``.
+    The layout is searched as sizing searches it (TP, PP and, for MoE models, expert
+    parallelism with data-parallel attention); state ``tensor_parallel``,
+    ``pipeline_parallel``, ``expert_parallel`` or ``data_parallel_attention`` to fix it.
+    ``mtp_acceptance`` (0 = off) models MTP speculative decoding at that acceptance rate.
     Bad arguments raise WorkloadError naming the argument; a deployment that cannot hold
-    the model returns ``fits=False``.
+    the model returns ``fits=False``; GPUs beyond whole replicas are ``idle_gpus``.
     """
     catalog = default_catalog() if rules is None else resolve_rules(rules).catalog
     return estimate_in(
@@ -190,4 +202,8 @@ def estimate(
         kv_cache_precision=kv_cache_precision,
         tensor_parallel=tensor_parallel,
         catalog=catalog,
+        pipeline_parallel=pipeline_parallel,
+        expert_parallel=expert_parallel,
+        data_parallel_attention=data_parallel_attention,
+        mtp_acceptance=mtp_acceptance,
     )

@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 EXCLUDED_FACT = "option_excluded"
+RULE_ERROR = "rule-error"  # excluded_by of an option its rules could not decide
 
 
 @attrs.frozen
@@ -45,6 +46,8 @@ class Option:
     nodes: int
     tensor_parallel: int
     pipeline_parallel: int
+    expert_parallel: int
+    data_parallel_attention: bool
     replicas: int
     ttft_ms: float
     tpot_ms: float
@@ -72,6 +75,16 @@ class Option:
         return not self.excluded_by and not self.quantized
 
     @property
+    def layout(self) -> str:
+        """The replica's layout: ``TP8xPP2``, or ``EP16+DPA`` for expert parallelism with
+        data-parallel attention."""
+        if self.expert_parallel > 1:
+            attention = "+DPA" if self.data_parallel_attention else f"/TP{self.tensor_parallel}"
+            pipeline = f"xPP{self.pipeline_parallel}" if self.pipeline_parallel > 1 else ""
+            return f"EP{self.expert_parallel}{attention}{pipeline}"
+        return f"TP{self.tensor_parallel}xPP{self.pipeline_parallel}"
+
+    @property
     def key(self) -> tuple[str, str]:
         return (self.gpu, self.precision)
 
@@ -85,7 +98,7 @@ def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
         rule_id
         for rule_id, _values, sets, suppressed in run.trace
         if not suppressed and any(name == EXCLUDED_FACT and value is True for name, value in sets)
-    )
+    ) + ((RULE_ERROR,) if run.error is not None else ())
     budget_share = facts.get("budget_share")
     gpu = run.rules.catalog.gpu(str(facts["deploy_gpu"]))
     return Option(
@@ -96,6 +109,8 @@ def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
         nodes=int(facts["sized_nodes"]),  # type: ignore[call-overload]
         tensor_parallel=sizing.placement.tensor_parallel,
         pipeline_parallel=sizing.placement.pipeline_parallel,
+        expert_parallel=sizing.placement.expert_parallel,
+        data_parallel_attention=sizing.placement.data_parallel_attention,
         replicas=sizing.replicas,
         ttft_ms=sizing.ttft_ms,
         tpot_ms=sizing.tpot_ms,
@@ -126,6 +141,8 @@ def preview_option(
         nodes=sizing.nodes,
         tensor_parallel=placement.tensor_parallel,
         pipeline_parallel=placement.pipeline_parallel,
+        expert_parallel=placement.expert_parallel,
+        data_parallel_attention=placement.data_parallel_attention,
         replicas=sizing.replicas,
         ttft_ms=sizing.ttft_ms,
         tpot_ms=sizing.tpot_ms,

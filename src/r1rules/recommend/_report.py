@@ -99,6 +99,7 @@ def _option_dict(option: Option) -> dict[str, Any]:
     out: dict[str, Any] = attrs.asdict(option)
     out["capital_usd"] = option.capital_usd
     out["eligible"] = option.eligible
+    out["layout"] = option.layout
     return out
 
 
@@ -130,8 +131,15 @@ def render_text(rec: Any) -> str:
         f"  TTFT {e.ttft_ms:,.0f} ms; TPOT {e.tpot_ms:,.1f} ms; "
         f"{e.throughput_tokens_per_s:,.0f} output tokens/s; "
         f"up to {e.max_concurrency:,} concurrent requests",
-        f"  tensor parallel {e.tensor_parallel} x pipeline {e.pipeline_parallel}, "
-        f"{e.replicas} replica(s)",
+        f"  tensor parallel {e.tensor_parallel} x pipeline {e.pipeline_parallel}"
+        + (
+            f", expert parallel {e.expert_parallel}"
+            + (" with data-parallel attention" if e.data_parallel_attention else "")
+            if e.expert_parallel > 1
+            else ""
+        )
+        + f", {e.replicas} replica(s)"
+        + (f", {e.idle_gpus} GPU(s) idle" if e.idle_gpus else ""),
     ]
     lines += cost_lines(rec.cost)
     lines += _choice_lines(rec)
@@ -198,7 +206,7 @@ def _choice_lines(rec: Any) -> list[str]:
 
 
 _COLUMNS = (
-    "rank gpu              prec  GPUs nodes  TPxPP    TTFT ms  TPOT ms    tok/s"
+    "rank gpu              prec  GPUs nodes  layout       TTFT ms  TPOT ms    tok/s"
     "      capital  meets  note"
 )
 
@@ -222,7 +230,7 @@ def options_lines(options: tuple[Option, ...], objective: str) -> list[str]:
         )
         lines.append(
             f"  {mark} {o.rank:>4} {o.gpu:<16} {o.precision:<5}{o.gpu_count:>5,} {o.nodes:>5,}"
-            f"  {o.tensor_parallel:>2}x{o.pipeline_parallel:<3} {_num(o.ttft_ms):>9} "
+            f"  {o.layout:<10} {_num(o.ttft_ms):>9} "
             f"{_num(o.tpot_ms, 1):>8} {_num(o.output_tokens_per_s):>8} "
             f"{usd(o.capital_usd):>12}  {'yes' if o.meets_targets else 'no':<5}  {note}"
         )

@@ -39,6 +39,7 @@ class Run:
         # (only which rules warned), which is most of a branch's cost.
         self.messages = True
         self.warned_by: list[str] = []
+        self.error: EvaluationError | None = None  # the rules could not decide this branch
 
     def fork(self) -> Run:
         """A copy to decide one option from (shares nothing mutable with this run)."""
@@ -52,6 +53,7 @@ class Run:
         other.sizing, other.cost = self.sizing, self.cost
         other.messages = self.messages
         other.warned_by = list(self.warned_by)
+        other.error = self.error
         return other
 
     def run_strata(self, engine: CompiledRules, strata: Strata) -> None:
