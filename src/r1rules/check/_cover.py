@@ -4,7 +4,9 @@ The search never enumerates the full product of atoms. It splits the region on o
 at a time into groups of atoms that the same boxes accept, and stops as soon as a group is
 covered by one box (nothing missing) or by none (all of it missing): a sweep in the manner
 of Calvanese et al.'s "Semantic DMN" analysis. Its cost grows with the number of distinct
-regions the boxes carve, not with the size of the space.
+regions the boxes carve, not with the size of the space: each split costs the atoms of the
+column it splits plus the atoms the boxes hold there (not atoms x boxes), and a region is
+recognised as covered by comparing sizes, boxes being clipped to it.
 """
 
 from __future__ import annotations
@@ -45,18 +47,29 @@ class _Search:
         if not boxes:
             self.found.append(region)
             return
-        if region in boxes:  # clipped to the region: equal means it covers all of it
+        # clipped to the region, a box is equal to it (covers it all) where it is as large
+        sizes = [len(atoms) for atoms in region]
+        if any(all(len(a) == n for a, n in zip(b, sizes, strict=True)) for b in boxes):
             return
-        column = max(range(len(region)), key=lambda c: (sum(b[c] != region[c] for b in boxes), -c))
-        groups: dict[frozenset[int], set[int]] = {}
+        column = max(
+            range(len(region)), key=lambda c: (sum(len(b[c]) != sizes[c] for b in boxes), -c)
+        )
+        # which boxes accept each atom, from the boxes' own atoms (a box holding the whole
+        # column accepts every atom, so it decides no group)
+        everywhere = [i for i, b in enumerate(boxes) if len(b[column]) == sizes[column]]
+        accepting: dict[int, list[int]] = {}
+        for i, b in enumerate(boxes):
+            if len(b[column]) != sizes[column]:
+                for atom in b[column]:
+                    accepting.setdefault(atom, []).append(i)
+        groups: dict[tuple[int, ...], list[int]] = {}
         for atom in sorted(region[column]):
-            accepting = frozenset(i for i, b in enumerate(boxes) if atom in b[column])
-            groups.setdefault(accepting, set()).add(atom)
-        for accepting, atoms in groups.items():
+            groups.setdefault(tuple(accepting.get(atom, ())), []).append(atom)
+        for partial, atoms in groups.items():
             part = frozenset(atoms)
             self.split(
                 _with(region, column, part),
-                [_with(boxes[i], column, part) for i in sorted(accepting)],
+                [_with(boxes[i], column, part) for i in sorted((*everywhere, *partial))],
             )
 
 

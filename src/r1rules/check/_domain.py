@@ -10,7 +10,7 @@ cannot open phantom gaps.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from fractions import Fraction
 
 import attrs
@@ -19,7 +19,18 @@ from r1rules._vocabulary import FactSpec, Kind, Producer
 from r1rules.check._finding import show_value
 from r1rules.ruleset import Assignment, RuleSet, Test, enum_values
 
-__all__ = ["OTHER_MODEL", "Domain", "Domains", "Member", "Num", "exact", "satisfies"]
+__all__ = [
+    "OTHER_MODEL",
+    "Domain",
+    "Domains",
+    "Member",
+    "Num",
+    "condition_key",
+    "exact",
+    "member_keys",
+    "satisfies",
+    "value_key",
+]
 
 Num = Fraction | float  # a float only for -inf and inf
 Member = str | bool | Fraction  # one value of a finite domain
@@ -32,6 +43,8 @@ _UNNAMED = "\x00unnamed"  # a value no test names, for the loose domain
 
 def exact(value: float | int) -> Num:
     """The number as written in decimal, exactly (infinities stay floats)."""
+    if type(value) is int:
+        return Fraction(value)
     if isinstance(value, float) and math.isinf(value):
         return value
     return Fraction(str(value))
@@ -47,15 +60,19 @@ def _same(member: Member, value: object) -> bool:
     return type(member) is type(value) and member == value
 
 
-def _key(value: object) -> tuple[str, object]:
+def value_key(value: object) -> tuple[str, object]:
     """A value as a set member that compares as ``_same`` does: numbers exactly, bools and
-    strings only with their own kind (so ``True`` is not ``1``)."""
+    strings only with their own kind (so ``True`` is not ``1``). A whole number is keyed
+    as an int (equal to its Fraction, with the same hash, and much faster to hash)."""
     if isinstance(value, bool):
         return ("b", value)
-    if isinstance(value, Fraction):
+    if type(value) is int:
         return ("n", value)
-    if isinstance(value, (int, float)):
-        return ("n", exact(value))
+    if isinstance(value, (int, float, Fraction)):
+        number = value if isinstance(value, Fraction) else exact(value)
+        if isinstance(number, Fraction) and number.denominator == 1:
+            return ("n", number.numerator)
+        return ("n", number)
     return ("s", value)
 
 
@@ -64,13 +81,13 @@ def _key(value: object) -> tuple[str, object]:
 _KEYS: dict[int, tuple[tuple[object, ...], frozenset[tuple[str, object]]]] = {}
 
 
-def _keys(values: tuple[object, ...]) -> frozenset[tuple[str, object]]:
+def member_keys(values: tuple[object, ...]) -> frozenset[tuple[str, object]]:
     """A membership list's values as a set, built once per list: a test of a 10,000-value
     list is one lookup, not 10,000 exact comparisons (the checker tests it many times)."""
     cached = _KEYS.get(id(values))
     if cached is not None and cached[0] is values:
         return cached[1]
-    keys = frozenset(_key(v) for v in values)
+    keys = frozenset(value_key(v) for v in values)
     if len(_KEYS) >= 4096:
         _KEYS.clear()
     _KEYS[id(values)] = (values, keys)
@@ -83,7 +100,7 @@ def satisfies(test: Test, value: Member | None) -> bool:
         return False
     if test.op in ("in", "not_in"):
         assert isinstance(test.value, tuple)
-        inside = _key(value) in _keys(test.value)
+        inside = value_key(value) in member_keys(test.value)
         return inside if test.op == "in" else not inside
     if test.op in ("eq", "ne"):
         return _same(value, test.value) == (test.op == "eq")
@@ -94,6 +111,14 @@ def satisfies(test: Test, value: Member | None) -> bool:
     return {"lt": value < bound, "lte": value <= bound, "gt": value > bound, "gte": value >= bound}[
         test.op
     ]
+
+
+def condition_key(test: Test) -> Hashable:
+    """A key two tests share only when they hold on exactly the same values (a membership
+    list by its set of values, so ``in [1, 2]`` and ``in [2.0, 1]`` share one)."""
+    if test.op in ("in", "not_in") and isinstance(test.value, tuple):
+        return (test.op, member_keys(test.value))
+    return (test.op, type(test.value), test.value)
 
 
 def show_number(value: Num) -> str:

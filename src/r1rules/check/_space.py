@@ -1,129 +1,55 @@
 """The fact space some rules read, cut into atoms, with each rule's condition as a box.
 
-Each fact a rule tests becomes a column. A numeric column is split at every bound its tests
-name (and at the domain's bounds) into points and the open intervals between them; an enum
-or bool column groups the values no test tells apart; an optional fact adds an "absent"
-atom. Every test then holds on a whole atom or on none of it, so a rule's condition is a
-box: per column, the set of atoms it accepts. Two rules can match the same input exactly
-when their boxes intersect in every column; an input no rule matches is a cell outside
-every box. Cost: building a column is O(tests x atoms); a box is O(columns x atoms).
+Each fact a rule tests becomes a column, cut into atoms (``_atoms``): every test holds on a
+whole atom or on none of it, so a rule's condition is a box: per column, the set of atoms
+it accepts. Two rules can match the same input exactly when their boxes intersect in every
+column; an input no rule matches is a cell outside every box.
+
+Cost: building a column is O(atoms log atoms + tests x values). The atoms one test accepts
+are found without testing every atom (a bound by bisection over the ordered numbers, a
+value or a membership list by look-up) and are kept per distinct test, so a box costs
+O(columns x tests) look-ups plus the size of the sets it intersects.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import bisect
+from collections.abc import Hashable, Sequence
 from fractions import Fraction
 
 import attrs
 
-from r1rules.check._domain import Domain, Domains, Member, Num, satisfies, show_number
+from r1rules.check._atoms import (
+    Absent,
+    Atom,
+    Point,
+    Span,
+    Values,
+    number_atoms,
+    rank,
+    sample,
+    value_atoms,
+)
+from r1rules.check._domain import (
+    Domain,
+    Domains,
+    Member,
+    Num,
+    condition_key,
+    exact,
+    member_keys,
+    satisfies,
+    show_number,
+    value_key,
+)
 from r1rules.check._finding import ExampleValue, show_value
 from r1rules.ruleset import Rule, Test
 
-__all__ = ["Box", "Column", "Space", "intersect", "is_empty"]
+__all__ = ["Box", "Column", "Space", "intersect", "is_empty", "runs"]
 
 Box = tuple[frozenset[int], ...]  # per column, the indices of the atoms a condition accepts
 
-
-@attrs.frozen
-class Point:
-    """One number; ``named`` when a test names it (else it is a bound of the domain)."""
-
-    value: Fraction
-    named: bool
-
-
-@attrs.frozen
-class Span:
-    """The open interval (lo, hi); ``sample`` is a simple number inside it."""
-
-    lo: Num
-    hi: Num
-    sample: Fraction
-
-
-@attrs.frozen
-class Values:
-    """Enum or bool values (or numbers rules set) that every test treats alike."""
-
-    members: tuple[Member, ...]
-
-
-@attrs.frozen
-class Absent:
-    """The fact has no value."""
-
-
-Atom = Point | Span | Values | Absent
-
-
-def _sample(atom: Atom) -> Member | None:
-    if isinstance(atom, Point):
-        return atom.value
-    if isinstance(atom, Span):
-        return atom.sample
-    if isinstance(atom, Values):
-        return atom.members[0]
-    return None
-
-
-def _rank(atom: Atom) -> int:
-    """Which atom makes the clearest example: a named bound, a value, an interior, absence."""
-    if isinstance(atom, (Values, Point)):
-        return 0 if isinstance(atom, Values) or atom.named else 2
-    return 1 if isinstance(atom, Span) else 3
-
-
-def _interior(lo: Num, hi: Num, integer: bool) -> Fraction | None:
-    """A simple number strictly between lo and hi (a whole one if ``integer``), or None."""
-    if math.isinf(lo) and math.isinf(hi):
-        candidate = Fraction(0)
-    elif math.isinf(lo):
-        candidate = Fraction(math.ceil(hi) - 1)
-    else:
-        candidate = Fraction(math.floor(lo) + 1)
-    if lo < candidate < hi:
-        return candidate
-    if integer:
-        return None
-    assert isinstance(lo, Fraction) and isinstance(hi, Fraction)
-    return (lo + hi) / 2
-
-
-def _number_atoms(domain: Domain, tests: Sequence[Test]) -> list[Atom]:
-    named: set[Fraction] = set()
-    for test in tests:
-        for value in test.value if isinstance(test.value, tuple) else (test.value,):
-            assert isinstance(value, (int, float)) and not isinstance(value, bool)
-            number = Fraction(str(value))
-            if domain.low <= number <= domain.high:
-                named.add(number)
-    bounds = {b for b in (domain.low, domain.high) if isinstance(b, Fraction)}
-    atoms: list[Atom] = []
-    previous: Num | None = domain.low if math.isinf(domain.low) else None
-
-    def span(lo: Num, hi: Num) -> None:
-        inside = _interior(lo, hi, domain.integer)
-        if inside is not None:
-            atoms.append(Span(lo, hi, inside))
-
-    for point in sorted(named | bounds):
-        if previous is not None:
-            span(previous, point)
-        if not domain.integer or point.denominator == 1:
-            atoms.append(Point(point, point in named))
-        previous = point
-    if math.isinf(domain.high):
-        span(-math.inf if previous is None else previous, domain.high)
-    return atoms
-
-
-def _value_atoms(members: Sequence[Member], tests: Sequence[Test]) -> list[Atom]:
-    groups: dict[tuple[bool, ...], list[Member]] = {}
-    for member in members:
-        groups.setdefault(tuple(satisfies(t, member) for t in tests), []).append(member)
-    return [Values(tuple(group)) for group in groups.values()]
+_BOUNDS = {"lt", "lte", "gt", "gte"}
 
 
 @attrs.frozen
@@ -132,13 +58,49 @@ class Column:
 
     domain: Domain
     atoms: tuple[Atom, ...]
+    # derived: every atom, the atoms with a value, each sample's position (by its value key),
+    # the samples of a numeric column in increasing order, and the atoms each test accepts
+    full: frozenset[int] = attrs.field(init=False, eq=False, repr=False)
+    _present: frozenset[int] = attrs.field(init=False, eq=False, repr=False)
+    _position: dict[tuple[str, object], int] = attrs.field(init=False, eq=False, repr=False)
+    _ordered: list[Fraction] | None = attrs.field(init=False, eq=False, repr=False)
+    _accepted: dict[Hashable, frozenset[int]] = attrs.field(init=False, eq=False, repr=False)
+    _ranked: list[frozenset[int]] = attrs.field(init=False, eq=False, repr=False)  # by rank
+
+    def __attrs_post_init__(self) -> None:
+        count = len(self.atoms)
+        present = count - 1 if count and isinstance(self.atoms[-1], Absent) else count
+        samples = [sample(a) for a in self.atoms[:present]]
+        ordered: list[Fraction] | None = None
+        position: dict[tuple[str, object], int]
+        if self.domain.members is None:  # points and spans, in increasing order
+            ordered = [v for v in samples if isinstance(v, Fraction)]
+            assert len(ordered) == present
+            # value_key of each sample, inline: a whole number as an int
+            position = {
+                ("n", v.numerator if v.denominator == 1 else v): i for i, v in enumerate(ordered)
+            }
+        else:
+            position = {value_key(v): i for i, v in enumerate(samples)}
+        derived = {
+            "full": frozenset(range(count)),
+            "_present": frozenset(range(present)),
+            "_position": position,
+            "_ordered": ordered,
+            "_accepted": {},
+            "_ranked": [
+                frozenset(i for i, a in enumerate(self.atoms) if rank(a) == r) for r in range(4)
+            ],
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def build(cls, domain: Domain, tests: Sequence[Test]) -> Column:
         atoms = (
-            _value_atoms(domain.members, tests)
+            value_atoms(domain.members, tests)
             if domain.members is not None
-            else _number_atoms(domain, tests)
+            else number_atoms(domain, tests)
         )
         if domain.absent:
             atoms.append(Absent())
@@ -148,22 +110,50 @@ class Column:
     def name(self) -> str:
         return self.domain.name
 
-    @property
-    def full(self) -> frozenset[int]:
-        return frozenset(range(len(self.atoms)))
-
     def accepting(self, tests: Sequence[Test]) -> frozenset[int]:
         """The atoms on which every test holds (all atoms, absence too, for no test)."""
-        return frozenset(
-            i
-            for i, atom in enumerate(self.atoms)
-            if all(satisfies(t, _sample(atom)) for t in tests)
-        )
+        found = None
+        for test in tests:
+            key = condition_key(test)
+            atoms = self._accepted.get(key)
+            if atoms is None:
+                atoms = self._accepted[key] = self._holding(test)
+            found = atoms if found is None else found & atoms
+        return self.full if found is None else found
+
+    def _holding(self, test: Test) -> frozenset[int]:
+        """The atoms whose sample satisfies the test, found without testing each atom where
+        the test allows (absence satisfies no test)."""
+        op, value = test.op, test.value
+        if op in ("in", "not_in") and isinstance(value, tuple):
+            keys, position = member_keys(value), self._position
+            if len(keys) < len(position):
+                hit = frozenset(position[k] for k in keys if k in position)
+            else:
+                hit = frozenset(i for k, i in position.items() if k in keys)
+            return hit if op == "in" else self._present - hit
+        if op in ("eq", "ne") and type(value) in (int, float, str, bool):
+            i = self._position.get(value_key(value))
+            hit = frozenset() if i is None else frozenset((i,))
+            return hit if op == "eq" else self._present - hit
+        ordered = self._ordered
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if op in _BOUNDS and ordered is not None and numeric:
+            assert isinstance(value, (int, float))
+            bound = exact(value)
+            if op in ("lt", "gte"):
+                cut = bisect.bisect_left(ordered, bound)
+            else:
+                cut = bisect.bisect_right(ordered, bound)
+            below = op in ("lt", "lte")
+            return frozenset(range(cut) if below else range(cut, len(ordered)))
+        return frozenset(i for i, a in enumerate(self.atoms) if satisfies(test, sample(a)))
 
     def example(self, chosen: frozenset[int]) -> ExampleValue:
         """A concrete value from the chosen atoms (assumed non-empty)."""
-        best = min(chosen, key=lambda i: (_rank(self.atoms[i]), i))
-        value = _sample(self.atoms[best])
+        # the first chosen atom of the best rank (as min over (rank, index), in set operations)
+        best = next(min(found) for found in (chosen & atoms for atoms in self._ranked) if found)
+        value = sample(self.atoms[best])
         if isinstance(value, Fraction):
             return value.numerator if value.denominator == 1 else float(value)
         return value
@@ -196,17 +186,11 @@ class Column:
         return [f"{name} in {{{', '.join(show_value(m) for m in inside)}}}"]
 
     def _describe_numbers(self, chosen: frozenset[int]) -> list[str]:
-        numeric = [i for i, a in enumerate(self.atoms) if not isinstance(a, Absent)]
-        picked = [i for i in numeric if i in chosen]
-        if len(picked) == len(numeric):
+        numeric = len(self._present)  # the atoms 0 .. numeric - 1; absence, if any, last
+        picked = chosen & self._present
+        if len(picked) == numeric or not picked:
             return []
-        runs: list[list[int]] = []
-        for i in picked:
-            if runs and runs[-1][-1] == i - 1:
-                runs[-1].append(i)
-            else:
-                runs.append([i])
-        return [self._describe_run(run[0], run[-1], numeric[-1]) for run in runs]
+        return [self._describe_run(first, last, numeric - 1) for first, last in runs(picked)]
 
     def _describe_run(self, first: int, last: int, end: int) -> str:
         """Atoms first..last (consecutive, not all of them) as one interval; the domain's own
@@ -234,6 +218,32 @@ def _bound(atom: Atom, *, upper: bool) -> tuple[str, Num]:
 
 def _members_of(atom: Atom) -> tuple[Member, ...]:
     return atom.members if isinstance(atom, Values) else ()
+
+
+def runs(atoms: frozenset[int]) -> list[tuple[int, int]]:
+    """A non-empty set of atoms as its maximal runs of consecutive atoms (first, last), in
+    order; found by set operations where the set has fewer holes than atoms."""
+    low, high = min(atoms), max(atoms)
+    if high - low + 1 == len(atoms):
+        return [(low, high)]
+    found: list[tuple[int, int]] = []
+    if high - low + 1 - len(atoms) < len(atoms):  # walk the holes
+        start = low
+        for hole in sorted(set(range(low, high + 1)).difference(atoms)):
+            if hole > start:
+                found.append((start, hole - 1))
+            start = hole + 1
+        found.append((start, high))
+        return found
+    ordered = sorted(atoms)
+    start = previous = ordered[0]
+    for atom in ordered[1:]:
+        if atom != previous + 1:
+            found.append((start, previous))
+            start = atom
+        previous = atom
+    found.append((start, previous))
+    return found
 
 
 def intersect(a: Box, b: Box) -> Box:

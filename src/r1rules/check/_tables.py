@@ -6,13 +6,16 @@ test, cut at every bound they name.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 
 from r1rules.check._cover import uncovered
 from r1rules.check._domain import Domains
 from r1rules.check._finding import ERROR, WARNING, Finding
+from r1rules.check._pairs import BoxIndex, bits, meeting
+from r1rules.check._setting import differing, differing_setters, show_assignment
 from r1rules.check._space import Box, Column, Space, intersect, is_empty
-from r1rules.ruleset import Assignment, HitPolicy, Rule, Table, Test
+from r1rules.ruleset import HitPolicy, Rule, Table, Test
 
 __all__ = ["check_table", "differing", "show_assignment"]
 
@@ -71,11 +74,19 @@ def _contradict(column: Column, tests: Sequence[Test], domains: Domains) -> bool
 
 def _shadowed(table: Table, live: Sequence[tuple[Rule, Box]], space: Space) -> Iterator[Finding]:
     """In a `first` table, a rule whose every input an earlier rule already takes."""
+    index = BoxIndex([box for _, box in live], space.full, within=True)
     for position, (rule, box) in enumerate(live):
-        earlier = [(r, b) for r, b in live[:position] if not is_empty(intersect(b, box))]
-        if not earlier or uncovered(box, [b for _, b in earlier], limit=1)[0]:
+        met = index.meets[position] & ((1 << position) - 1)  # the earlier rules it meets
+        if not met:
             continue
-        names = ", ".join(repr(r.id) for r, _ in earlier)
+        # Taken by one earlier rule that holds it all, or else by several together; an
+        # input at a corner of the rule's box that no earlier rule takes answers "no" at once.
+        if not index.holders[position] & met:
+            if any(not index.cell(corner) & met for corner in _corners(box)):
+                continue
+            if uncovered(box, [live[j][1] for j in bits(met)], limit=1)[0]:
+                continue
+        names = ", ".join(repr(live[j][0].id) for j in bits(met))
         yield Finding(
             WARNING,
             "shadowed",
@@ -88,13 +99,19 @@ def _shadowed(table: Table, live: Sequence[tuple[Rule, Box]], space: Space) -> I
         )
 
 
+def _corners(box: Box, most: int = 16) -> Iterator[tuple[int, ...]]:
+    """Up to ``most`` cells of the box taking each column's first or last atom."""
+    ends = [sorted({min(atoms), max(atoms)}) for atoms in box]
+    return itertools.islice(itertools.product(*ends), most)
+
+
 def _overlaps(table: Table, live: Sequence[tuple[Rule, Box]], space: Space) -> Iterator[Finding]:
     """In a `unique` table, two rules that can match the same input."""
+    meets = meeting([box for _, box in live], space.full)
     for i, (first, box_a) in enumerate(live):
-        for second, box_b in live[i + 1 :]:
+        for j in bits(meets[i] >> (i + 1)):
+            second, box_b = live[i + 1 + j]
             both = intersect(box_a, box_b)
-            if is_empty(both):
-                continue
             yield Finding(
                 ERROR,
                 "overlap",
@@ -106,29 +123,15 @@ def _overlaps(table: Table, live: Sequence[tuple[Rule, Box]], space: Space) -> I
             )
 
 
-def differing(a: Assignment, b: Assignment) -> bool:
-    """Whether two assignments to one fact may give it different values."""
-    if a.from_fact and b.from_fact:
-        return a.from_fact != b.from_fact
-    if a.from_fact or b.from_fact:
-        return True
-    return a.value != b.value
-
-
-def show_assignment(assignment: Assignment) -> str:
-    if assignment.from_fact:
-        return f"the value of {assignment.from_fact!r}"
-    value = assignment.value
-    return repr(list(value) if isinstance(value, tuple) else value)
-
-
 def _conflicts(table: Table, live: Sequence[tuple[Rule, Box]], space: Space) -> Iterator[Finding]:
     """In an `any` or `collect` table, two rules that fire together and set a fact apart."""
-    for i, (first, box_a) in enumerate(live):
-        for second, box_b in live[i + 1 :]:
+    setters = [(rule, box) for rule, box in live if rule.sets]
+    meets = meeting([box for _, box in setters], space.full)
+    apart = differing_setters([rule for rule, _ in setters])
+    for i, (first, box_a) in enumerate(setters):
+        for j in bits((meets[i] & apart[i]) >> (i + 1)):
+            second, box_b = setters[i + 1 + j]
             both = intersect(box_a, box_b)
-            if is_empty(both):
-                continue
             for a in first.sets:
                 for b in second.sets:
                     if a.fact == b.fact and differing(a, b):
