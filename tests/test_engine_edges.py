@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rulefiles import write_rules
+from strategies import HARMLESS_TWINS, HASH_TWINS
 
 import r1rules
 from r1rules import EvaluationError, RuleError, Workload, evaluate, load_rules
@@ -20,6 +21,7 @@ from r1rules.check import check_paths
 from r1rules.engine import _compile, compiled
 
 W = Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500, stage="development")
+PINNED = Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=8, latency_ms=500, gpu="h100-sxm")
 TESTS = Path(__file__).parent
 
 
@@ -114,6 +116,79 @@ def test_fact_names_the_engine_cannot_tell_apart_are_refused_at_load(tmp_path: P
     with pytest.raises(RuleError, match=re.escape(f"{folder / '01-extra.toml'}: {message}")):
         load_rules(folder, check=False)
     assert any(message in str(f) and f.severity == "error" for f in check_paths([folder], False))
+
+
+def test_the_hash_twins_are_twins() -> None:
+    """Fact names found by search (tests/strategies.py): FNV-1a of ``f$<name>`` equals the
+    hash of an engine name."""
+    for name, twin in {**HASH_TWINS, **HARMLESS_TWINS}.items():
+        assert _compile.fnv1a32("f$" + name) == _compile.fnv1a32(twin), name
+
+
+def reads_its_fact(name: str, test: str) -> str:
+    """A declared number fact set to 7 and read by one rule with ``test``."""
+    return (
+        declare(name)
+        + table("s", f"set = {{ {name} = 7 }}", "unique")
+        + table("r", f'when = {{ {name} = {test} }}\n  note = "seen"')
+    )
+
+
+@pytest.mark.parametrize(("name", "twin"), sorted(HASH_TWINS.items()))
+def test_a_fact_whose_name_the_engine_reads_as_an_operator_is_refused_at_load(
+    tmp_path: Path, name: str, twin: str
+) -> None:
+    """The engine reads the first name of a test by hash (rete.c): ``{"f$ivghsy": 7}`` was
+    read as ``$lt``, and every evaluation failed with "the rule engine refused the
+    compiled rule set (engine error 102); this is a bug in r1rules" (found by the grammar
+    fuzz). Such a name, like one hashing as ``id`` or ``sid``, is refused at load."""
+    folder = write_rules(tmp_path, reads_its_fact(name, "7"))
+    what = "the operator " if twin.startswith("$") else ""
+    message = f"fact {name!r}: the rule engine cannot tell its name from {what}{twin!r}"
+    with pytest.raises(RuleError, match=re.escape(message)):
+        load_rules(folder, check=False)
+    assert any(message in str(f) and f.severity == "error" for f in check_paths([folder], False))
+
+
+@pytest.mark.parametrize("name", sorted(HARMLESS_TWINS))
+def test_a_fact_whose_name_hashes_as_an_engine_name_no_test_reads_works(
+    tmp_path: Path, name: str
+) -> None:
+    tests = ["7", "[6, 7]", "{ gte = 7, ne = 8 }", f"{list(range(7, 17))}", "{ lt = 7 }"]
+    text = declare(name) + table("s", f"set = {{ {name} = 7 }}", "unique")
+    text += "".join(
+        table(f"r{i}", f'when = {{ {name} = {test} }}\n  note = "{i}"')
+        for i, test in enumerate(tests)
+    )
+    rules = load_rules(write_rules(tmp_path, text), check=False)
+    assert notes(rules) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("values", "distinct"),
+    [
+        ('["basic", "basic"]', 1),
+        ('["basic", "enterprise", "basic"]', 2),
+        ("[8, 8.0]", 1),
+        ("[8, 1, 8, 8.0]", 2),
+        ("[true, true]", 1),
+    ],
+)
+def test_a_value_repeated_in_a_short_in_list_fires_the_rule_once(
+    tmp_path: Path, values: str, distinct: int
+) -> None:
+    """The engine fires a rule once for each ``$or`` alternative that matches: with a value
+    listed twice the rule fired twice, so a collect table gave its note twice and a unique
+    table failed with "rules 'r-1', 'r-1' all matched" (found by the grammar fuzz)."""
+    fact = "edition" if "basic" in values else "gpu_pinned" if "true" in values else "peak_qps"
+    policies = ("unique", "collect", "first", "any")
+    text = "".join(
+        table(policy, f'when = {{ {fact} = {values} }}\n  note = "{policy}"', policy)
+        for policy in policies
+    )
+    rules = load_rules(write_rules(tmp_path, text), check=False)
+    assert notes(rules, PINNED if fact == "gpu_pinned" else W) == list(policies)
+    assert compiled(rules).definition_json.count(f'"f${fact}"') == distinct * len(policies)
 
 
 # -- whole numbers ---------------------------------------------------------------------

@@ -63,6 +63,9 @@ def refused(tmp_path: Path, text: str) -> str:
         ("{params_b:d}", "bad format 'd' for number fact: Unknown format code 'd'"),
         ("{stage:,}", "bad format ',' for enum fact: Cannot specify ','"),
         ("{candidate_feasible:s}", "bad format 's' for bool fact"),
+        # 'c' formats a bool as the character U+0001 or U+0000 (found by the grammar fuzz)
+        ("{gpu_pinned:c}", "bad format 'c' for bool fact: it writes True as '\\x01', a control"),
+        ("{has_budget:>3c}", "bad format '>3c' for bool fact: it writes True as '  \\x01'"),
     ],
 )
 def test_a_bad_placeholder_is_refused_at_load_naming_file_rule_and_text(
@@ -135,6 +138,22 @@ def test_format_problem_tries_every_kind_of_value_a_fact_takes() -> None:
     assert format_problem("number", f".{MAX_FORMAT_NUMBER}f") == ""
     assert "more than 50" in format_problem("number", f".{MAX_FORMAT_NUMBER + 1}f")
     assert "of 5000 digits is more than 50" in format_problem("number", "9" * 5000)
+
+
+def test_format_problem_refuses_a_spec_that_writes_a_control_character() -> None:
+    """``{flag:c}`` passed (a bool formats as a number, and 'c' as that character) and
+    wrote U+0000 into a note: a spec must write no control character for any sample, nor
+    hold one as its fill (newlines and tabs, which texts may hold, are allowed)."""
+    assert format_problem("bool", "c") == (
+        "bad format 'c' for bool fact: it writes True as '\\x01', a control character"
+    )
+    assert "writes True as '     \\x01'" in format_problem("bool", "6c")
+    assert format_problem("enum", "\x00>9") == (
+        "bad format '\\x00>9': contains the control character U+0000; write plain text"
+    )
+    assert "U+202E" in format_problem("number", "\u202e^9")
+    assert format_problem("number", "\n>3") == format_problem("bool", "\t<5") == ""
+    assert format_problem("bool", "d") == format_problem("bool", "+x") == ""
 
 
 def test_placeholders_and_fill() -> None:

@@ -7,7 +7,9 @@ durable-rules' sharp edges, and how this adapter contains each (tests in test_en
 - ``Host`` starts two timer threads that re-run pending actions (occasionally on the wrong
   thread): no ``Host`` is ever built. The adapter drives the C engine directly; an action
   is only "record this rule id", so no Python code runs inside the engine.
-- Events fire only the first matching rule: only facts are asserted.
+- Events fire only the first matching rule: only facts are asserted. A fact fires a rule
+  once for each way it matches (two alternatives of an ``$or``): each rule is reported
+  once, and ``in`` lists are sent without repeated values (``_compile``).
 - Exceptions raised inside actions are swallowed: there are no Python actions to raise.
 - "No rule matched" and "fact already observed" are result codes, translated here into
   ordinary outcomes (an empty firing list).
@@ -30,7 +32,10 @@ durable-rules' sharp edges, and how this adapter contains each (tests in test_en
   4,096 rules (error 106) and a node's children are walked on a stack of 64 (error 303):
   both limits are checked when the rules compile, with a message in our words.
 - Rulesets can never be unregistered and re-registering leaks: each rule set is compiled
-  once per process and cached by its content hash.
+  once per process and cached by its content hash. A process compiles at most so many
+  distinct rule sets (``set_rule_set_limit``; 256 by default, about 160 MB never freed):
+  a service compiling a new rule set per request gets an EvaluationError that says so,
+  instead of growing until the machine kills it.
 - The C code holds the GIL and has no locks: a lock serialises each stratum's
   assert-and-drain so that no two threads interleave inside the engine.
 """
@@ -38,23 +43,56 @@ durable-rules' sharp edges, and how this adapter contains each (tests in test_en
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Mapping
 
 import durable_rules_engine as _dre
 
-from r1rules._errors import EvaluationError
+from r1rules._errors import EvaluationError, R1RulesError
 from r1rules.engine._compile import capacity_problems, compile_rules, encode_fact
 from r1rules.ruleset import RuleSet
 
-__all__ = ["CompiledRules", "Session", "compiled", "live_sessions"]
+__all__ = [
+    "DEFAULT_RULE_SET_LIMIT",
+    "RULE_SET_LIMIT_VARIABLE",
+    "CompiledRules",
+    "Session",
+    "compiled",
+    "live_sessions",
+    "set_rule_set_limit",
+]
 
 _RESULT_NO_MATCH, _RESULT_OBSERVED = 1, 2
 
+# durable-rules never frees a compiled rule set (about 623 KB each, measured): 256 of them
+# hold about 160 MB. A program uses one rule set or a few (the shipped one, its own, a test
+# suite's 60 or so); a process that reaches 256 is compiling rule sets without end.
+DEFAULT_RULE_SET_LIMIT = 256
+RULE_SET_LIMIT_VARIABLE = "R1RULES_MAX_RULE_SETS"  # read once, when r1rules is imported
+
 _session_ids = itertools.count(1)
 _ruleset_names = itertools.count(1)
-_compile_lock = threading.Lock()
+_compile_lock = threading.Lock()  # guards _compiled and the limit
 _compiled: dict[str, CompiledRules] = {}
+
+
+def _limit_from(environment: Mapping[str, str]) -> tuple[int, str]:
+    """The rule set limit the environment sets (the default when it sets none), and why
+    its value is refused ("" when it is not)."""
+    raw = environment.get(RULE_SET_LIMIT_VARIABLE, "")
+    if not raw.strip():
+        return DEFAULT_RULE_SET_LIMIT, ""
+    text = raw.strip()
+    if text.isdecimal() and len(text) <= 18 and int(text) >= 1:
+        return int(text), ""
+    return DEFAULT_RULE_SET_LIMIT, (
+        f"the environment variable {RULE_SET_LIMIT_VARIABLE} is {raw[:40]!r}, not a whole "
+        "number of at least 1"
+    )
+
+
+_limit, _limit_problem = _limit_from(os.environ)
 
 
 # durable-rules' error codes (its rules.h), in words: none of its messages reach a user.
@@ -152,22 +190,74 @@ class Session:
             while message:
                 fired.append(message)
                 message = _dre.complete_and_start_action(handle, state_handle)
-        # Each message is {"<rule id>": {...}}; rule ids never need JSON escapes.
-        names = [m[2 : m.index('"', 2)] for m in fired]
+        # Each message is {"<rule id>": {...}}; rule ids never need JSON escapes. A rule
+        # the engine matched twice (two alternatives of an $or) fired once.
+        names = dict.fromkeys(m[2 : m.index('"', 2)] for m in fired)
         order = self._rules.rule_ids
         return tuple(sorted(names, key=order.__getitem__))
 
 
 def compiled(rules: RuleSet) -> CompiledRules:
-    """The compiled engine for a rule set, built once per process per rule-set version."""
+    """The compiled engine for a rule set, built once per process per rule-set version.
+
+    A rule set compiled before (this RuleSet, or any with the same ``version``) is
+    returned as it is, whatever the limit. A new one past the process's rule set limit
+    (see ``set_rule_set_limit``) raises EvaluationError instead of being compiled.
+    """
     engine = _compiled.get(rules.version)
     if engine is None:
         with _compile_lock:
             engine = _compiled.get(rules.version)
             if engine is None:
+                _check_room()
                 engine = CompiledRules(rules)
                 _compiled[rules.version] = engine
     return engine
+
+
+def _check_room() -> None:
+    """EvaluationError unless one more rule set may be compiled (hold _compile_lock)."""
+    raise_it = (
+        "raise it with r1rules.set_rule_set_limit(n) or the environment variable "
+        f"{RULE_SET_LIMIT_VARIABLE}"
+    )
+    if _limit_problem:
+        raise EvaluationError(
+            f"{_limit_problem}; set it to the most distinct rule sets one process may "
+            "compile, or call r1rules.set_rule_set_limit(n)"
+        )
+    if len(_compiled) >= _limit:
+        raise EvaluationError(
+            f"this process has already compiled {len(_compiled)} distinct rule sets, its "
+            f"limit of {_limit}: the rule engine never frees a compiled rule set (about "
+            "0.6 MB each). Reuse loaded rule sets instead of building one per request, "
+            "give each policy a worker process of its own or recycle workers after some "
+            f"policies, or {raise_it}"
+        )
+
+
+def set_rule_set_limit(limit: int) -> int:
+    """Allow at most ``limit`` distinct rule sets to be compiled in this process; return
+    the limit before.
+
+    durable-rules never frees a compiled rule set (about 0.6 MB each), so a long-lived
+    process that loads a new rule set per request (a user's policy, say) would grow
+    without bound: once ``limit`` distinct rule sets are compiled, evaluating another one
+    raises EvaluationError, and rule sets already compiled keep working. The default,
+    256 (about 160 MB), can also be set with the environment variable
+    ``R1RULES_MAX_RULE_SETS``, read once when r1rules is imported (worker processes
+    inherit it); a limit set here takes precedence. A limit below the number already
+    compiled only stops new ones. Thread-safe. Raises R1RulesError unless ``limit`` is a
+    whole number of at least 1.
+    """
+    global _limit, _limit_problem
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise R1RulesError(
+            f"set_rule_set_limit: expected a whole number of at least 1, not {limit!r}"
+        )
+    with _compile_lock:
+        before, _limit, _limit_problem = _limit, limit, ""
+    return before
 
 
 def live_sessions(rules: RuleSet) -> int:

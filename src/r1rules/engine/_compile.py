@@ -9,12 +9,16 @@ engine sees is shaped so that none of its sharp edges can be reached from a rule
   every rule twice; ``$s`` marks the session-state object; ``$and``, ``$lt``... are
   operators). Facts are lower-case identifiers, so no prefixed name is any of those, nor
   one of the adapter's own keys (``r1$...``). Properties are looked up by a 32-bit FNV-1a
-  hash of their name alone: ``capacity_problems`` refuses a rule set in which two names,
-  or a name and ``id``/``sid``, share a hash.
+  hash of their name alone, and so are the operators of a test when a ruleset is created
+  (``{"f$x": 7}`` is read as ``$gt`` when ``f$x`` hashes as ``$gt`` does, and the ruleset
+  is refused): ``capacity_problems`` refuses a rule set in which two names, or a name and
+  ``id``/``sid`` or an operator, share a hash.
 - Whole numbers are read as signed 64-bit integers (larger ones saturate) and compared
   with a decimal after conversion to a double: only integers within +-2**53 compare
   exactly with everything. Rule values outside that are refused at load; a fact outside
   it reaches the engine as the float it equals exactly, or is refused.
+- A rule fires once for each alternative of an ``$or`` that matches: an ``in`` list is
+  sent with each value once (``[8, 8.0]`` is one value).
 - An equality node holds at most 511 children (a hash set of 512 with linear probing;
   the 512th makes ruleset creation spin forever) and each ``in`` value is one child; a
   ``not_in`` value is one node in a chain. Membership lists longer than
@@ -61,8 +65,15 @@ MAX_FACT_PROPERTIES = 253
 MAX_EXACT_INTEGER = 2**53  # measured: int64 vs double compares exactly up to here
 MAX_ENGINE_MEMBERS = 8  # longer in/not_in lists become a precomputed boolean
 MAX_EQUALITY_CHILDREN = 511  # measured: the 512th child of one node hangs creation
-# Property names the engine reads itself (its state.h HASH_ID and HASH_SID).
+# Names the engine tells apart by hash alone: the properties it reads in a fact (its
+# state.h HASH_ID and HASH_SID), and the operators it reads as the first name of a test
+# (rete.c validateExpressionSequence: an equality test on a property hashing as one of
+# them is read as that operator, and the ruleset is refused with error 102).
 ENGINE_NAMES = ("id", "sid")
+ENGINE_OPERATORS = (
+    *("$eq", "$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex"),
+    *("$mt", "$imt", "$iall", "$iany", "$and", "$or"),
+)
 
 
 def fnv1a32(name: str) -> int:
@@ -75,7 +86,7 @@ def fnv1a32(name: str) -> int:
     return value
 
 
-_ENGINE_HASHES = {fnv1a32(n): n for n in ENGINE_NAMES}
+_ENGINE_HASHES = {fnv1a32(n): n for n in (*ENGINE_NAMES, *ENGINE_OPERATORS)}
 
 
 def prop(fact: str) -> str:
@@ -185,10 +196,13 @@ def _test_json(test: Test, member: Membership | None) -> str:
     if test.op in ("lt", "lte", "gt", "gte"):
         return f'{{"${test.op}":{{{name}:{_value(test.value)}}}}}'
     assert isinstance(test.value, tuple)
+    # Each value once: the engine fires a rule once for every $or alternative that
+    # matches, so ["basic", "basic"] (or [8, 8.0]) fired it twice.
+    values = dict.fromkeys(test.value)
     if test.op == "in":
-        alternatives = ",".join(f"{{{name}:{_value(v)}}}" for v in test.value)
+        alternatives = ",".join(f"{{{name}:{_value(v)}}}" for v in values)
         return f'{{"$or":[{alternatives}]}}'
-    excluded = ",".join(f'{{"$neq":{{{name}:{_value(v)}}}}}' for v in test.value)
+    excluded = ",".join(f'{{"$neq":{{{name}:{_value(v)}}}}}' for v in values)
     return f'{{"$and":[{excluded}]}}'
 
 
@@ -342,8 +356,9 @@ def _hash_problems(rules: RuleSet, memberships: int) -> Iterator[str]:
             shown = name.removeprefix(FACT_PREFIX)
             spec = rules.facts.get(shown)
             file = f"{spec.declared_in}: " if spec is not None and spec.declared_in else ""
+            what = "the operator " if other in ENGINE_OPERATORS else ""
             yield (
                 f"{file}fact {shown!r}: the rule engine cannot tell its name from "
-                f"{other.removeprefix(FACT_PREFIX)!r} (same hash); rename the fact"
+                f"{what}{other.removeprefix(FACT_PREFIX)!r} (same hash); rename the fact"
             )
         seen[hashed] = name

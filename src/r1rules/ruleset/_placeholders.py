@@ -29,7 +29,7 @@ _SPEC = re.compile(
 # Values of each kind of fact that a spec must format (numbers may be whole or not).
 _SAMPLES: dict[str, tuple[object, ...]] = {
     "number": (-2.5, 7),
-    "bool": (True,),
+    "bool": (True, False),
 }
 _TEXT_SAMPLES: tuple[object, ...] = ("text",)
 # Unicode characters that move or hide text on a terminal beside the C0/C1 controls.
@@ -72,7 +72,10 @@ def format_problem(kind: str, spec: str) -> str:
 
     A spec must be well-formed, ask for a width and precision of at most
     ``MAX_FORMAT_NUMBER`` (checked before anything is formatted) and format a sample of
-    each kind of value the fact takes (numbers: a fraction and a whole number)."""
+    each kind of value the fact takes (numbers: a fraction and a whole number) into
+    text without a control character (``{flag:c}`` would write U+0000 or U+0001)."""
+    if control_problem(spec, multiline=True):
+        return f"bad format {control_problem(spec, multiline=True)}"
     match = _SPEC.fullmatch(spec)
     for part in ("width", "precision"):
         digits = match.group(part) if match else None
@@ -81,9 +84,14 @@ def format_problem(kind: str, spec: str) -> str:
             return f"bad format {_shown(spec)}: {part} {shown} is more than {MAX_FORMAT_NUMBER}"
     for sample in _SAMPLES.get(kind, _TEXT_SAMPLES):
         try:  # a spec outside the grammar fails while it is parsed, before any work
-            format(sample, spec)
+            written = format(sample, spec)
         except (ValueError, TypeError) as exc:
             return f"bad format {_shown(spec)} for {kind} fact: {str(exc)[:200]}"
+        if control_problem(written, multiline=True):
+            return (
+                f"bad format {_shown(spec)} for {kind} fact: it writes {sample!r} as "
+                f"{written!r}, a control character"
+            )
     return "" if match else f"bad format {_shown(spec)}"
 
 
