@@ -23,11 +23,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_evaluate_prints_each_field_with_its_justification(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(capsys, "evaluate", str(EXAMPLES / "basic.toml"), "--objective", "article")
+    code, out, err = run(
+        capsys, "evaluate", str(EXAMPLES / "basic.toml"), "--objective", "article", "--verbose"
+    )
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[2].split() == ["edition", "basic"]
-    assert lines[3].strip() == "<- edition-basic [seed §1.1]"
+    assert lines[0].startswith("r1rules recommendation: ") and "RTX 4090" in lines[0]
+    assert lines[2].split() == ["edition", "basic"]  # in the answer block
+    details = lines.index("details")
+    field = next(i for i, line in enumerate(lines) if i > details and line.startswith("edition "))
+    assert lines[field].split() == ["edition", "basic"]
+    assert lines[field + 1].strip() == "<- edition-basic [seed §1.1]"
     assert any(line.startswith("gpu        NVIDIA GeForce RTX 4090") for line in lines)
     assert "fired rules, in order:" in lines
 

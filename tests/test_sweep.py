@@ -201,6 +201,35 @@ def test_csv_rows_match_evaluate_and_invalid_points_are_error_rows(
     assert leftovers(tmp_path, ["grid.toml", "plan.csv"]) == []
 
 
+def test_rows_carry_the_cost_and_warning_columns_of_to_row(small: Path, tmp_path: Path) -> None:
+    """The cost and warning columns are Recommendation.to_row()'s (one flat row)."""
+    out = tmp_path / "plan.jsonl"
+    assert sweep(str(small), "-o", str(out), "--workers", "1") == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    first = rows[0]
+    flat = evaluate(
+        Workload(model="deepseek-r1-distill-qwen-7b", peak_qps=1, latency_ms=1000),
+        options=False,
+    ).to_row()
+    shared = (
+        "edition",
+        "gpu_count",
+        "nodes",
+        "ttft_ms",
+        "tpot_ms",
+        "capital_usd",
+        "onprem_usd_per_hour",
+        "usd_per_million_tokens",
+        "meets_targets",
+        "within_budget",
+        "warning_rules",
+    )
+    assert {c: first[c] for c in shared} == {c: flat[c] for c in shared}
+    assert isinstance(first["capital_usd"], float) and first["capital_usd"] > 0
+    errors = [r for r in rows if r["error"]]
+    assert errors and all(r["capital_usd"] is None and r["warning_rules"] is None for r in errors)
+
+
 def test_json_lines_from_options_only(tmp_path: Path) -> None:
     out = tmp_path / "plan.jsonl"
     assert (

@@ -26,6 +26,7 @@ from r1rules.catalog import (
     model_from_hf_config,
 )
 from r1rules.check import default_rules, load_rules
+from r1rules.engine import set_rule_set_limit
 from r1rules.physics import Cost, Estimates
 from r1rules.recommend import (
     Boundary,
@@ -37,6 +38,7 @@ from r1rules.recommend import (
     estimate,
     evaluate,
     evaluate_many,
+    rows,
 )
 from r1rules.ruleset import RuleSet
 
@@ -71,4 +73,6 @@ __all__ = [
     "load_catalog",
     "load_rules",
     "model_from_hf_config",
+    "rows",
+    "set_rule_set_limit",
 ]

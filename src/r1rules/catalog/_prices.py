@@ -62,6 +62,8 @@ GPU_PRICE_SCHEMA: Mapping[str, Spec] = {
     "cloud_status": Spec("str", required=False, choices=PRICE_STATUSES, default=""),
     "cloud_provider": _OPTIONAL_TEXT,
     "cloud_source": _OPTIONAL_TEXT,
+    "purchase_unit_gpus": Spec("int", required=False, default=1),
+    "purchase_unit_basis": _OPTIONAL_TEXT,
 }
 HOST_SCHEMA: Mapping[str, Spec] = {
     "price_usd": _USD,
@@ -128,8 +130,19 @@ class GpuPrice:
     cloud_status: str = ""
     cloud_provider: str = ""
     cloud_source: str = ""
+    # GPUs are bought in units of this many (an 8-GPU HGX/UBB baseboard, a 72-GPU NVL72
+    # rack): a deployment pays for whole units.
+    purchase_unit_gpus: int = 1
+    purchase_unit_basis: str = ""
 
     def __attrs_post_init__(self) -> None:
+        if isinstance(self.purchase_unit_gpus, bool) or not (
+            isinstance(self.purchase_unit_gpus, int) and 1 <= self.purchase_unit_gpus <= 1024
+        ):
+            raise CatalogError(
+                f"price of GPU {self.gpu!r}: purchase_unit_gpus must be a whole number in "
+                f"[1, 1024], got {self.purchase_unit_gpus!r}"
+            )
         low, high = self.purchase_usd_low, self.purchase_usd_high
         if (low is not None and low > self.purchase_usd) or (
             high is not None and high < self.purchase_usd

@@ -17,20 +17,17 @@ from typing import Any
 import attrs
 
 import r1rules
-from r1rules._errors import R1RulesError, suggest
-from r1rules._files import read_toml
-from r1rules._workload import FIELD_NAMES, Workload
+from r1rules._errors import R1RulesError
 from r1rules.cli._catalog_cmd import add_catalog_parsers, run_catalog
 from r1rules.cli._check_cmd import run_check
+from r1rules.cli._compare_cmd import add_compare_parser, run_compare
 from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK
 from r1rules.cli._limits import check_deployable, rules_option
-from r1rules.cli._sweep import parse_value
 from r1rules.cli._sweep_cmd import add_sweep_parser, run_sweep
+from r1rules.cli._workload_args import add_workload_arguments, workload_of_args
 from r1rules.recommend import evaluate
 
 __all__ = ["main"]
-
-_FIELDS = FIELD_NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"r1rules {r1rules.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("evaluate", help="recommend hardware for a workload")
-    run.add_argument("workload", nargs="?", help="workload TOML file (keys: Workload fields)")
+    add_workload_arguments(run)
     run.add_argument("--json", action="store_true", help="print the recommendation as JSON")
     run.add_argument("--rules", help="rule file or folder, layered on the shipped rules")
     run.add_argument("--no-shipped", action="store_true", help="use only the --rules files")
@@ -68,53 +65,24 @@ def _parser() -> argparse.ArgumentParser:
         help="also show what would change the answer: for each input, the nearest value up "
         "and down where the edition, GPU or GPU count changes, and the rule that changes it",
     )
-    for name in _FIELDS:
-        run.add_argument(
-            f"--{name.replace('_', '-')}",
-            dest=f"field_{name}",
-            metavar="VALUE",
-            help=f"Workload.{name} (overrides the file)",
-        )
+    run.add_argument(
+        "--verbose", action="store_true", help="end the report with every fired rule, in order"
+    )
     check = commands.add_parser("check", help="check rule files for gaps, overlaps, dead rules")
     check.add_argument("paths", nargs="*", help="rule files or folders (default: shipped rules)")
     check.add_argument(
         "--layered", action="store_true", help="check the given files layered on the shipped rules"
     )
     check.add_argument("--json", action="store_true", help="print findings as JSON")
+    add_compare_parser(commands)
     add_sweep_parser(commands)
     add_catalog_parsers(commands)
     return parser
 
 
-def _read_workload_file(path: str) -> dict[str, Any]:
-    data = read_toml(path, "workload")
-    data = data.get("workload", data) if set(data) <= {"workload"} else data
-    for key in data:
-        if key not in _FIELDS:
-            raise _BadInput(
-                f"{path}: unknown workload key {key!r}{suggest(key, _FIELDS)}; "
-                f"allowed: {', '.join(_FIELDS)}"
-            )
-    return dict(data)
-
-
-def _option_value(name: str, text: str) -> object:
-    """A command-line string as the type the Workload field takes ("null" too is None)."""
-    return None if text.lower() == "null" else parse_value(name, text, name)
-
-
-def _workload(args: argparse.Namespace) -> Workload:
-    fields: dict[str, Any] = _read_workload_file(args.workload) if args.workload else {}
-    for name in _FIELDS:
-        text = getattr(args, f"field_{name}")
-        if text is not None:
-            fields[name] = _option_value(name, text)
-    return Workload(**fields)
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     rules = rules_option(args.rules, no_shipped=args.no_shipped)
-    rec = check_deployable(evaluate(_workload(args), rules))
+    rec = check_deployable(evaluate(workload_of_args(args), rules))
     for rule_id in args.why_not:
         try:
             rec.rules.rule(rule_id)
@@ -129,7 +97,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             out["boundaries"] = [attrs.asdict(b) for b in found]
         print(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False))
     else:
-        print(rec)
+        print(rec.report(verbose=args.verbose))
         for rule_id in args.why_not:
             print()
             print(rec.why_not(rule_id))
@@ -147,6 +115,8 @@ def _check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "compare":
+        return run_compare(args)
     if args.command == "sweep":
         return run_sweep(args)
     if args.command in ("models", "gpus"):

@@ -76,9 +76,31 @@ RESULT_COLUMNS = (
     "throughput_tokens_per_s",
     "max_concurrency",
     "meets_latency",
+    "meets_targets",
+    "capital_usd",
+    "onprem_usd_per_hour",
+    "usd_per_million_tokens",
+    "within_budget",
     "warnings",
+    "warning_rules",
     "error",
     "ruleset_version",
+)
+# The columns a sweep row takes as they are from Recommendation.to_row() (the one flat row:
+# same names, units and meaning; r1rules.recommend.ROW_COLUMNS documents them).
+FROM_TO_ROW = (
+    "edition",
+    "gpu_count",
+    "gpus_per_node",
+    "nodes",
+    "ttft_ms",
+    "tpot_ms",
+    "meets_targets",
+    "capital_usd",
+    "onprem_usd_per_hour",
+    "usd_per_million_tokens",
+    "within_budget",
+    "warning_rules",
 )
 
 
@@ -211,26 +233,23 @@ def summarise(rec: Recommendation) -> dict[str, object]:
     if too_many is not None:
         return error_row(too_many)
     est = rec.estimates
-    return {
-        "edition": rec.edition,
+    flat = rec.to_row()
+    row: dict[str, object] = {
         "gpu_id": rec.gpu.id,
-        "gpu_count": rec.gpu.count,
-        "gpus_per_node": rec.gpu.per_node,
-        "nodes": rec.nodes,
         "tensor_parallel": est.tensor_parallel,
         "pipeline_parallel": est.pipeline_parallel,
         "weights_gb": _finite(est.weights_gb),
         "kv_cache_gb": _finite(est.kv_cache_gb),
         "total_memory_gb": _finite(est.total_memory_gb),
         "memory_per_gpu_gb": _finite(est.memory_per_gpu_gb),
-        "ttft_ms": _finite(est.ttft_ms),
-        "tpot_ms": _finite(est.tpot_ms),
         "throughput_tokens_per_s": _finite(est.throughput_tokens_per_s),
         "max_concurrency": est.max_concurrency,
         "meets_latency": rec.facts.get("meets_latency"),
         "warnings": len(rec.warnings),
         "error": None,
     }
+    row.update((name, flat[name]) for name in FROM_TO_ROW)
+    return {name: row[name] for name in RESULT_COLUMNS if name in row}
 
 
 def error_row(error: R1RulesError) -> dict[str, object]:

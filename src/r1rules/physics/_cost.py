@@ -3,7 +3,8 @@
 Arithmetic on a ``PriceList`` only; which host and fabric a deployment uses is decided
 elsewhere (the GPU's price entry names its host platform, the rules name the fabric).
 
-- Capital: GPUs x purchase price, nodes x the host platform (none when the GPU's price
+- Capital: GPUs x purchase price (in whole purchase units: an 8-GPU baseboard, a rack),
+  nodes x the host platform (none when the GPU's price
   already includes its system), and the fabric when there is more than one node: one NIC
   per GPU or per node, one switch port per NIC (three, and two links, once the NICs
   outnumber one switch's ports: a two-level fat tree), optics at both ends of every link.
@@ -32,7 +33,8 @@ HOURS_PER_YEAR = 8766.0  # 365.25 days
 class Cost:
     """The cost of one deployment, with its parts and the dated prices behind them.
 
-    ``gaps`` names parts no source prices (counted as 0): a figure with gaps is a floor.
+    ``gaps`` names parts no source prices (counted as 0): a figure with gaps is a floor;
+    it also says when GPUs sold in whole units (boards, racks) leave some unused.
     """
 
     gpus_usd: float
@@ -119,7 +121,13 @@ def cost_of(
     if price is None or assumptions is None:
         return None
     gaps: list[str] = []
-    gpus_usd = float(gpu_count * price.purchase_usd)
+    unit = price.purchase_unit_gpus
+    bought = -(-gpu_count // unit) * unit  # whole purchase units
+    if bought > gpu_count:
+        gaps.append(
+            f"{bought - gpu_count} more {gpu.name} bought than used (sold in units of {unit})"
+        )
+    gpus_usd = float(bought * price.purchase_usd)
     host = None if price.host == INCLUDED else prices.hosts[price.host]
     hosts_usd = 0.0 if host is None else float(nodes * host.price_usd)
     host_power_w = 0.0 if host is None else host.power_w

@@ -5,8 +5,11 @@ from r1rules.recommend._boundaries import Boundary
 from r1rules.recommend._evaluate import estimate, evaluate, resolve_rules
 from r1rules.recommend._options import Option
 from r1rules.recommend._recommendation import GpuChoice, Justification, Message, Recommendation
+from r1rules.recommend._rows import OPTION_COLUMNS, ROW_COLUMNS, option_row, rows
 
 __all__ = [
+    "OPTION_COLUMNS",
+    "ROW_COLUMNS",
     "Batch",
     "Boundary",
     "GpuChoice",
@@ -17,6 +20,8 @@ __all__ = [
     "estimate",
     "evaluate",
     "evaluate_many",
+    "option_row",
     "resolve_rules",
+    "rows",
     "worker_count",
 ]

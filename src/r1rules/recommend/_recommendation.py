@@ -14,6 +14,7 @@ from r1rules.recommend._boundaries import Boundary, boundaries_of
 from r1rules.recommend._message import Message, TraceStep
 from r1rules.recommend._options import Option
 from r1rules.recommend._report import finite, recommendation_dict, render_text, why_not
+from r1rules.recommend._rows import Value, recommendation_row
 from r1rules.ruleset import Alternative
 
 __all__ = ["GpuChoice", "Justification", "Message", "Recommendation", "TraceStep"]
@@ -156,9 +157,19 @@ class Recommendation:
         plain: dict[str, Any] = finite(recommendation_dict(self))
         return plain
 
+    def to_row(self) -> dict[str, Value]:
+        """One flat row (str/int/float/bool/None values, non-finite numbers as None): the
+        workload, the answer, its cost, the article's configuration and the warnings, in
+        the columns ``r1rules.recommend.ROW_COLUMNS`` documents (name, unit, meaning)."""
+        return recommendation_row(self)
+
     def why_not(self, rule_id: str) -> str:
         """Why a rule did not fire for this workload: the conditions that failed, by how much."""
         return why_not(self, rule_id)
+
+    def report(self, verbose: bool = False) -> str:
+        """The text report (``str(rec)``); ``verbose`` adds the full fired-rules trace."""
+        return render_text(self, verbose=verbose)
 
     def __str__(self) -> str:
         return render_text(self)

@@ -12,6 +12,7 @@ import attrs
 
 from r1rules.physics import Cost
 from r1rules.recommend._options import Option
+from r1rules.recommend._report_blocks import answer_lines, input_lines, split_messages, usd
 from r1rules.ruleset import failed_tests, shortfall
 
 __all__ = [
@@ -113,17 +114,52 @@ def _value(rec: Any, field: str) -> str:
     return str(getattr(rec, field))
 
 
-def render_text(rec: Any) -> str:
-    """A readable report: each field with the rules that set it, then the estimates,
-    warnings, notes, alternatives and the full firing trace."""
+def render_text(rec: Any, *, verbose: bool = False) -> str:
+    """A readable report that leads with the answer: what to buy, what it costs, whether
+    it meets the targets, the warnings about this workload; then the inputs (defaults
+    marked); then the details (each field with the rules that set it, estimates, cost with
+    dated prices, the article's configuration, the options, warnings, notes,
+    alternatives); then, when this answer touches them, the corrections of the article;
+    with ``verbose`` the full firing trace last."""
+    warnings, warning_fixes = split_messages(rec, rec.warnings)
+    notes, note_fixes = split_messages(rec, rec.notes)
+    lines = answer_lines(rec, warnings)
+    lines += input_lines(rec)
+    lines += ["", "details", ""]
+    lines += _field_lines(rec)
+    lines += _estimate_lines(rec.estimates)
+    lines += cost_lines(rec.cost)
+    lines += _choice_lines(rec)
+    lines += options_lines(rec.options, rec.objective)
+    for title, messages in (("warnings", warnings), ("notes", notes)):
+        if messages:
+            lines += ["", f"{title}:"]
+            lines += [f"  - {m.text} [{m.rule_id}]" for m in messages]
+    if rec.alternatives:
+        lines += ["", "alternatives:"]
+        lines += [f"  - {a.part}: {a.text} [{a.rule_id}]" for a in rec.alternatives]
+    corrections = warning_fixes + note_fixes
+    if corrections:
+        lines += ["", "where the article is wrong (corrections that concern this answer):"]
+        lines += [f"  - {m.text} [{m.rule_id}]" for m in corrections]
+    if verbose:
+        lines += ["", "fired rules, in order:"]
+        lines += [f"  {i}. {j}" for i, j in enumerate(rec.justifications, 1)]
+    return "\n".join(lines)
+
+
+def _field_lines(rec: Any) -> list[str]:
     width = max(len(label) for label, _ in _FIELDS)
-    lines = [f"r1rules recommendation (rules {rec.ruleset_version[:12]})", ""]
+    lines = []
     for label, field in _FIELDS:
         lines.append(f"{label:<{width}}  {_value(rec, field)}")
         for j in rec.justification_for(field):
             lines.append(f"{'':<{width}}    <- {j.rule_id} [{j.source}]")
-    e = rec.estimates
-    lines += [
+    return lines
+
+
+def _estimate_lines(e: Any) -> list[str]:
+    return [
         "",
         "estimates (physics, at peak load):",
         f"  weights {e.weights_gb:,.1f} GB; KV cache {e.kv_cache_bytes_per_token:,} B/token, "
@@ -141,28 +177,6 @@ def render_text(rec: Any) -> str:
         + f", {e.replicas} replica(s)"
         + (f", {e.idle_gpus} GPU(s) idle" if e.idle_gpus else ""),
     ]
-    lines += cost_lines(rec.cost)
-    lines += _choice_lines(rec)
-    lines += options_lines(rec.options, rec.objective)
-    for title, messages in (("warnings", rec.warnings), ("notes", rec.notes)):
-        if messages:
-            lines += ["", f"{title}:"]
-            lines += [f"  - {m.text} [{m.rule_id}]" for m in messages]
-    if rec.alternatives:
-        lines += ["", "alternatives:"]
-        lines += [f"  - {a.part}: {a.text} [{a.rule_id}]" for a in rec.alternatives]
-    lines += ["", "fired rules, in order:"]
-    lines += [f"  {i}. {j}" for i, j in enumerate(rec.justifications, 1)]
-    return "\n".join(lines)
-
-
-def usd(value: float | None) -> str:
-    """Dollars for people: $1.2M, $34,500, $2.99; "?" when unknown."""
-    if value is None or not math.isfinite(value):
-        return "?"
-    if abs(value) >= 1e6:
-        return f"${value / 1e6:,.2f}M"
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
 
 
 def cost_lines(cost: Cost | None) -> list[str]:
