@@ -265,7 +265,8 @@ def test_a_tests_atoms_are_those_its_test_holds_on() -> None:
     column is cut as with every number a Fraction."""
     reach = Reach("a test's atoms by look-up = by testing each atom")
 
-    @settings(max_examples=200, deadline=None)
+    # Derandomized: the operator coverage asserted below must not depend on the seed.
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None)
     @given(st.data())
     def law(data: st.DataObject) -> None:
         reach.run()
@@ -320,7 +321,13 @@ def test_meeting_finds_exactly_the_boxes_that_intersect_and_contain() -> None:
     cell."""
     reach = Reach("meeting and holding = comparing every pair")
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=SLOW)
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=SLOW,
+        derandomize=True,
+        database=None,
+    )
     @given(st.data())
     def law(data: st.DataObject) -> None:
         reach.run()
@@ -408,7 +415,13 @@ def test_tables_agree_with_the_plain_checker_and_with_every_cell(policy: HitPoli
     cells, and the gaps are the cells no rule matches."""
     reach = Reach(f"checker = plain checker = every cell ({policy} tables)")
 
-    @settings(max_examples=50, deadline=None, suppress_health_check=SLOW)
+    @settings(
+        max_examples=50,
+        deadline=None,
+        suppress_health_check=SLOW,
+        derandomize=True,
+        database=None,
+    )
     @given(tables(policy))
     def law(table: Table) -> None:
         reach.run()

@@ -160,7 +160,13 @@ FITS = Reach("nothing reported fitting exceeds usable memory")
 MORE = Reach("adding GPUs never lowers throughput")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
+)
 @given(
     model=st.sampled_from(MODELS),
     gpu=st.sampled_from(["h100-sxm", "h200", "mi300x", "a100-80gb", "l40s", "b200"]),
@@ -192,7 +198,7 @@ def test_nothing_reported_fitting_exceeds_usable_memory_reach() -> None:
     FITS.check(0.5)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
 @given(
     model=st.sampled_from(MODELS),
     gpu=st.sampled_from(["h100-sxm", "h200", "mi300x", "a100-80gb"]),
