@@ -100,37 +100,23 @@ def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
         if not suppressed and any(name == EXCLUDED_FACT and value is True for name, value in sets)
     ) + ((RULE_ERROR,) if run.error is not None else ())
     budget_share = facts.get("budget_share")
-    gpu = run.rules.catalog.gpu(str(facts["deploy_gpu"]))
-    return Option(
-        gpu=gpu.id,
-        gpu_name=gpu.name,
+    within = None if budget_share is None else float(budget_share) <= 1.0  # type: ignore[arg-type]
+    return attrs.evolve(
+        preview_option(sizing, run.cost, within, article=article),
         precision=str(facts["precision"]),
-        gpu_count=int(facts["sized_gpu_count"]),  # type: ignore[call-overload]
-        nodes=int(facts["sized_nodes"]),  # type: ignore[call-overload]
-        tensor_parallel=sizing.placement.tensor_parallel,
-        pipeline_parallel=sizing.placement.pipeline_parallel,
-        expert_parallel=sizing.placement.expert_parallel,
-        data_parallel_attention=sizing.placement.data_parallel_attention,
-        replicas=sizing.replicas,
-        ttft_ms=sizing.ttft_ms,
-        tpot_ms=sizing.tpot_ms,
         output_tokens_per_s=float(facts["output_tokens_per_s"]),  # type: ignore[arg-type]
         memory_per_gpu_gb=float(facts["memory_per_gpu_gb"]),  # type: ignore[arg-type]
-        fits=sizing.feasible,
-        meets_targets=bool(facts["option_meets_targets"]),
-        cost=run.cost,
-        within_budget=None if budget_share is None else float(budget_share) <= 1.0,  # type: ignore[arg-type]
         excluded_by=excluded,
         warned_by=tuple(dict.fromkeys(run.warned_by)),
         quantized=quantized,
-        article=article,
     )
 
 
 def preview_option(
     sizing: Sizing, cost: Cost | None, within: bool | None, *, article: bool
 ) -> Option:
-    """An option from sizing and cost alone (no rule has judged it: nothing excluded)."""
+    """An option from sizing and cost alone (no rule has judged it: nothing excluded);
+    ``option_from`` completes it from a decided branch's facts."""
     placement = sizing.placement
     gpu = sizing.gpu
     return Option(
