@@ -291,3 +291,20 @@ def _moved(rec: Recommendation, name: str, value: float) -> Recommendation:
 
 def test_r1rules_exports_the_decision_values() -> None:
     assert {"Option", "Cost", "Boundary", "PriceList"} <= set(r1rules.__all__)
+
+
+def test_a_gpu_that_cannot_hold_the_model_at_all_is_no_option() -> None:
+    """A 1,104B model with a 92k-token output: no RTX 5090 layout holds it even over
+    1,024 nodes. That GPU is left out of the options instead of ending the evaluation."""
+    workload = Workload(
+        params_b=1104.0,
+        peak_qps=1.0,
+        latency_ms=1.0,
+        kv_cache_precision="fp32",
+        output_tokens=92428,
+    )
+    rec = evaluate(workload)
+    assert rec.gpu.count >= 1
+    listed = {(o.gpu, o.precision) for o in rec.options}
+    assert ("rtx-5090", "int4") not in listed
+    assert ("b200", "int4") in listed and (rec.gpu.id, rec.chosen.precision) in listed

@@ -140,6 +140,16 @@ class _Brancher:
             self.done[gpu.id] = run
         return run
 
+    def sizable(self, gpu: Gpu) -> bool:
+        """Whether ``gpu`` can hold the model at all (over any node span sizing allows): a
+        GPU that cannot is no option, rather than an error that ends the evaluation."""
+        base = self.base
+        try:
+            sizing_for(base.workload, base.model, gpu, base.facts)
+        except EvaluationError:
+            return False
+        return True
+
     def preview(self, gpu: Gpu) -> Option:
         """``gpu``'s option from its sizing and cost alone, before any rule judged it:
         enough to put the options in an objective's order."""
@@ -182,7 +192,11 @@ def decide(
     brancher = _Brancher(base, engine, post, quantized=False)
     selection = str(base.facts.get("selection", "article"))
     objective = SELECTIONS.get(selection, "article")
-    gpus = sorted(base.rules.catalog.gpus.values(), key=lambda g: g.id)
+    gpus = [
+        gpu
+        for gpu in sorted(base.rules.catalog.gpus.values(), key=lambda g: g.id)
+        if brancher.sizable(gpu)
+    ]
     if objective == "article":
         chosen_gpu = brancher.article_gpu
     else:
@@ -199,7 +213,7 @@ def decide(
         every = [brancher.option(gpu, messages=False) for gpu in gpus]
         for precision in quantized_precisions(str(base.facts["precision"])):
             other = _Brancher(base_for(precision, False), engine, post, quantized=True)
-            every += [other.option(gpu, messages=False) for gpu in gpus]
+            every += [other.option(gpu, messages=False) for gpu in gpus if other.sizable(gpu)]
         options = finish(every, objective, chosen.key)
         chosen = next(o for o in options if o.chosen)
         article = next((o for o in options if o.article), article)
