@@ -405,3 +405,11 @@ def test_estimates_add_up(model_id: str, count: int, users: int, prompt: int, ou
         assert e.max_concurrency >= e.replicas
         assert 0 < e.batch_per_replica <= math.ceil(users / e.replicas)
         assert e.kv_limited == (users > e.max_concurrency)
+
+
+def test_counts_beyond_any_deployment_are_refused_naming_the_argument() -> None:
+    """10**400 users used to overflow a float inside the estimate (OverflowError)."""
+    with pytest.raises(WorkloadError, match=r"^concurrency: must be at most 9,007,199,254,740,992"):
+        estimate(model("deepseek-r1"), "fp8", gpu("h200"), 8, 10**400, 100, 100)
+    with pytest.raises(WorkloadError, match=r"^gpu_count: must be at most"):
+        estimate(model("deepseek-r1"), "fp8", gpu("h200"), 2**60, 1, 100, 100)

@@ -234,11 +234,21 @@ def decode_core_ms(
     return max(mem_ms, compute_ms) + comm_ms + _overhead_ms(c, eff) + hops_ms
 
 
+# Counts above this are not deployments, and their products overflow a float.
+MAX_COUNT = 2**53
+
+
 def positive(**values: object) -> None:
-    """Raise WorkloadError naming the first argument that is not an integer >= 1."""
+    """Raise WorkloadError naming the first argument that is not an integer in
+    [1, MAX_COUNT]."""
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise WorkloadError(f"{name}: must be an integer >= 1, got {value!r}")
+        if value > MAX_COUNT:
+            raise WorkloadError(
+                f"{name}: must be at most {MAX_COUNT:,}, got an integer of "
+                f"{value.bit_length()} bits"
+            )
 
 
 def decode_step_ms(
