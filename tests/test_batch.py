@@ -157,7 +157,7 @@ def test_a_rules_path_is_loaded_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(recommend, "load_rules", counting)
     results = evaluate_many(
-        [w for w in varied(20, seed=2) if w.peak_qps <= 200][:5], rules=str(folder)
+        [w for w in varied(20, seed=2) if (w.peak_qps or 0.0) <= 200][:5], rules=str(folder)
     )
     assert len(loads) == 1 and len(results) == 5
 
@@ -276,7 +276,7 @@ def test_processes_with_a_layered_rule_set_stop_at_the_first_error(
     layered: r1rules.RuleSet,
 ) -> None:
     """Workers reload the layered rules from their files; the error is the first by index."""
-    good = [w for w in varied(2 * MIN_PER_PROCESS, seed=7) if w.peak_qps <= 200]
+    good = [w for w in varied(2 * MIN_PER_PROCESS, seed=7) if (w.peak_qps or 0.0) <= 200]
     assert len(good) > MIN_PER_PROCESS + 100
     results = evaluate_many(good, rules=layered, workers=2)
     assert all(r.rules is layered for r in results)
@@ -304,7 +304,7 @@ def test_a_rule_set_with_its_own_catalog_reaches_the_workers(tmp_path: Path) -> 
     assert "test-h100" in rules.catalog.gpus
     again = pickle.loads(pickle.dumps(rules))
     assert again.version == rules.version and "test-h100" in again.catalog.gpus
-    good = [w for w in varied(2 * MIN_PER_PROCESS, seed=8) if w.peak_qps <= 200]
+    good = [w for w in varied(2 * MIN_PER_PROCESS, seed=8) if (w.peak_qps or 0.0) <= 200]
     results = evaluate_many(good, rules=rules, workers=2)
     for w, rec in list(zip(good, results, strict=True))[::97]:
         assert rec.to_dict() == evaluate(w, rules, options=False).to_dict()

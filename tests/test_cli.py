@@ -102,7 +102,9 @@ def test_why_not(capsys: pytest.CaptureFixture[str]) -> None:
         ),
         (
             ["evaluate", "--latency-ms", "5", "--params-b", "7"],
-            "r1rules: error: peak_qps: required (peak requests per second)\n",
+            "r1rules: error: peak_qps: required (peak requests per second), or give "
+            "concurrent_requests (requests in flight at peak), or gpu_count with gpu for a "
+            "fleet you have\n",
         ),
         (
             ["evaluate", "/nonexistent/w.toml"],

@@ -238,6 +238,7 @@ def test_estimated_throughput_covers_the_peak_load() -> None:
             reach.note("infeasible")
             return
         reach.hit()
+        assert w.peak_qps is not None
         demand = w.peak_qps * w.output_tokens
         assert rec.estimates.throughput_tokens_per_s >= demand * 0.99
 

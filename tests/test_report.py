@@ -92,16 +92,19 @@ def test_the_answer_says_whether_it_meets_each_target(
         if rec.cost.capital_usd >= 1e6
         else (f"${rec.cost.capital_usd:,.0f}")
     )
-    assert met[4].endswith(": met") and met[5] == f"  budget   {capital} of $2.00M: met"
+    assert met[4].endswith(": met") and met[6] == f"  budget   {capital} of $2.00M: met"
+    tokens_per_s = 1000.0 / rec.estimates.tpot_ms
+    assert met[5].startswith("  TPOT     ") and met[5].endswith(", no target")
+    assert f"({tokens_per_s:,.0f} tokens/s per user)" in met[5]
     missed = first_block(troubled.report())
-    assert missed[4].endswith(": MISSED") and ": MISSED by $" in missed[5]
+    assert missed[4].endswith(": MISSED") and ": MISSED by $" in missed[6]
 
 
 def test_the_answer_block_shows_workload_warnings_not_corrections(
     troubled: Recommendation,
 ) -> None:
     block = first_block(troubled.report())
-    assert len(block) == 8
+    assert len(block) == 9
     fixes = corrections(troubled)
     about = [m for m in troubled.warnings if m.text not in fixes]
     shown = [line for line in block if line.split()[0] == "warning"]
@@ -116,7 +119,10 @@ def test_defaults_are_marked_and_given_values_are_not(
     lines = reports["r1-full.toml"].report().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("inputs ("))
     inputs = {line.split()[0]: line for line in lines[start + 1 : lines.index("details")] if line}
-    assert set(inputs) == {a.name for a in attrs.fields(Workload)} - {"params_b"}
+    # the load given as peak_qps (no concurrent_requests line); a fleet is not evaluated
+    unshown = {"params_b", "concurrent_requests", "gpu_count"}
+    assert set(inputs) == {a.name for a in attrs.fields(Workload)} - unshown
+    assert inputs["tpot_ms"].endswith("none (no time-per-output-token target)")
     assert inputs["output_tokens"].split()[1:3] == ["4,096", "(default:"]
     assert "R1 answers carry long reasoning" in inputs["output_tokens"]
     for given in ("peak_qps", "latency_ms", "prompt_tokens", "budget_usd", "model"):

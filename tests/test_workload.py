@@ -31,7 +31,11 @@ KNOWN_GPUS = (
         ({"latency_ms": float("inf")}, "latency_ms: must be a finite number; got inf"),
         ({"peak_qps": "8"}, "peak_qps: expected a number, not str; got '8'"),
         ({"peak_qps": True}, "peak_qps: expected a number, not bool; got True"),
-        ({"peak_qps": None}, "peak_qps: required (peak requests per second)"),
+        (
+            {"peak_qps": None},
+            "peak_qps: required (peak requests per second), or give concurrent_requests "
+            "(requests in flight at peak), or gpu_count with gpu for a fleet you have",
+        ),
         (
             {"precision": "fp9"},
             "precision: 'fp9' is not allowed (did you mean 'fp8'?); allowed: "
@@ -205,10 +209,14 @@ def test_token_counts_beyond_the_vocabulary_bound_are_refused_naming_the_field()
     )
 
 
+# The vocabulary fact that bounds each numeric field, where its name differs (the sizing
+# estimate is "tpot_ms", the decision is "gpu_count").
+FACT_OF = {"tpot_ms": "tpot_target_ms", "gpu_count": "fleet_gpu_count"}
 NUMERIC_FIELDS = tuple(
     name
     for name in FIELD_NAMES
-    if name in BUILTIN_FACTS and BUILTIN_FACTS[name].kind == Kind.NUMBER
+    if BUILTIN_FACTS.get(FACT_OF.get(name, name)) is not None
+    and BUILTIN_FACTS[FACT_OF.get(name, name)].kind == Kind.NUMBER
 )
 
 
@@ -220,6 +228,9 @@ def test_the_numeric_fields_are_every_numeric_workload_field() -> None:
         "prompt_tokens",
         "output_tokens",
         "budget_usd",
+        "concurrent_requests",
+        "tpot_ms",
+        "gpu_count",
     )
 
 
@@ -227,8 +238,12 @@ def test_the_numeric_fields_are_every_numeric_workload_field() -> None:
 def test_every_numeric_field_takes_the_range_its_vocabulary_fact_declares(field: str) -> None:
     """The bounds are the vocabulary's, for every numeric field: its high is allowed, above
     it (or below its low) is refused, with the field and the allowed range named."""
-    spec = BUILTIN_FACTS[field]
+    spec = BUILTIN_FACTS[FACT_OF.get(field, field)]
     base: dict[str, object] = {"peak_qps": 1, "latency_ms": 1, "params_b": 7}
+    if field == "concurrent_requests":  # the load is given one way
+        del base["peak_qps"]
+    if field == "gpu_count":  # a fleet names its GPU
+        base["gpu"] = "h100"
     high: float = int(spec.high) if spec.integer else spec.high
     assert getattr(Workload(**{**base, field: high}), field) == high  # type: ignore[arg-type]
     above = high * 10
@@ -335,7 +350,7 @@ def test_unknown_field_names_and_positional_values_are_workload_errors() -> None
     assert str(caught.value) == (
         "modell: unknown workload field (did you mean 'model'?); allowed: peak_qps, "
         "latency_ms, model, params_b, precision, kv_cache_precision, gpu, prompt_tokens, "
-        "output_tokens, stage, budget_usd, objective"
+        "output_tokens, stage, budget_usd, objective, concurrent_requests, tpot_ms, gpu_count"
     )
     with pytest.raises(
         WorkloadError,

@@ -30,6 +30,8 @@ from r1rules.engine import set_rule_set_limit
 from r1rules.physics import Cost, Estimates
 from r1rules.recommend import (
     Boundary,
+    Fleet,
+    FleetCapacity,
     GpuChoice,
     Justification,
     Message,
@@ -38,6 +40,7 @@ from r1rules.recommend import (
     estimate,
     evaluate,
     evaluate_many,
+    fleet,
     rows,
 )
 from r1rules.ruleset import RuleSet
@@ -51,6 +54,8 @@ __all__ = [
     "Cost",
     "Estimates",
     "EvaluationError",
+    "Fleet",
+    "FleetCapacity",
     "Gpu",
     "GpuChoice",
     "Justification",
@@ -70,6 +75,7 @@ __all__ = [
     "estimate",
     "evaluate",
     "evaluate_many",
+    "fleet",
     "load_catalog",
     "load_rules",
     "model_from_hf_config",

@@ -13,7 +13,15 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
-import attrs
+from r1rules._fact_spec import (
+    FactSpec,
+    Kind,
+    Producer,
+    bool_fact,
+    enum_fact,
+    number_fact,
+    text_fact,
+)
 
 __all__ = [
     "BUILTIN_FACTS",
@@ -32,89 +40,7 @@ __all__ = [
 ]
 
 
-class Kind:
-    """Fact types. Only NUMBER, ENUM and BOOL can be matched by conditions."""
-
-    NUMBER = "number"
-    ENUM = "enum"
-    BOOL = "bool"
-    TEXT = "text"
-    GPU_LIST = "gpu-list"
-
-    MATCHABLE = frozenset({NUMBER, ENUM, BOOL})
-    ALL = (NUMBER, ENUM, BOOL, TEXT, GPU_LIST)
-
-
-class Producer:
-    """Where a fact's value comes from; it fixes when in the pipeline a fact is known."""
-
-    WORKLOAD = "workload"  # the Workload and the model's memory physics, before any rule
-    RULES = "rules"  # set by a rule's `set` consequence
-    SIZING = "sizing"  # the sizing physics, after the rules that feed it
-
-
-@attrs.frozen
-class FactSpec:
-    """One fact name: its type, the values it can take, and who produces it.
-
-    ``values`` lists an enum's allowed values; ``values_from`` names a catalog
-    ("models" or "gpus") whose ids are the allowed values instead. Numbers live in
-    ``[low, high]``; ``optional`` facts may be absent (a condition on an absent fact is
-    false, in the engine and in the reference evaluator alike).
-    """
-
-    name: str
-    kind: str
-    producer: str
-    description: str
-    unit: str = ""
-    values: tuple[str, ...] = ()
-    values_from: str = ""
-    low: float = -math.inf
-    high: float = math.inf
-    integer: bool = False
-    optional: bool = False
-    declared_in: str = ""  # the rule file that declared it; "" for built-in facts
-
-
-def _num(
-    name: str,
-    producer: str,
-    description: str,
-    unit: str,
-    low: float = 0.0,
-    high: float = math.inf,
-    *,
-    integer: bool = False,
-    optional: bool = False,
-) -> FactSpec:
-    return FactSpec(
-        name,
-        Kind.NUMBER,
-        producer,
-        description,
-        unit,
-        low=low,
-        high=high,
-        integer=integer,
-        optional=optional,
-    )
-
-
-def _enum(
-    name: str, producer: str, description: str, values: tuple[str, ...] = (), values_from: str = ""
-) -> FactSpec:
-    return FactSpec(name, Kind.ENUM, producer, description, values=values, values_from=values_from)
-
-
-def _bool(name: str, producer: str, description: str) -> FactSpec:
-    return FactSpec(name, Kind.BOOL, producer, description)
-
-
-def _text(name: str, description: str) -> FactSpec:
-    return FactSpec(name, Kind.TEXT, Producer.RULES, description)
-
-
+_num, _enum, _bool, _text = number_fact, enum_fact, bool_fact, text_fact
 _W, _R, _S = Producer.WORKLOAD, Producer.RULES, Producer.SIZING
 PRECISIONS = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 KV_PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
@@ -147,6 +73,36 @@ _SPECS: tuple[FactSpec, ...] = (
     _enum("pinned_gpu", _W, "the GPU the workload names, or none", values_from="gpus+none"),
     _num("peak_qps", _W, "peak requests per second", "req/s", 0.0, 1e9),
     _num("latency_ms", _W, "time-to-first-token target", "ms", 0.0, 1e9),
+    _num(
+        "tpot_target_ms",
+        _W,
+        "time-per-output-token target (Workload.tpot_ms), when the workload gives one",
+        "ms",
+        0.0,
+        1e9,
+        optional=True,
+    ),
+    _bool("has_tpot_target", _W, "the workload gives a time-per-output-token target"),
+    _num(
+        "concurrent_requests",
+        _W,
+        "requests in flight at peak, when the workload gives its load that way (peak_qps is "
+        "then derived by Little's law)",
+        "requests",
+        0.0,
+        1e9,
+        optional=True,
+    ),
+    _num(
+        "fleet_gpu_count",
+        _W,
+        "GPUs of a fleet the user already has (Workload.gpu_count)",
+        "GPUs",
+        1.0,
+        1e6,
+        integer=True,
+        optional=True,
+    ),
     _num("prompt_tokens", _W, "mean prompt length", "tokens", 1.0, 1e8, integer=True),
     _num("output_tokens", _W, "mean output length", "tokens", 1.0, 1e8, integer=True),
     _num("sequence_tokens", _W, "prompt + output tokens", "tokens", 2.0, 2e8, integer=True),
@@ -276,6 +232,11 @@ _SPECS: tuple[FactSpec, ...] = (
     _num("best_ttft_ms", _S, "lowest time to first token the deploy GPU can reach", "ms", 0.0),
     _num("tpot_ms", _S, "estimated time per output token at peak", "ms", 0.0),
     _bool("meets_latency", _S, "the estimated time to first token meets latency_ms"),
+    _bool(
+        "meets_tpot",
+        _S,
+        "the estimated time per output token meets the workload's tpot_ms (true without one)",
+    ),
     _num("memory_per_gpu_gb", _S, "memory used per GPU at peak", "GB", 0.0),
     _num("gpu_memory_gb", _S, "memory of one deploy GPU", "GB", 0.0),
     _enum("gpu_segment", _S, "consumer or datacenter part", ("consumer", "datacenter")),
@@ -296,7 +257,8 @@ _SPECS: tuple[FactSpec, ...] = (
     _bool(
         "option_meets_targets",
         _S,
-        "the deployment holds the model within its node span and meets latency_ms",
+        "the deployment holds the model within its node span and meets latency_ms (and "
+        "tpot_ms, when given)",
     ),
     _num("output_tokens_per_s", _S, "output tokens/s at the operating batch", "tokens/s", 0.0),
     _num(

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from r1rules._errors import CatalogError, WorkloadError, suggest
+from r1rules._little import DEFAULT_TPOT_MS_FOR_CONCURRENCY, little_qps, request_seconds
 from r1rules._vocabulary import BUILTIN_FACTS, KV_PRECISIONS, OBJECTIVES, PRECISIONS, STAGES
 from r1rules.catalog import Catalog, Model, default_catalog, generic_dense_model
 
@@ -23,10 +24,13 @@ __all__ = [
     "DEFAULT_OUTPUT_TOKENS",
     "DEFAULT_PROMPT_TOKENS",
     "DEFAULT_STAGE",
+    "DEFAULT_TPOT_MS_FOR_CONCURRENCY",
     "STAGES",
     "Workload",
     "choice",
+    "little_qps",
     "problems_error",
+    "request_seconds",
 ]
 
 # R1 is a reasoning model: its answers carry a long chain of thought. DeepSeek-R1's paper
@@ -53,12 +57,12 @@ def problems_error(problems: list[str], what: str = "the workload") -> WorkloadE
     return WorkloadError(f"{len(problems)} problems in {what}:\n{lines}")
 
 
-def _number(field: str, value: object, *, above_low: bool = True) -> float:
+def _number(field: str, value: object, *, above_low: bool = True, fact: str = "") -> float:
     """A finite number within the range the rules' fact vocabulary gives the field (its
     ``low`` excluded when ``above_low``: no requests, latency or budget is no workload),
     whole when the vocabulary's fact is. Every numeric field is checked here, against the
     vocabulary's bounds (the one copy of them)."""
-    spec = BUILTIN_FACTS[field]
+    spec = BUILTIN_FACTS[fact or field]
     if isinstance(value, bool) or not isinstance(value, int if spec.integer else (int, float)):
         what = f"a whole number of {spec.unit}" if spec.integer else "a number"
         raise _fail(field, f"expected {what}, not {type(value).__name__}", value)
@@ -121,11 +125,15 @@ def _required(field: str, meaning: str, value: object) -> float:
 
 
 # One check per field: each returns the stored value or raises WorkloadError naming the field.
+def _optional(field: str, fact: str = "", *, above_low: bool = True) -> Callable[[object], object]:
+    return lambda v: None if v is None else _number(field, v, above_low=above_low, fact=fact)
+
+
 _CHECKS: dict[str, Callable[[object], object]] = {
-    "peak_qps": lambda v: _required("peak_qps", "peak requests per second", v),
-    "latency_ms": lambda v: _required(
-        "latency_ms", "time-to-first-token target in milliseconds", v
-    ),
+    "peak_qps": _optional("peak_qps"),
+    "concurrent_requests": _optional("concurrent_requests"),
+    "latency_ms": _optional("latency_ms"),
+    "tpot_ms": _optional("tpot_ms", "tpot_target_ms"),
     "model": _model,
     "params_b": lambda v: None if v is None else _number("params_b", v),
     "precision": lambda v: None if v is None else choice("precision", v, PRECISIONS),
@@ -136,7 +144,50 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "stage": lambda v: choice("stage", v, STAGES),
     "budget_usd": lambda v: None if v is None else _number("budget_usd", v),
     "objective": lambda v: choice("objective", v, OBJECTIVES),
+    "gpu_count": _optional("gpu_count", "fleet_gpu_count", above_low=False),
 }
+
+
+def _load_problems(values: dict[str, Any], bad: set[str]) -> list[str]:
+    """The load and the targets: peak_qps or concurrent_requests (one of them; both only
+    when they agree, as in a resolved workload), latency_ms, and a pinned GPU for
+    gpu_count. A fleet (gpu_count) needs neither load nor target: it is asked what load
+    it carries."""
+    if bad & {"gpu_count", "gpu"}:
+        return []
+    qps, concurrent = values.get("peak_qps"), values.get("concurrent_requests")
+    latency, fleet = values.get("latency_ms"), values["gpu_count"] is not None
+    if bad & {"peak_qps", "concurrent_requests"}:
+        qps = concurrent = 0.0  # reported already: no "required" beside it
+    if "latency_ms" in bad:
+        latency = 0.0
+    problems: list[str] = []
+    if fleet and values["gpu"] is None:
+        problems.append(
+            "gpu_count: a fleet needs its GPU model too (gpu = ...); without one, leave "
+            "gpu_count out and r1rules sizes the fleet"
+        )
+    if qps is None and concurrent is None and not fleet:
+        problems.append(
+            "peak_qps: required (peak requests per second), or give concurrent_requests "
+            "(requests in flight at peak), or gpu_count with gpu for a fleet you have"
+        )
+    if latency is None and (concurrent is not None or not fleet):
+        problems.append("latency_ms: required (time-to-first-token target in milliseconds)")
+    if qps and concurrent and latency:
+        derived = little_qps(concurrent, latency, values["tpot_ms"], values["output_tokens"])
+        if not math.isclose(qps, derived, rel_tol=1e-9):
+            problems.append(
+                f"peak_qps/concurrent_requests: give one of them (concurrent_requests "
+                f"{concurrent:g} means peak_qps {derived:.6g} by Little's law here; got "
+                f"peak_qps {qps:g})"
+            )
+    return problems
+
+
+def _field_order(problem: str) -> int:
+    name = problem.split(":", 1)[0].split("/", 1)[0]
+    return FIELD_NAMES.index(name) + 1 if name in FIELD_NAMES else 0
 
 
 @attrs.frozen(kw_only=True, init=False)
@@ -151,12 +202,20 @@ class Workload:
     GPU model. ``objective`` chooses the answer among the options: ``cost`` (the default:
     the cheapest that meets the targets in the seed §5 class), ``latency`` (the fastest
     within ``budget_usd``) or ``article`` (the article's configuration, as r1rules 0.1).
+
+    The load is ``peak_qps`` or ``concurrent_requests`` (requests in flight at peak):
+    :meth:`resolve` turns the latter into ``peak_qps`` by Little's law, each request lasting
+    ``latency_ms`` plus ``tpot_ms`` per further output token (``tpot_ms`` defaults then to
+    MLPerf's 80 ms for R1 and becomes a target). ``tpot_ms`` is a time-per-output-token
+    target beside ``latency_ms``, used by sizing and the rules. ``gpu_count`` (with ``gpu``)
+    describes a fleet the user already has: :func:`r1rules.fleet` says what it carries
+    (``evaluate`` sizes a new deployment and refuses it).
     Model and GPU names are kept as given until :meth:`resolve` looks them up in
     the catalog of the rules that evaluate the workload.
     """
 
-    peak_qps: float
-    latency_ms: float
+    peak_qps: float | None = None
+    latency_ms: float | None = None
     model: str | Model | None = None
     params_b: float | None = None
     precision: str | None = None
@@ -167,6 +226,9 @@ class Workload:
     stage: str = DEFAULT_STAGE
     budget_usd: float | None = None
     objective: str = DEFAULT_OBJECTIVE
+    concurrent_requests: float | None = None
+    tpot_ms: float | None = None
+    gpu_count: int | None = None
 
     def __init__(
         self,
@@ -183,6 +245,9 @@ class Workload:
         stage: str = DEFAULT_STAGE,
         budget_usd: float | None = None,
         objective: str = DEFAULT_OBJECTIVE,
+        concurrent_requests: float | None = None,
+        tpot_ms: float | None = None,
+        gpu_count: int | None = None,
         **unknown: object,
     ) -> None:
         # Written out (not attrs' own) so that a positional value or an unknown field name is
@@ -206,6 +271,9 @@ class Workload:
             "stage": stage,
             "budget_usd": budget_usd,
             "objective": objective,
+            "concurrent_requests": concurrent_requests,
+            "tpot_ms": tpot_ms,
+            "gpu_count": gpu_count,
         }
         problems = [
             f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "
@@ -232,6 +300,9 @@ class Workload:
                 f"model/params_b: give exactly one of model (a catalog id) "
                 f"or params_b (billions of parameters); {both}"
             )
+        if not bad & {"output_tokens", "tpot_ms"}:
+            problems += _load_problems(values, bad)
+        problems.sort(key=_field_order)  # unknown names first, then in field order
         if problems:
             raise problems_error(problems)
         self.__attrs_init__(**values)
@@ -272,11 +343,18 @@ class Workload:
         if problems:
             raise problems_error(problems)
         assert model is not None
-        changes = {
+        changes: dict[str, object] = {
             "model": model.id if isinstance(self.model, str) else self.model,
             "gpu": gpu,
             "precision": self.precision or model.native_precision,
         }
+        if self.concurrent_requests is not None and self.latency_ms is not None:
+            # the load in requests/s, and the TPOT that Little's law assumed as a target
+            tpot = self.tpot_ms or DEFAULT_TPOT_MS_FOR_CONCURRENCY
+            changes["tpot_ms"] = tpot
+            changes["peak_qps"] = little_qps(
+                self.concurrent_requests, self.latency_ms, tpot, self.output_tokens
+            )
         if all(getattr(self, name) == value for name, value in changes.items()):
             return self, model
         values = {**attrs.asdict(self, recurse=False), **changes}

@@ -17,6 +17,7 @@ from typing import Any
 from r1rules._errors import WorkloadError
 from r1rules.cli._exit import EXIT_OK
 from r1rules.cli._limits import check_deployable, rules_option
+from r1rules.cli._render import OptionsTable, add_color_argument, print_options, wants_color
 from r1rules.cli._workload_args import add_workload_arguments, workload_of_args
 from r1rules.recommend import Option, evaluate, option_row
 
@@ -59,6 +60,7 @@ def add_compare_parser(subparsers: Any) -> None:
     )
     compare.add_argument("--rules", help="rule file or folder, layered on the shipped rules")
     compare.add_argument("--no-shipped", action="store_true", help="use only the --rules files")
+    add_color_argument(compare)
 
 
 def _figure(value: float, digits: int = 0) -> str:
@@ -115,10 +117,18 @@ def run_compare(args: argparse.Namespace) -> int:
         rows = [option_row(o) for o in shown]
         print(json.dumps(rows, indent=2, ensure_ascii=False, allow_nan=False))
         return EXIT_OK
-    print(
+    title = (
         f"{len(rec.options)} options, ranked by {rec.objective} ('*' Pareto set of capital "
         "cost, TTFT and GPU count; '>' the answer)"
         + (f"; the best {len(shown)} shown" if len(shown) < len(rec.options) else "")
     )
-    print("\n".join(options_table(shown)))
+    table = OptionsTable(title, [(name, right) for name, _, right in COLUMNS])
+    for option in shown:
+        table.add(
+            _cells(option),
+            answer=option.chosen,
+            pareto=option.pareto,
+            meets=option.meets_targets,
+        )
+    print_options(table, [title, *options_table(shown)], color=wants_color(args.color))
     return EXIT_OK

@@ -23,6 +23,8 @@ from r1rules.cli._check_cmd import run_check
 from r1rules.cli._compare_cmd import add_compare_parser, run_compare
 from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK
 from r1rules.cli._limits import check_deployable, rules_option
+from r1rules.cli._plot_cmd import add_plot_parser, run_plot
+from r1rules.cli._render import add_color_argument, print_report, wants_color
 from r1rules.cli._sweep_cmd import add_sweep_parser, run_sweep
 from r1rules.cli._workload_args import add_workload_arguments, workload_of_args
 from r1rules.recommend import evaluate
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--verbose", action="store_true", help="end the report with every fired rule, in order"
     )
+    add_color_argument(run)
     check = commands.add_parser("check", help="check rule files for gaps, overlaps, dead rules")
     check.add_argument("paths", nargs="*", help="rule files or folders (default: shipped rules)")
     check.add_argument(
@@ -75,14 +78,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print findings as JSON")
     add_compare_parser(commands)
+    add_plot_parser(commands)
     add_sweep_parser(commands)
     add_catalog_parsers(commands)
     return parser
 
 
+def _fleet(args: argparse.Namespace, workload: r1rules.Workload, rules: Any) -> int:
+    """A fleet the user has (``--gpu-count``): what it carries, not what to buy."""
+    if args.why_not or args.sensitivity:
+        raise _BadInput("--why-not and --sensitivity explain a purchase; not with --gpu-count")
+    found = r1rules.fleet(workload, rules)
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(found.report())
+    return EXIT_OK
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     rules = rules_option(args.rules, no_shipped=args.no_shipped)
-    rec = check_deployable(evaluate(workload_of_args(args), rules))
+    workload = workload_of_args(args)
+    if workload.gpu_count is not None:
+        return _fleet(args, workload, rules)
+    rec = check_deployable(evaluate(workload, rules))
     for rule_id in args.why_not:
         try:
             rec.rules.rule(rule_id)
@@ -97,14 +116,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             out["boundaries"] = [attrs.asdict(b) for b in found]
         print(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False))
     else:
-        print(rec.report(verbose=args.verbose))
+        parts = [rec.report(verbose=args.verbose)]
         for rule_id in args.why_not:
-            print()
-            print(rec.why_not(rule_id))
+            parts += ["", rec.why_not(rule_id)]
         if args.sensitivity:
-            print()
-            print("what would change the answer (edition, GPU, GPU count):")
-            print("\n".join(f"  {b}" for b in found))
+            parts += ["", "what would change the answer (edition, GPU, GPU count):"]
+            parts.append("\n".join(f"  {b}" for b in found))
+        print_report("\n".join(parts), color=wants_color(args.color))
     return EXIT_OK
 
 
@@ -117,6 +135,8 @@ def _run(args: argparse.Namespace) -> int:
         return _evaluate(args)
     if args.command == "compare":
         return run_compare(args)
+    if args.command == "plot":
+        return run_plot(args)
     if args.command == "sweep":
         return run_sweep(args)
     if args.command in ("models", "gpus"):

@@ -55,8 +55,10 @@ _READING_ORDER = (
 FIELDS = tuple(
     sorted((a.name for a in attrs.fields(Workload)), key=lambda n: ((*_READING_ORDER, n)).index(n))
 )
-_TOKEN_FIELDS = frozenset({"prompt_tokens", "output_tokens"})
-_NUMBER_FIELDS = frozenset({"peak_qps", "latency_ms", "params_b", "budget_usd"})
+_TOKEN_FIELDS = frozenset({"prompt_tokens", "output_tokens", "gpu_count"})
+_NUMBER_FIELDS = frozenset(
+    {"peak_qps", "latency_ms", "params_b", "budget_usd", "concurrent_requests", "tpot_ms"}
+)
 # The string that stands for "no value" (TOML has no null): an unpinned GPU, no budget.
 NONE = "none"
 RESULT_COLUMNS = (
@@ -202,7 +204,11 @@ def parse_value(name: str, text: str, label: str) -> object:
         try:
             return int(text) if name in _TOKEN_FIELDS else float(text)
         except ValueError:
-            kind = "a whole number of tokens" if name in _TOKEN_FIELDS else "a number"
+            kind = "a number"
+            if name in _TOKEN_FIELDS:
+                kind = (
+                    "a whole number of GPUs" if name == "gpu_count" else "a whole number of tokens"
+                )
             raise WorkloadError(f"{label}: expected {kind}; got {text!r}") from None
     return text
 

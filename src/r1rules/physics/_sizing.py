@@ -47,6 +47,7 @@ class Sizing:
     tpot_ms: float
     meets_latency: bool
     precision_native: bool
+    meets_tpot: bool = True
 
 
 # A replica never spans more nodes than this, even when it is only a what-if figure.
@@ -67,6 +68,8 @@ def size(
     headroom_fraction: float,
     max_nodes: int,
     mtp_acceptance: float = 0.0,
+    tpot_ms: float | None = None,
+    in_flight: float | None = None,
 ) -> Sizing:
     """Size a deployment of ``gpu`` for the load.
 
@@ -78,6 +81,12 @@ def size(
     model; the figures are then those of the smallest placement over more nodes that does,
     so that a pinned GPU still gets an honest (if impractical) count. Pure, so results are
     cached (planners repeat the same sizing across budgets, stages and policies).
+
+    ``tpot_ms``, a time-per-output-token target, caps each replica's batch at the largest
+    whose decode step meets it: more replicas, each running fewer requests. A placement
+    whose single-request step already misses it cannot meet the target; it is then sized
+    uncapped and ``meets_tpot`` is false. ``in_flight`` (a load given as concurrent
+    requests) makes the replicas hold that many requests at once, each within that cap.
     """
     reach = max(max_nodes, _nodes_to_hold(model, precision, gpu))
     options = placements(
@@ -104,12 +113,38 @@ def size(
     best_ttft = min(p.prefill_ms + p.step_ms[0] for p in holding)
     scored = []
     for p in holding:
-        replicas = max(1, math.ceil(target_qps / p.best_capacity_qps))
+        cap = _batch_cap(p, tpot_ms)
+        meets_tpot = cap >= 0
+        capacity = _running_max(p.capacity_qps)[cap] if meets_tpot else p.best_capacity_qps
+        replicas = max(1, math.ceil(target_qps / capacity))
         batch_index = _operating_batch(p, peak_qps / replicas)
+        if in_flight is not None:
+            largest = p.batches[cap if meets_tpot else -1]
+            replicas = max(replicas, math.ceil(in_flight / largest))
+            batch_index = max(
+                _operating_batch(p, peak_qps / replicas),
+                bisect_left(p.batches, math.ceil(in_flight / replicas)),
+            )
+        if meets_tpot:
+            batch_index = min(batch_index, cap)
         ttft = p.prefill_ms + p.step_ms[batch_index]
         meets = ttft <= latency_ms
-        scored.append((not meets, p.gpus * replicas, p.gpus, p, replicas, batch_index, ttft, meets))
-    _, count, _, p, replicas, batch_index, ttft, meets = min(scored, key=lambda s: s[:3])
+        scored.append(
+            (
+                not (meets and meets_tpot),
+                p.gpus * replicas,
+                p.gpus,
+                p,
+                replicas,
+                batch_index,
+                ttft,
+                meets,
+                meets_tpot,
+            )
+        )
+    _, count, _, p, replicas, batch_index, ttft, meets, meets_tpot = min(
+        scored, key=lambda s: s[:3]
+    )
     step = p.step_ms[batch_index]
     duration_s = (p.prefill_ms + output_tokens * step) / 1000.0
     per_gpu_tokens_s = p.best_capacity_qps * (prompt_tokens + output_tokens) / p.gpus
@@ -123,7 +158,7 @@ def size(
         ),
     )
     sized = max(count, math.ceil(formula / p.gpus) * p.gpus)
-    concurrency = peak_qps * duration_s
+    concurrency = max(peak_qps * duration_s, in_flight or 0.0)
     for_memory = min(q.gpus * max(1, math.ceil(concurrency / q.max_batch)) for q in holding)
     one_gpu = options[0].gpus == 1 and options[0].holds_model
     return Sizing(
@@ -145,7 +180,21 @@ def size(
         step,
         meets,
         native_support(gpu, precision),
+        meets_tpot,
     )
+
+
+def _batch_cap(p: Placement, tpot_ms: float | None) -> int:
+    """Index of the largest tabulated batch whose decode step meets ``tpot_ms`` (the last
+    without a target; -1 when even the first misses it)."""
+    if tpot_ms is None:
+        return len(p.batches) - 1
+    meeting = 0
+    for step in p.step_ms:  # steps grow with the batch: the leading ones that meet it
+        if step > tpot_ms:
+            break
+        meeting += 1
+    return meeting - 1
 
 
 def _nodes_to_hold(model: Model, precision: str, gpu: Gpu) -> int:

@@ -3,6 +3,7 @@
 from r1rules.recommend._batch import Batch, evaluate_many, worker_count
 from r1rules.recommend._boundaries import Boundary
 from r1rules.recommend._evaluate import estimate, evaluate, resolve_rules
+from r1rules.recommend._fleet import Fleet, FleetCapacity, fleet
 from r1rules.recommend._options import Option
 from r1rules.recommend._recommendation import GpuChoice, Justification, Message, Recommendation
 from r1rules.recommend._rows import OPTION_COLUMNS, ROW_COLUMNS, option_row, rows
@@ -12,6 +13,8 @@ __all__ = [
     "ROW_COLUMNS",
     "Batch",
     "Boundary",
+    "Fleet",
+    "FleetCapacity",
     "GpuChoice",
     "Justification",
     "Message",
@@ -20,6 +23,7 @@ __all__ = [
     "estimate",
     "evaluate",
     "evaluate_many",
+    "fleet",
     "option_row",
     "resolve_rules",
     "rows",

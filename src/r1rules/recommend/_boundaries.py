@@ -99,6 +99,11 @@ class _Probe:
             changes: dict[str, object] = {self.name: int(value) if self.name in _INTEGER else value}
             if self.name == "params_b":
                 changes["model"] = None
+            if workload.concurrent_requests is not None:
+                # a load given as requests in flight: moving peak_qps gives the load as a
+                # rate; moving anything else derives peak_qps again by Little's law
+                other = "concurrent_requests" if self.name == "peak_qps" else "peak_qps"
+                changes[other] = None
             try:
                 moved = attrs.evolve(workload, **changes)
                 self.seen[value] = self.evaluate(moved, self.rec.rules, options=False)

@@ -59,11 +59,17 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
     )
     if workload.budget_usd is not None:
         facts["budget_usd"] = workload.budget_usd
+    facts["has_tpot_target"] = workload.tpot_ms is not None
+    if workload.tpot_ms is not None:
+        facts["tpot_target_ms"] = workload.tpot_ms
+    if workload.concurrent_requests is not None:
+        facts["concurrent_requests"] = workload.concurrent_requests
     return facts
 
 
 def sizing_for(workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, object]) -> Sizing:
     assert workload.precision is not None
+    assert workload.peak_qps is not None and workload.latency_ms is not None  # resolved
     return size(
         model,
         workload.precision,
@@ -71,6 +77,8 @@ def sizing_for(workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, o
         gpu,
         peak_qps=workload.peak_qps,
         latency_ms=workload.latency_ms,
+        tpot_ms=workload.tpot_ms,
+        in_flight=workload.concurrent_requests,
         prompt_tokens=workload.prompt_tokens,
         output_tokens=workload.output_tokens,
         headroom_fraction=float(facts["headroom_fraction"]),  # type: ignore[arg-type]
@@ -115,7 +123,8 @@ def deploy_facts(
         "best_ttft_ms": deploy.best_ttft_ms,
         "tpot_ms": deploy.tpot_ms,
         "meets_latency": deploy.meets_latency,
-        "option_meets_targets": deploy.feasible and deploy.meets_latency,
+        "meets_tpot": deploy.meets_tpot,
+        "option_meets_targets": deploy.feasible and deploy.meets_latency and deploy.meets_tpot,
         "output_tokens_per_s": output_tokens_per_s(deploy),
         "memory_per_gpu_gb": placement.weights_gb_per_gpu
         + min(

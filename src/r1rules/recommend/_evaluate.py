@@ -70,6 +70,13 @@ def evaluate(
         raise WorkloadError(
             f"workload: expected an r1rules.Workload, not {type(workload).__name__}"
         )
+    if workload.gpu_count is not None:
+        raise WorkloadError(
+            f"gpu_count: {workload.gpu_count} x {workload.gpu} is a fleet you already have; "
+            "evaluate() sizes a new deployment. Ask r1rules.fleet(workload) what it "
+            "carries (the command: r1rules evaluate --gpu ... --gpu-count N), or leave "
+            "gpu_count out"
+        )
     ruleset = resolve_rules(rules)
     resolved, model = workload.resolve(ruleset.catalog)
     engine = compiled(ruleset)

@@ -28,7 +28,8 @@ RULE_ERROR = "rule-error"  # excluded_by of an option its rules could not decide
 class Option:
     """One way to serve the workload: a GPU in a number, its layout, speed and cost.
 
-    ``meets_targets``: the deployment holds the model within the allowed node span and its
+    ``meets_targets``: the deployment holds the model within the allowed node span, its
+    estimated time per output token meets ``tpot_ms`` (when given), and its
     estimated time to first token at peak is within ``latency_ms``. ``excluded_by``: the
     rules that rule it out as an answer (a consumer card in production, a GPU below the
     seed §5 class); ``warned_by``: the rules that warn about it (their texts are in the
@@ -135,7 +136,7 @@ def preview_option(
         output_tokens_per_s=0.0,
         memory_per_gpu_gb=0.0,
         fits=sizing.feasible,
-        meets_targets=sizing.feasible and sizing.meets_latency,
+        meets_targets=sizing.feasible and sizing.meets_latency and sizing.meets_tpot,
         cost=cost,
         within_budget=within,
         excluded_by=(),

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from r1rules._workload import DEFAULT_TPOT_MS_FOR_CONCURRENCY, request_seconds
 from r1rules.recommend._message import Message
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
     "usd",
 ]
 
-ANSWER_LINES = 8  # the answer block's most lines, headline included
+ANSWER_LINES = 9  # the answer block's most lines, headline included
 
 # What each default stands for; a field the user set to its default is shown as the default
 # (a Workload keeps values, not whether they were given).
@@ -38,8 +39,10 @@ _DEFAULT_MEANS = {
 
 _ORDER = (
     "model",
+    "concurrent_requests",
     "peak_qps",
     "latency_ms",
+    "tpot_ms",
     "prompt_tokens",
     "output_tokens",
     "precision",
@@ -113,6 +116,20 @@ def _ttft(rec: Any) -> str:
     return f"{shown} estimated at peak load, target {target:,.0f} ms: {verdict}"
 
 
+def _tpot(rec: Any) -> str:
+    """Time per output token at peak, as tokens/s per user too, against ``tpot_ms``."""
+    estimate, target = rec.estimates.tpot_ms, rec.workload.tpot_ms
+    if not math.isfinite(estimate) or estimate <= 0:
+        return "no estimate"
+    shown = (
+        f"{estimate:,.1f} ms per output token at peak ({1000.0 / estimate:,.0f} tokens/s per user)"
+    )
+    if target is None:
+        return f"{shown}, no target"
+    verdict = "met" if estimate <= target else "MISSED"
+    return f"{shown}, target {target:,.0f} ms: {verdict}"
+
+
 def _budget(rec: Any) -> str | None:
     budget = rec.workload.budget_usd
     if budget is None:
@@ -137,6 +154,7 @@ def answer_lines(rec: Any, warnings: list[Message]) -> list[str]:
         f"  edition  {rec.edition}",
         f"  cost     {_cost(rec)}",
         f"  TTFT     {_ttft(rec)}",
+        f"  TPOT     {_tpot(rec)}",
     ]
     budget = _budget(rec)
     if budget is not None:
@@ -161,6 +179,23 @@ def _shown(name: str, value: object) -> str:
     return str(value)
 
 
+def _little(workload: Any) -> str:
+    seconds = request_seconds(workload.latency_ms, workload.tpot_ms, workload.output_tokens)
+    return (
+        f"{workload.concurrent_requests:,g} in flight / {seconds:,.1f} s per request "
+        f"({workload.latency_ms:,.0f} ms to the first token + "
+        f"{max(0, workload.output_tokens - 1):,} x {workload.tpot_ms:,.0f} ms)"
+    )
+
+
+def _tpot_default(value: object) -> str:
+    if value == DEFAULT_TPOT_MS_FOR_CONCURRENCY:
+        return (
+            " (default with concurrent_requests: MLPerf's DeepSeek-R1 server bound, a target here)"
+        )
+    return ""
+
+
 def input_lines(rec: Any) -> list[str]:
     """Every input of the resolved workload; a default is marked with what it stands for.
     A value equal to the default is shown as the default."""
@@ -172,8 +207,10 @@ def input_lines(rec: Any) -> list[str]:
         f"inputs (rules {rec.ruleset_version[:12]}; a value equal to its default is shown "
         "as the default):",
     ]
-    width = max(len(name) for name in _ORDER)
-    for name in _ORDER:
+    # the load is given one way: no concurrent_requests line when it came as peak_qps
+    names = [n for n in _ORDER if n != "concurrent_requests" or values.get(n) is not None]
+    width = max(len(name) for name in names)
+    for name in names:
         value = values.get(name)
         text = _shown(name, value)
         if name == "gpu" and value is None:
@@ -181,6 +218,12 @@ def input_lines(rec: Any) -> list[str]:
         if name == "model" and value is None:
             size = values.get("params_b")
             text = f"a generic dense model of {size:g}B parameters (params_b)"
+        elif name == "peak_qps" and values.get("concurrent_requests") is not None:
+            text += " (from concurrent_requests by Little's law: " + _little(workload) + ")"
+        elif name == "tpot_ms" and value is None:
+            text = "none (no time-per-output-token target)"
+        elif name == "tpot_ms" and values.get("concurrent_requests") is not None:
+            text += _tpot_default(value)
         elif name == "precision" and rec.facts.get("precision_is_native") is True:
             text += " (default: the model's released precision)"
         elif name in _DEFAULT_MEANS and value == defaults.get(name):
