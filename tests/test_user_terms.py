@@ -3,8 +3,10 @@ and a fleet the user already has; and the one-command user stories of issue 11."
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+from pathlib import Path
 
 import attrs
 import pytest
@@ -226,3 +228,39 @@ def test_fleet_reports_whether_it_carries_the_asked_load() -> None:
     assert "0.5 requests/s asked: carried" in text
     heavy = fleet(attrs.evolve(w, peak_qps=500.0)).report()
     assert "500 requests/s asked: NOT carried" in heavy
+
+
+def test_a_sweep_takes_the_new_inputs_without_clashing_with_its_results(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        '[workload]\nmodel = "deepseek-r1-distill-qwen-32b"\nlatency_ms = 1000\n'
+        "[grid]\nconcurrent_requests = [10, 100]\ntpot_ms = [30, 60]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "plan.csv"
+    code, _, err = run(capsys, "sweep", str(grid), "-o", str(out))
+    assert code == 0, err
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["concurrent_requests"], r["tpot_target_ms"]) for r in rows] == [
+        ("10", "30"),
+        ("10", "60"),
+        ("100", "30"),
+        ("100", "60"),
+    ]
+    for row in rows:  # the estimate keeps its own column, and meets the target it was given
+        w = Workload(
+            model="deepseek-r1-distill-qwen-32b",
+            latency_ms=1000,
+            concurrent_requests=float(row["concurrent_requests"]),
+            tpot_ms=float(row["tpot_target_ms"]),
+        )
+        assert float(row["tpot_ms"]) == pytest.approx(evaluate(w).estimates.tpot_ms)
+    grid.write_text(
+        '[workload]\nmodel = "deepseek-r1"\ngpu = "h200"\n[grid]\ngpu_count = [8, 16]\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "sweep", str(grid), "-o", str(out))
+    assert code == 2 and "gpu_count describes a fleet you have" in err

@@ -33,6 +33,7 @@ __all__ = [
     "load_grid",
     "parse_option",
     "parse_value",
+    "point_row",
     "read_rows",
     "row_key",
     "summarise",
@@ -52,9 +53,16 @@ _READING_ORDER = (
     "stage",
     "budget_usd",
 )
+# A fleet the user has (gpu_count) is not sized: a sweep plans purchases.
 FIELDS = tuple(
-    sorted((a.name for a in attrs.fields(Workload)), key=lambda n: ((*_READING_ORDER, n)).index(n))
+    sorted(
+        (a.name for a in attrs.fields(Workload) if a.name != "gpu_count"),
+        key=lambda n: ((*_READING_ORDER, n)).index(n),
+    )
 )
+# An input whose column would clash with a result column of the same name: the target
+# tpot_ms is the column tpot_target_ms (tpot_ms is the estimate, as in to_row()).
+_COLUMN_OF = {"tpot_ms": "tpot_target_ms"}
 _TOKEN_FIELDS = frozenset({"prompt_tokens", "output_tokens", "gpu_count"})
 _NUMBER_FIELDS = frozenset(
     {"peak_qps", "latency_ms", "params_b", "budget_usd", "concurrent_requests", "tpot_ms"}
@@ -117,7 +125,7 @@ class Grid:
     def columns(self) -> tuple[str, ...]:
         """The input columns of a row: every field the grid sets, in Workload order."""
         named = set(self.fixed) | {name for name, _ in self.axes}
-        return tuple(f for f in FIELDS if f in named)
+        return tuple(_COLUMN_OF.get(f, f) for f in FIELDS if f in named)
 
     @property
     def size(self) -> int:
@@ -143,7 +151,17 @@ class Grid:
         return Grid(fixed, tuple(axes))
 
 
+def point_row(point: Mapping[str, object]) -> dict[str, object]:
+    """A grid point's values under their row columns (``tpot_ms`` is ``tpot_target_ms``)."""
+    return {_COLUMN_OF.get(name, name): value for name, value in point.items()}
+
+
 def _check_field(name: str, where: str) -> None:
+    if name == "gpu_count":
+        raise WorkloadError(
+            f"{where}: gpu_count describes a fleet you have (r1rules evaluate --gpu G "
+            "--gpu-count N says what it carries); a sweep sizes deployments to buy"
+        )
     if name not in FIELDS:
         raise WorkloadError(
             f"{where}: unknown workload field {name!r}{suggest(name, FIELDS)};"

@@ -31,6 +31,7 @@ from r1rules.cli._sweep import (
     json_line,
     load_grid,
     parse_option,
+    point_row,
     read_rows,
     row_key,
     summarise,
@@ -190,7 +191,9 @@ class Sweep:
         started = time.monotonic()
         previous = self._previous() if resume else {}
         todo = (
-            sum(1 for p in self.grid.points() if row_key(p, self.inputs) not in previous)
+            sum(
+                1 for p in self.grid.points() if row_key(point_row(p), self.inputs) not in previous
+            )
             if previous
             else self.grid.size
         )
@@ -280,7 +283,8 @@ class Sweep:
         rows = []
         for point, result in zip(block, results, strict=True):
             assert result is not None
-            row: dict[str, object] = {c: point.get(c) for c in self.inputs}
+            given = point_row(point)
+            row: dict[str, object] = {c: given.get(c) for c in self.inputs}
             row.update(result)
             row["ruleset_version"] = self.version
             rows.append(row)
@@ -303,13 +307,14 @@ class Sweep:
                 journal.seek(offset)
                 writer = RowWriter(handle, self.fmt, self.columns)
                 for point in self.grid.points():
-                    key = row_key(point, self.inputs)
+                    given = point_row(point)
+                    key = row_key(given, self.inputs)
                     row = previous.get(key)
                     if row is None:
                         row = json.loads(journal.readline())
                         assert row_key(row, self.inputs) == key, "journal out of order"
                     # inputs as this grid gives them (a reused row may say 1 for 1.0)
-                    writer.write({**row, **{c: point.get(c) for c in self.inputs}})
+                    writer.write({**row, **{c: given.get(c) for c in self.inputs}})
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, self.output)
@@ -335,7 +340,7 @@ def _blocks(
 ) -> Iterator[list[dict[str, object]]]:
     block: list[dict[str, object]] = []
     for point in grid.points():
-        if row_key(point, inputs) in previous:
+        if row_key(point_row(point), inputs) in previous:
             continue
         block.append(point)
         if len(block) == size:
