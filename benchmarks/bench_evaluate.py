@@ -7,17 +7,24 @@
     python benchmarks/bench_evaluate.py --skip-per-call --batch 100000 --batch-rounds 3
 
 In one process, on a seeded, varied set of workloads (models x precisions x GPUs pinned or
-not x QPS x latency targets x token lengths), four measurements alternate round by round
-(in a rotating order) and the medians over rounds are printed:
+not x QPS x latency targets x token lengths), these measurements alternate round by round
+(in a rotating order, each after a garbage collection so that none pays for the garbage of
+the one before it) and the medians over rounds are printed:
 
-1. ``evaluate()`` per call;
+1. ``evaluate()`` per call: the single answer (``options=False``) for the workloads'
+   objective (cost) and for ``objective=article``, and ``options=True`` (every option
+   sized, priced, judged by the rules and ranked). Warm: the sizing cache holds these
+   workloads, as when a plan evaluates them again. Cold sizing (the single answer and
+   ``options=True``): that cache is emptied before every call, as for a workload never
+   seen before, and filled again, untimed, right after, so that the next measurement
+   finds it warm;
 2. raw durable-rules through its documented public API: a ``durable.engine.Host`` subclass
    with no timer threads (``_run`` does nothing) whose actions do nothing, holding the very
    ruleset JSON r1rules compiles, asserting for each workload the same per-stratum facts
-   r1rules asserts (captured at the C boundary during one pass of evaluate) into a fresh
-   session, then ``delete_state``;
+   ``evaluate()`` asserts (captured at the C boundary during one pass of it) into fresh
+   sessions, as many as it used, each then ``delete_state``;
 3. the same facts through the C module directly, as r1rules itself drives it (assert,
-   drain the actions, delete the session);
+   drain the actions, delete the session); and so the facts ``options=True`` asserts;
 4. a hand-written Python function of the seed's decision tree (edition, GPU class, network
    class, candidate GPU): the floor for deciding the article's part of the answer.
 
@@ -132,9 +139,16 @@ class _Recorder:
         return dre.create_ruleset(name, definition)
 
 
-def capture(workloads: Sequence[Workload]) -> tuple[str, list[list[tuple[str, str]]]]:
-    """The shipped rule set's JSON and, per workload, each stratum's fact split around its
-    session id (so that it can be replayed into any fresh session)."""
+# Per workload, per engine session it used (in order), each fact asserted in that session,
+# split around its session id.
+Captured = list[list[list[tuple[str, str]]]]
+
+
+def capture(workloads: Sequence[Workload], *, options: bool = False) -> tuple[str, Captured]:
+    """The shipped rule set's JSON and, per workload, the facts
+    ``evaluate(workload, options=options)`` asserts, grouped by the session each went to
+    and split around its session id (so that each group can be replayed into any fresh
+    session: the facts carry ids unique within their session only)."""
     recorder = _Recorder()
     saved = _engine._dre  # type: ignore[attr-defined]
     _engine._dre = recorder  # type: ignore[attr-defined]
@@ -142,8 +156,12 @@ def capture(workloads: Sequence[Workload]) -> tuple[str, list[list[tuple[str, st
         per_workload = []
         for workload in workloads:
             recorder.facts.clear()
-            evaluate(workload)
-            per_workload.append([_split_sid(f) for f in recorder.facts])
+            evaluate(workload, options=options)
+            sessions: dict[str, list[tuple[str, str]]] = {}
+            for fact in recorder.facts:
+                sid, split = _split_sid(fact)
+                sessions.setdefault(sid, []).append(split)
+            per_workload.append(list(sessions.values()))
         definition = getattr(_engine.compiled(r1rules.default_rules()), "definition_json", None)
         if definition is None:  # older engines: compile once more, under the recorder
             _engine.CompiledRules(r1rules.default_rules())
@@ -158,9 +176,10 @@ def capture(workloads: Sequence[Workload]) -> tuple[str, list[list[tuple[str, st
     return definition, per_workload
 
 
-def _split_sid(fact: str) -> tuple[str, str]:
+def _split_sid(fact: str) -> tuple[str, tuple[str, str]]:
     head, _, tail = fact.partition('"sid":"')
-    return head + '"sid":"', tail[tail.index('"') :]
+    end = tail.index('"')
+    return tail[:end], (head + '"sid":"', tail[end:])
 
 
 # -- the raw baselines ---------------------------------------------------------------------
@@ -183,51 +202,55 @@ def _no_action(_closure: Any) -> None:
 class RawHost:
     """The same ruleset and facts through durable's public Host API."""
 
-    def __init__(self, definition: str, facts: list[list[tuple[str, str]]]) -> None:
+    def __init__(self, definition: str, facts: Captured) -> None:
         rules = json.loads(definition)
         for rule in rules.values():
             rule["run"] = "noop"
         self.name = f"bench-host-{os.getpid()}"
         self.host = QuietHost({self.name: rules})
-        self.facts = [[(json.loads(h + "0" + t)) for h, t in per] for per in facts]
+        self.facts = [
+            [[json.loads(h + "0" + t) for h, t in session] for session in per] for per in facts
+        ]
         self.sids = itertools.count(1)
 
     def run(self, index: int) -> None:
-        sid = f"h{next(self.sids)}"
         host, name = self.host, self.name
-        for fact in self.facts[index]:
-            fact = dict(fact, sid=sid)
-            try:
-                host.assert_fact(name, fact)
-            except (
-                durable_engine.MessageNotHandledException,
-                durable_engine.MessageObservedException,
-            ):
-                pass
-        host.delete_state(name, sid)
+        for session in self.facts[index]:
+            sid = f"h{next(self.sids)}"
+            for fact in session:
+                fact = dict(fact, sid=sid)
+                try:
+                    host.assert_fact(name, fact)
+                except (
+                    durable_engine.MessageNotHandledException,
+                    durable_engine.MessageObservedException,
+                ):
+                    pass
+            host.delete_state(name, sid)
 
 
 class RawC:
     """The same ruleset and facts through the C module, drained as r1rules drains them."""
 
-    def __init__(self, definition: str, facts: list[list[tuple[str, str]]]) -> None:
+    def __init__(self, definition: str, facts: Captured) -> None:
         self.handle = dre.create_ruleset(f"bench-c-{os.getpid()}", definition)
         self.facts = facts
         self.sids = itertools.count(1)
 
     def run(self, index: int) -> None:
-        sid = f"c{next(self.sids)}"
         handle = self.handle
-        for head, tail in self.facts[index]:
-            result = dre.assert_fact(handle, head + sid + tail)
-            if result[0] in (1, 2):  # no match / already observed
-                continue
-            state = result[1]
-            action = dre.start_action_for_state(handle, state)
-            message = action[1] if action else None
-            while message:
-                message = dre.complete_and_start_action(handle, state)
-        dre.delete_state(handle, sid)
+        for session in self.facts[index]:
+            sid = f"c{next(self.sids)}"
+            for head, tail in session:
+                result = dre.assert_fact(handle, head + sid + tail)
+                if result[0] in (1, 2):  # no match / already observed
+                    continue
+                state = result[1]
+                action = dre.start_action_for_state(handle, state)
+                message = action[1] if action else None
+                while message:
+                    message = dre.complete_and_start_action(handle, state)
+            dre.delete_state(handle, sid)
 
 
 def seed_tree(
@@ -254,13 +277,16 @@ def seed_tree(
 
 def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
     definition, facts = capture(workloads)
+    _, option_facts = capture(workloads, options=True)
     host, raw = RawHost(definition, facts), RawC(definition, facts)
+    raw_options = RawC(definition, option_facts)
     sizes = [w.resolved_model().nominal_params_b for w in workloads]
     tree_inputs = [
-        (s, w.peak_qps, w.latency_ms, w.gpu) for s, w in zip(sizes, workloads, strict=True)
+        (s, float(w.peak_qps or 0), float(w.latency_ms or 0), w.gpu)  # varied_workloads sets both
+        for s, w in zip(sizes, workloads, strict=True)
     ]
     mismatches = sum(
-        seed_tree(*args)[0] != evaluate(w).edition
+        seed_tree(*args)[0] != evaluate(w, options=False).edition
         for args, w in zip(tree_inputs, workloads, strict=True)
     )
     n = len(workloads)
@@ -278,11 +304,15 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
 
     singles = [(w,) for w in workloads]
 
-    def evaluate_cold(workload: Workload) -> object:
-        # As for a workload never seen before: the per-workload sizing cache is emptied
-        # (the per-model/GPU placement tables, shared by every workload of a plan, stay).
-        _sizing.size.cache_clear()
-        return evaluate(workload, options=False)
+    def cold(options: bool) -> Callable[[Workload], object]:
+        def evaluate_cold(workload: Workload) -> object:
+            # As for a workload never seen before: the per-workload sizing cache is
+            # emptied (the per-model/GPU placement tables, shared by every workload of a
+            # plan, stay).
+            _sizing.size.cache_clear()
+            return evaluate(workload, options=options)
+
+        return evaluate_cold
 
     def single(workload: Workload) -> object:
         return evaluate(workload, options=False)
@@ -290,28 +320,45 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
     def with_options(workload: Workload) -> object:
         return evaluate(workload, options=True)
 
+    def warm_up() -> None:
+        # Untimed, after a cold variant: its last cache_clear() left the sizing cache
+        # empty, and whichever variant came next in the rotation paid the cold sizing
+        # (objective=article measured 1,041 us instead of 275 in 8 rounds of 9).
+        for workload in workloads:
+            evaluate(workload, options=True)
+
     articles = [(attrs.evolve(w, objective="article"),) for w in workloads]
     variants: dict[str, Callable[[], None]] = {
         "evaluate()": calls(single, singles),
-        "evaluate() cold sizing": calls(evaluate_cold, singles),
+        "evaluate() cold sizing": calls(cold(False), singles),
         "objective=article": calls(single, articles),
         "options=True": calls(with_options, singles),
+        "options=True cold sizing": calls(cold(True), singles),
         "raw durable Host": calls(host.run, [(i,) for i in indexes]),
         "raw durable C": calls(raw.run, [(i,) for i in indexes]),
+        "raw C, options' facts": calls(raw_options.run, [(i,) for i in indexes]),
         "hand-written tree": calls(seed_tree, tree_inputs),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for round_ in range(rounds):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            gc.collect()  # no variant pays for the garbage of the one before it
             start = time.perf_counter()
             variants[name]()
             times[name].append((time.perf_counter() - start) / n * 1e6)
-    strata = sum(len(f) for f in facts) / n
+            if "cold" in name:
+                warm_up()
+
+    def count(captured: Captured) -> str:
+        sessions = sum(len(per) for per in captured) / n
+        asserted = sum(len(session) for per in captured for session in per) / n
+        return f"{asserted:.1f} facts in {sessions:.1f} sessions"
+
     print(
-        f"{n} workloads ({strata:.1f} facts asserted per evaluation), {rounds} rounds, "
-        f"interleaved; the hand-written tree disagrees with the rules' edition on "
-        f"{mismatches}"
+        f"{n} workloads ({count(facts)} per evaluate(), {count(option_facts)} with "
+        f"options=True), {rounds} rounds, interleaved; the hand-written tree disagrees "
+        f"with the rules' edition on {mismatches}"
     )
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"{'':24} {'median us/call':>15} {'min':>9} {'max':>9} {'calls/s':>10}")
@@ -326,28 +373,37 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
         "choice needs); objective=article is the 0.1 answer (the article's GPU only)."
     )
     print(
-        f"options=True / evaluate() = {medians['options=True'] / medians['evaluate()']:.1f} "
-        f"(goal <= 10); evaluate() / objective=article = "
+        "Warm: the sizing cache holds these workloads (as when a plan evaluates them again); "
+        "cold sizing: emptied before every call (as for a workload never seen before)."
+    )
+    ratio = medians["options=True"] / medians["evaluate()"]
+    cold_ratio = medians["options=True cold sizing"] / medians["evaluate() cold sizing"]
+    print(
+        f"options=True / evaluate() = {ratio:.1f} (goal <= 10); cold sizing: "
+        f"{cold_ratio:.1f}; evaluate() / objective=article = "
         f"{medians['evaluate()'] / medians['objective=article']:.2f}"
     )
     for label in ("evaluate()", "evaluate() cold sizing"):
         ev = medians[label]
         print(
-            f"{label}: / raw durable Host = {ev / medians['raw durable Host']:.2f}   "
-            f"/ raw durable C = {ev / medians['raw durable C']:.2f}   (goal <= 1.5)"
+            f"{label}: / raw durable Host = {ev / medians['raw durable Host']:.2f} (goal <= "
+            f"1.5)   / raw durable C = {ev / medians['raw durable C']:.2f}"
         )
+    raw_ratio = medians["options=True"] / medians["raw C, options' facts"]
+    print(f"options=True: / raw C, options' facts = {raw_ratio:.2f}")
     return medians
 
 
 def profile(workloads: Sequence[Workload], top: int = 25) -> None:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(3):
-        for workload in workloads:
-            evaluate(workload)
-    profiler.disable()
-    print(f"\nprofile of evaluate() ({3 * len(workloads)} calls), by own time:")
-    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+    for options, label in ((False, "evaluate()"), (True, "evaluate(options=True)")):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(3):
+            for workload in workloads:
+                evaluate(workload, options=options)
+        profiler.disable()
+        print(f"\nprofile of {label} ({3 * len(workloads)} calls), by own time:")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 
 
 def rss_mb() -> float:

@@ -35,7 +35,7 @@ def test_sessions_are_deleted_well_past_the_1024_limit() -> None:
     """The engine raises MemoryError at the 1,025th live session; 3,000 calls must not."""
     rules = r1rules.default_rules()
     for _ in range(3000):
-        evaluate(W, options=False)  # three sessions a call; options add one per option
+        evaluate(W, options=False)  # a few sessions a call; options add one per precision
     assert _engine.live_sessions(rules) == 0
 
 

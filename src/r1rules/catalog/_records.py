@@ -62,7 +62,7 @@ def _validate(kind: str, record: Model | Gpu) -> None:
         raise CatalogError(f"{len(problems)} problems in {noun} {record.id!r}:\n{lines}")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a key of the physics' caches: hashed often
 class Model:
     """One model's architecture, as in its config.json (sizes in units named by the field).
 
@@ -108,7 +108,7 @@ class Model:
         _validate("model", self)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a key of the physics' caches: hashed often
 class Gpu:
     """One GPU's published specifications (dense tensor rates; GB = 10^9 bytes).
 

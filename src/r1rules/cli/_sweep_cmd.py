@@ -191,9 +191,7 @@ class Sweep:
         started = time.monotonic()
         previous = self._previous() if resume else {}
         todo = (
-            sum(
-                1 for p in self.grid.points() if row_key(point_row(p), self.inputs) not in previous
-            )
+            sum(1 for p in self.grid.points() if row_key(point_row(p), self.inputs) not in previous)
             if previous
             else self.grid.size
         )

@@ -13,6 +13,10 @@ durable-rules' sharp edges, and how this adapter contains each (tests in test_en
 - Exceptions raised inside actions are swallowed: there are no Python actions to raise.
 - "No rule matched" and "fact already observed" are result codes, translated here into
   ordinary outcomes (an empty firing list).
+- A fact without an ``id`` is identified by a hash of its content: the same facts asserted
+  again in a session are "already observed" and fire nothing. Each fact carries an ``id``
+  of its own in its session, so that one session can decide many options, one fact each
+  (creating and deleting a session costs more than asserting a fact).
 - Loose typing ("7" == 7, True == 1, NaN as null): facts are validated before they reach
   this module, and rule values are type-checked when rules load.
 - Numbers in exponent form without a fraction (1e-05) are refused: every number is
@@ -50,7 +54,7 @@ from collections.abc import Mapping
 import durable_rules_engine as _dre
 
 from r1rules._errors import EvaluationError, R1RulesError
-from r1rules.engine._compile import capacity_problems, compile_rules, encode_fact
+from r1rules.engine._compile import capacity_problems, compile_rules, encode_stratum
 from r1rules.ruleset import RuleSet
 
 __all__ = [
@@ -146,12 +150,14 @@ class CompiledRules:
 
 
 class Session:
-    """One evaluation's engine session: asserts one fact per stratum, deleted on exit."""
+    """One evaluation's engine session: asserts one fact per stratum it runs (again for
+    each option it decides), deleted on exit."""
 
     def __init__(self, rules: CompiledRules) -> None:
         self._rules = rules
         self._sid = str(next(_session_ids))
         self._used = False
+        self._asserted = 0  # the id of the last fact asserted
 
     def __enter__(self) -> Session:
         return self
@@ -166,8 +172,9 @@ class Session:
         plan = self._rules.strata.get(stratum)
         if plan is None:
             return ()
-        extra = f'{plan.extra},"sid":"{self._sid}"'
-        fact = encode_fact(facts, extra, plan.reads, plan.memberships)
+        self._asserted += 1
+        extra = f'{plan.extra},"sid":"{self._sid}","id":"{self._asserted}"'
+        fact = encode_stratum(facts, plan, extra)
         handle = self._rules._handle
         fired: list[str] = []
         with self._rules._lock:

@@ -49,6 +49,7 @@ __all__ = [
     "capacity_problems",
     "compile_rules",
     "encode_fact",
+    "encode_stratum",
     "engine_json",
     "fnv1a32",
 ]
@@ -214,6 +215,38 @@ class Stratum:
     reads: tuple[str, ...]
     memberships: tuple[Membership, ...]
     extra: str
+    keys: tuple[str, ...]  # ``"f$<name>":`` for each of ``reads``, as JSON
+
+
+_encode_string = json.encoder.encode_basestring  # as _ENCODER writes a str
+
+
+def encode_stratum(facts: Mapping[str, object], plan: Stratum, extra: str = "") -> str:
+    """``encode_fact(facts, extra, plan.reads, plan.memberships)``, the same text, built
+    twice as fast (once per stratum of every option): each member is written directly.
+    A value ``encode_fact`` would convert or refuse (a whole number beyond +-2**53, a
+    non-finite number, a subclass, another type) hands the whole fact to it."""
+    parts: list[str] = []
+    get = facts.get
+    for name, key in zip(plan.reads, plan.keys, strict=True):
+        value = get(name)
+        if type(value) is bool:
+            parts.append(key + ("true" if value else "false"))
+        elif type(value) is str:
+            parts.append(key + _encode_string(value))
+        elif type(value) is float and math.isfinite(value):
+            parts.append(key + float.__repr__(value))
+        elif type(value) is int and -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
+            parts.append(key + int.__repr__(value))
+        elif value is not None:
+            return encode_fact(facts, extra, plan.reads, plan.memberships)
+    for membership in plan.memberships:
+        value = get(membership.fact)
+        if value is not None:
+            found = "true" if value in membership.values else "false"
+            parts.append(_ENCODER.encode(membership.property) + ":" + found)
+    text = engine_json("{" + ",".join(parts) + "}")
+    return (text[:-1] + ("," if parts else "") + extra + "}") if extra else text
 
 
 @attrs.frozen
@@ -268,10 +301,12 @@ def compile_rules(rules: RuleSet) -> Compilation:
             definitions.append(f"{json.dumps(rule.id)}:{body}")
             rule_ids[rule.id] = rule.index
         if keys:
+            reads = tuple(sorted(read))
             strata[stratum] = Stratum(
-                tuple(sorted(read)),
+                reads,
                 tuple(used.values()),
                 f'"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys),
+                tuple(_ENCODER.encode(prop(name)) + ":" for name in reads),
             )
     return Compilation(engine_json("{" + ",".join(definitions) + "}"), rule_ids, strata)
 

@@ -17,14 +17,16 @@ A rule set that sets no ``selection`` answers the article's configuration.
 
 Every option is decided by the same rules from the same facts: the run before sizing is
 forked once per option, given that option's sizing and cost facts, and the strata after
-sizing run on the fork. Without ``options`` only as many forks run as the choice needs
-(in the objective's order, until one is not excluded); with them, every GPU of the
-catalog is decided in the workload's precision and in each lower one it could be
+sizing run on the fork (the forks of a run share one engine session, each asserting its
+own fact; each GPU is sized once). Without ``options`` only as many forks run as the
+choice needs (in the objective's order, until one is not excluded); with them, every GPU
+of the catalog is decided in the workload's precision and in each lower one it could be
 quantized to.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import attrs
@@ -32,8 +34,8 @@ import attrs
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import PRECISIONS
 from r1rules.catalog import Gpu
-from r1rules.engine import CompiledRules
-from r1rules.physics import cost_of
+from r1rules.engine import CompiledRules, Session
+from r1rules.physics import Sizing, cost_of
 from r1rules.recommend._derive import (
     cost_facts,
     deploy_facts,
@@ -76,7 +78,14 @@ def quantized_precisions(precision: str) -> tuple[str, ...]:
 class _Brancher:
     """Forks of one pre-sizing run, one per GPU, each decided by the post-sizing rules."""
 
-    def __init__(self, base: Run, engine: CompiledRules, post: Strata, quantized: bool) -> None:
+    def __init__(
+        self,
+        base: Run,
+        engine: CompiledRules,
+        post: Strata,
+        quantized: bool,
+        sessions: contextlib.ExitStack[bool | None],
+    ) -> None:
         self.base = base
         self.engine = engine
         self.post = post
@@ -90,6 +99,13 @@ class _Brancher:
             prices, self.article_gpu, self.article_facts, base.facts
         )
         self.done: dict[str, Run] = {}
+        # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable`` and
+        # ``preview`` read it.
+        self.sizings: dict[str, Sizing | None] = {}
+        # One engine session for every fork (one fact each: far cheaper than a session
+        # each), opened on first use; ``sessions`` deletes it when the decision is made.
+        self.sessions = sessions
+        self.session: Session | None = None
 
     def sized(self, gpu: Gpu) -> Run:
         """A fork with ``gpu``'s sizing and cost facts, before the post-sizing rules."""
@@ -133,28 +149,38 @@ class _Brancher:
         if run is None or (messages and not run.messages):
             run = self.sized(gpu)
             run.messages = messages
+            if self.session is None:
+                self.session = self.sessions.enter_context(self.engine.session())
             try:
-                run.run_strata(self.engine, self.post)
+                run.run_strata(self.engine, self.post, self.session)
             except EvaluationError as exc:  # the rules cannot decide this option
                 run.error = exc
+                self.session = None  # the next fork starts afresh, whatever this one left
             self.done[gpu.id] = run
         return run
 
     def sizable(self, gpu: Gpu) -> bool:
         """Whether ``gpu`` can hold the model at all (over any node span sizing allows): a
         GPU that cannot is no option, rather than an error that ends the evaluation."""
+        return self._sizing(gpu) is not None
+
+    def _sizing(self, gpu: Gpu) -> Sizing | None:
+        if gpu.id in self.sizings:
+            return self.sizings[gpu.id]
         base = self.base
         try:
-            sizing_for(base.workload, base.model, gpu, base.facts)
+            sizing: Sizing | None = sizing_for(base.workload, base.model, gpu, base.facts)
         except EvaluationError:
-            return False
-        return True
+            sizing = None
+        self.sizings[gpu.id] = sizing
+        return sizing
 
     def preview(self, gpu: Gpu) -> Option:
         """``gpu``'s option from its sizing and cost alone, before any rule judged it:
         enough to put the options in an objective's order."""
         base = self.base
-        sizing = sizing_for(base.workload, base.model, gpu, base.facts)
+        sizing = self._sizing(gpu)
+        assert sizing is not None  # only sizable GPUs are previewed
         cost = cost_of(
             base.rules.catalog.prices,
             gpu,
@@ -189,14 +215,28 @@ def decide(
     ``base_for(precision, messages)`` runs the pre-sizing rules for the workload in another
     precision (for the quantized options, without writing their rules' texts).
     """
-    brancher = _Brancher(base, engine, post, quantized=False)
+    with contextlib.ExitStack() as sessions:  # the forks' engine sessions, deleted after
+        return _decide(base, engine, post, base_for, with_options, sessions)
+
+
+def _decide(
+    base: Run,
+    engine: CompiledRules,
+    post: Strata,
+    base_for: Callable[[str, bool], Run],
+    with_options: bool,
+    sessions: contextlib.ExitStack[bool | None],
+) -> Decision:
+    brancher = _Brancher(base, engine, post, quantized=False, sessions=sessions)
     selection = str(base.facts.get("selection", "article"))
     objective = SELECTIONS.get(selection, "article")
-    gpus = [
-        gpu
-        for gpu in sorted(base.rules.catalog.gpus.values(), key=lambda g: g.id)
-        if brancher.sizable(gpu)
-    ]
+    gpus: list[Gpu] = []
+    if with_options or objective != "article":  # the article's answer needs no other GPU
+        gpus = [
+            gpu
+            for gpu in sorted(base.rules.catalog.gpus.values(), key=lambda g: g.id)
+            if brancher.sizable(gpu)
+        ]
     if objective == "article":
         chosen_gpu = brancher.article_gpu
     else:
@@ -212,7 +252,8 @@ def decide(
     if with_options:
         every = [brancher.option(gpu, messages=False) for gpu in gpus]
         for precision in quantized_precisions(str(base.facts["precision"])):
-            other = _Brancher(base_for(precision, False), engine, post, quantized=True)
+            other_base = base_for(precision, False)
+            other = _Brancher(other_base, engine, post, quantized=True, sessions=sessions)
             every += [other.option(gpu, messages=False) for gpu in gpus if other.sizable(gpu)]
         options = finish(every, objective, chosen.key)
         chosen = next(o for o in options if o.chosen)

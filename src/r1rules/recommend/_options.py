@@ -4,7 +4,9 @@ the rules, ranked by the workload's objective, with the Pareto set marked."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 
@@ -15,6 +17,7 @@ __all__ = [
     "EXCLUDED_FACT",
     "Option",
     "finish",
+    "non_dominated",
     "option_from",
     "preview_option",
     "rank_key",
@@ -95,35 +98,52 @@ def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
     facts = run.facts
     sizing = run.sizing
     assert sizing is not None
-    excluded = tuple(
-        rule_id
-        for rule_id, _values, sets, suppressed in run.trace
-        if not suppressed and any(name == EXCLUDED_FACT and value is True for name, value in sets)
-    ) + ((RULE_ERROR,) if run.error is not None else ())
+    excluded = []
+    for rule_id, _values, sets, suppressed in run.trace:  # plain loops: once per option
+        if sets and not suppressed:
+            for name, value in sets:
+                if name == EXCLUDED_FACT and value is True:
+                    excluded.append(rule_id)
+                    break
+    if run.error is not None:
+        excluded.append(RULE_ERROR)
     budget_share = facts.get("budget_share")
     within = None if budget_share is None else float(budget_share) <= 1.0  # type: ignore[arg-type]
-    return attrs.evolve(
-        preview_option(sizing, run.cost, within, article=article),
+    return preview_option(
+        sizing,
+        run.cost,
+        within,
+        article=article,
         precision=str(facts["precision"]),
         output_tokens_per_s=float(facts["output_tokens_per_s"]),  # type: ignore[arg-type]
         memory_per_gpu_gb=float(facts["memory_per_gpu_gb"]),  # type: ignore[arg-type]
-        excluded_by=excluded,
+        excluded_by=tuple(excluded),
         warned_by=tuple(dict.fromkeys(run.warned_by)),
         quantized=quantized,
     )
 
 
 def preview_option(
-    sizing: Sizing, cost: Cost | None, within: bool | None, *, article: bool
+    sizing: Sizing,
+    cost: Cost | None,
+    within: bool | None,
+    *,
+    article: bool,
+    precision: str = "",
+    output_tokens_per_s: float = 0.0,
+    memory_per_gpu_gb: float = 0.0,
+    excluded_by: tuple[str, ...] = (),
+    warned_by: tuple[str, ...] = (),
+    quantized: bool = False,
 ) -> Option:
     """An option from sizing and cost alone (no rule has judged it: nothing excluded);
-    ``option_from`` completes it from a decided branch's facts."""
+    ``option_from`` completes it from a decided branch's facts (the keyword arguments)."""
     placement = sizing.placement
     gpu = sizing.gpu
     return Option(
         gpu=gpu.id,
         gpu_name=gpu.name,
-        precision="",
+        precision=precision,
         gpu_count=sizing.sized_gpu_count,
         nodes=sizing.nodes,
         tensor_parallel=placement.tensor_parallel,
@@ -133,15 +153,15 @@ def preview_option(
         replicas=sizing.replicas,
         ttft_ms=sizing.ttft_ms,
         tpot_ms=sizing.tpot_ms,
-        output_tokens_per_s=0.0,
-        memory_per_gpu_gb=0.0,
+        output_tokens_per_s=output_tokens_per_s,
+        memory_per_gpu_gb=memory_per_gpu_gb,
         fits=sizing.feasible,
         meets_targets=sizing.feasible and sizing.meets_latency and sizing.meets_tpot,
         cost=cost,
         within_budget=within,
-        excluded_by=(),
-        warned_by=(),
-        quantized=False,
+        excluded_by=excluded_by,
+        warned_by=warned_by,
+        quantized=quantized,
         article=article,
     )
 
@@ -170,10 +190,36 @@ def rank_key(option: Option, objective: str) -> tuple[object, ...]:
     return (*head, not meets, figure, option.ttft_ms, _capital(option), option.key)
 
 
-def _dominates(a: Option, b: Option) -> bool:
-    pa = (_capital(a), a.ttft_ms, a.gpu_count)
-    pb = (_capital(b), b.ttft_ms, b.gpu_count)
-    return all(x <= y for x, y in zip(pa, pb, strict=True)) and pa != pb
+Point = tuple[float, float, float]
+
+
+def _dominates(a: Point, b: Point) -> bool:
+    """``a`` is at least as good as ``b`` on every figure and better on one (lower is
+    better)."""
+    return a[0] <= b[0] and a[1] <= b[1] and a[2] <= b[2] and a != b
+
+
+def non_dominated(points: Sequence[Point]) -> list[int]:
+    """The indexes of the points no other point dominates, in order.
+
+    Sorted, a point can only be dominated by one before it, and then by one of the
+    non-dominated points before it (dominance is transitive): one sweep against the
+    frontier so far, instead of every pair. Points with a NaN have no order: every pair.
+    """
+    if any(x != x for point in points for x in point):  # NaN
+        return [
+            i
+            for i, point in enumerate(points)
+            if not any(_dominates(other, point) for other in points)
+        ]
+    kept: list[Point] = []
+    found: list[int] = []
+    for i in sorted(range(len(points)), key=points.__getitem__):
+        point = points[i]
+        if not any(_dominates(other, point) for other in kept):
+            kept.append(point)
+            found.append(i)
+    return sorted(found)
 
 
 def finish(
@@ -183,8 +229,26 @@ def finish(
     that fit and that no rule excludes, quantized ones included) and the chosen one."""
     ranked = sorted(options, key=lambda o: rank_key(o, objective))
     frontier = [o for o in ranked if o.fits and o.cost is not None and not o.excluded_by]
-    pareto = {o.key for o in frontier if not any(_dominates(p, o) for p in frontier)}
+    points = [(_capital(o), o.ttft_ms, o.gpu_count) for o in frontier]
+    pareto = {frontier[i].key for i in non_dominated(points)}
     return tuple(
-        attrs.evolve(o, rank=i, pareto=o.key in pareto, chosen=o.key == chosen)
+        _ranked(o, chosen=o.key == chosen, pareto=o.key in pareto, rank=i)
         for i, o in enumerate(ranked, 1)
     )
+
+
+# Every field but the three ``finish`` sets, in order: a new Option without attrs.evolve's
+# per-call introspection (finish makes one per option of every evaluation).
+_RANKING = ("chosen", "pareto", "rank")
+_UNRANKED: Callable[[Option], tuple[Any, ...]] = operator.attrgetter(
+    *(f.name for f in attrs.fields(Option) if f.name not in _RANKING)
+)
+if tuple(f.name for f in attrs.fields(Option))[-3:] != _RANKING:  # pragma: no cover
+    raise TypeError(
+        f"Option's last fields must be {_RANKING}: finish passes the others by position"
+    )
+
+
+def _ranked(option: Option, *, chosen: bool, pareto: bool, rank: int) -> Option:
+    fields: tuple[Any, ...] = (*_UNRANKED(option), chosen, pareto, rank)
+    return Option(*fields)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from r1rules._errors import EvaluationError
 from r1rules._workload import Workload
 from r1rules.catalog import Model
-from r1rules.engine import CompiledRules
+from r1rules.engine import CompiledRules, Session
 from r1rules.physics import Cost, Sizing
 from r1rules.recommend._derive import input_facts
 from r1rules.recommend._message import Message, TraceStep
@@ -56,11 +56,17 @@ class Run:
         other.error = self.error
         return other
 
-    def run_strata(self, engine: CompiledRules, strata: Strata) -> None:
-        """Run ``strata`` in a fresh engine session, applying each one's firings."""
-        with engine.session() as session:
-            for stratum, tables in strata:
-                self.apply(tables, session.run_stratum(stratum, self.facts))
+    def run_strata(
+        self, engine: CompiledRules, strata: Strata, session: Session | None = None
+    ) -> None:
+        """Run ``strata`` in a fresh engine session (or in ``session``, which the caller
+        deletes), applying each one's firings."""
+        if session is None:
+            with engine.session() as fresh:
+                self.run_strata(engine, strata, fresh)
+            return
+        for stratum, tables in strata:
+            self.apply(tables, session.run_stratum(stratum, self.facts))
 
     def apply(self, tables: Sequence[Table], fired: Sequence[str]) -> None:
         """Apply one stratum's firings table by table, enforcing each hit policy."""
