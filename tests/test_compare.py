@@ -52,6 +52,10 @@ def test_the_table_ranks_every_option_and_marks_the_answer_and_pareto_set(
     assert int(answers[0]["GPUs"].replace(",", "")) == rec.gpu.count
     assert [r["pareto"] == "*" for r in rows] == [o.pareto for o in rec.options]
     assert any(o.pareto for o in rec.options)
+    # the trade-offs are among the options that meet the targets (some do here)
+    assert any(o.meets_targets for o in rec.options)
+    assert all(o.meets_targets for o in rec.options if o.pareto)
+    assert any(not o.meets_targets and o.fits and not o.excluded_by for o in rec.options)
     assert [(r["gpu"], r["prec"]) for r in rows] == [o.key for o in rec.options]
     assert [r["meets"] == "yes" for r in rows] == [o.meets_targets for o in rec.options]
     excluded = [r["excluded_by"] for r in rows]

@@ -65,6 +65,7 @@ def finish_reference(
     every pair compared."""
     ranked = sorted(options, key=lambda o: rank_key(o, objective))
     frontier = [o for o in ranked if o.fits and o.cost is not None and not o.excluded_by]
+    frontier = [o for o in frontier if o.meets_targets] or frontier
 
     def point(o: Option) -> tuple[float, float, float]:
         return (math.inf if o.capital_usd is None else o.capital_usd, o.ttft_ms, o.gpu_count)

@@ -225,10 +225,15 @@ def non_dominated(points: Sequence[Point]) -> list[int]:
 def finish(
     options: Sequence[Option], objective: str, chosen: tuple[str, str]
 ) -> tuple[Option, ...]:
-    """Rank ``options`` by ``objective``, mark the Pareto set (among the priced options
-    that fit and that no rule excludes, quantized ones included) and the chosen one."""
+    """Rank ``options`` by ``objective``, mark the Pareto set and the chosen one.
+
+    The Pareto set is taken among the priced options that fit, that no rule excludes and
+    that meet the targets (quantized ones included); when none meets them, among all that
+    fit: an option that misses the targets is no trade-off against one that meets them."""
     ranked = sorted(options, key=lambda o: rank_key(o, objective))
     frontier = [o for o in ranked if o.fits and o.cost is not None and not o.excluded_by]
+    meeting = [o for o in frontier if o.meets_targets]
+    frontier = meeting or frontier
     points = [(_capital(o), o.ttft_ms, o.gpu_count) for o in frontier]
     pareto = {frontier[i].key for i in non_dominated(points)}
     return tuple(
