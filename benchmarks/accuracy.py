@@ -6,8 +6,11 @@
 
 Cases are the [[measurement]] tables of ``benchmarks/measurements.toml``. Each is predicted
 with ``r1rules.physics.estimate_deployment`` (the function behind ``r1rules.estimate``) at the
-case's model, precision, GPU, GPU count, tensor/pipeline degrees, concurrency and token
-lengths, and compared with the published value: signed error = predicted / measured - 1.
+case's model, precision, GPU, GPU count, tensor/pipeline degrees, concurrency, token
+lengths and serving engine (its profile in ``rules/catalog/engines.toml``; a case whose
+engine is ``other`` -- NVIDIA NIM, DeepSeek's own, a sweep script's -- is modelled with the
+default engine, vLLM), and compared with the published value: signed error = predicted /
+measured - 1.
 
 How a metric is predicted (one rule per metric, no per-case tuning):
 
@@ -25,18 +28,25 @@ How a metric is predicted (one rule per metric, no per-case tuning):
 - ``tokens_per_s_per_user``: 1000 / predicted TPOT; no input length stated: a 1-token prompt.
 - ``prefill_tokens_per_s``: prompt tokens x 1000 / predicted TTFT.
 
-Unknown KV precision is the engines' default, BF16. Cases r1rules cannot express (a GPU or
-precision outside the catalog, expert parallelism, data-parallel attention, speculative
+Unknown KV precision is the engine's default (``kv_cache_precision`` of its catalog
+entry), and FP8 for TensorRT-LLM serving NVIDIA's ModelOpt FP8 checkpoints (``default_kv``
+says why). Cases r1rules cannot express (a GPU or precision outside the catalog, speculative
 decoding, lengths or concurrency not stated, more requests in flight than the KV cache holds
 for a TTFT or TPOT) are listed as skipped with the reason. A deployment r1rules says does
 not fit is scored as a -100 % (rates) or infinite (times) error, not skipped.
 
 Split: within each (metric family, vendor) stratum, cases sorted by SHA-256 of their id;
 the first 60 % (at least one, and at least one left when there are two) train, the rest
-are held out. Constants (``_efficiency.CALIBRATED``) are fitted on train only, by
-coordinate descent of the mean |ln(predicted / measured)| (each case capped at ln 4) within
-BOUNDS; held-out numbers are the honest ones. A constant *informs* a case when a 10 % change
-of it moves the prediction by more than 1 %.
+are held out. Constants (every engine-profile figure whose source in ``engines.toml`` reads
+"fitted ...") are fitted on train only, by coordinate descent of the mean |ln(predicted /
+measured)| (each case capped at ln 4) within BOUNDS; held-out numbers are the honest ones.
+A constant *informs* a case when a 10 % change of it (a tenth of its upper bound from 0)
+moves the prediction by more than 1 %.
+
+Two checks follow the cases: the expert-parallel sizing target (R1 at 20 QPS of 2k prompt /
+4k output tokens against the GPU count DeepSeek's published per-node throughput implies),
+and the curve check (R1 on 8 x H200 / B200 / MI300X across concurrency 1-256: throughput per
+GPU against tokens/s per user, each measured point of ``measurements.toml`` within +-25 %).
 """
 
 from __future__ import annotations
@@ -48,7 +58,6 @@ import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -60,15 +69,9 @@ if str(ROOT / "src") not in sys.path:
 
 from r1rules import CatalogError, default_catalog  # noqa: E402
 from r1rules._vocabulary import PRECISIONS  # noqa: E402
-from r1rules.catalog import Catalog  # noqa: E402
-from r1rules.physics import (  # noqa: E402
-    _efficiency,
-    _ep,
-    _placement,
-    _roofline,
-    _sizing,
-    estimate_deployment,
-)
+from r1rules._workload import DEFAULT_ENGINE  # noqa: E402
+from r1rules.catalog import Catalog, Engine  # noqa: E402
+from r1rules.physics import _ep, estimate_deployment, size  # noqa: E402
 from r1rules.physics._layout import Layout  # noqa: E402
 
 MEASUREMENTS = ROOT / "benchmarks" / "measurements.toml"
@@ -82,6 +85,9 @@ FAMILY = {
     "output_tokens_per_s_per_gpu": "throughput",
 }
 SATURATED = 1_000_000  # "no concurrency stated": more requests than any KV cache holds
+# The engines predictions use, by id: the shipped catalog's, with the fitted figures as
+# ``Constant.set`` leaves them.
+ENGINES: dict[str, Engine] = dict(default_catalog().engines)
 
 
 @attrs.frozen
@@ -101,7 +107,9 @@ class Case:
 
     @property
     def engine(self) -> str:
-        return str(self.m["engine"])
+        """The engine it is modelled with: its own, or the default for ``other``."""
+        recorded = str(self.m["engine"])
+        return recorded if recorded in ENGINES else DEFAULT_ENGINE
 
     @property
     def measured(self) -> float:
@@ -156,12 +164,25 @@ class Skip(Exception):
     """The case is outside what r1rules models; the message says why."""
 
 
+def default_kv(case: Case, engine: Engine) -> str:
+    """The KV precision of a case that does not state it: the engine's default, except that
+    TensorRT-LLM's ``kv_cache_dtype: auto`` takes the checkpoint's KV quantization, FP8 in
+    NVIDIA's ModelOpt FP8 checkpoints (``nvidia/...-FP8``). The perf overview's Llama 3.1 8B
+    at 128/2048 on one H100 (22,714 tok/s) is beyond what 3.35 TB/s can stream with a 16-bit
+    cache (151 MB of KV per sequence per step: 22,200 tok/s at 100 % of the bandwidth)."""
+    measured = str(case.m.get("measured_model", ""))
+    if engine.id == "trtllm" and measured.startswith("nvidia/") and measured.endswith("-FP8"):
+        return "fp8"
+    return engine.kv_cache_precision
+
+
 def predict(case: Case, catalog: Catalog) -> float:
     """The predicted value of the case's metric (inf/0 when r1rules says it does not fit)."""
     m = case.m
     model, gpu = catalog.model(m["model"]), catalog.gpu(m["gpu"])
+    engine = ENGINES[case.engine]
     precision = m["weights_precision"]
-    kv = m["kv_precision"] if m["kv_precision"] in PRECISIONS else "bf16"
+    kv = m["kv_precision"] if m["kv_precision"] in PRECISIONS else default_kv(case, engine)
     prompt = int(m.get("input_tokens", 1))
     output = int(m.get("output_tokens", 1))
     tp, pp, count = m["tensor_parallel"], m["pipeline_parallel"], m["gpu_count"]
@@ -181,6 +202,7 @@ def predict(case: Case, catalog: Catalog) -> float:
         pp,
         expert_parallel=ep,
         data_parallel_attention=dpa,
+        engine=engine,
     )
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
@@ -191,7 +213,8 @@ def predict(case: Case, catalog: Catalog) -> float:
         )
     b = e.batch_per_replica
     waves = [
-        _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k) for k in range(1, b + 1)
+        _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
+        for k in range(1, b + 1)
     ]
     ttft = statistics.fmean(waves)
     tpot = e.tpot_ms + (waves[-1] - ttft) / output
@@ -238,37 +261,37 @@ def worse_than_2x(err: float) -> bool:
 
 @attrs.frozen
 class Constant:
-    """One fitted value: (row, field) of ``_efficiency.EFFICIENCY`` (a row is a vendor and
-    segment, e.g. "AMD datacenter") or (None, name) of a module constant of ``_efficiency``."""
+    """One fitted figure: ``field`` of ``engine``'s profile for GPUs of ``kind`` (a vendor
+    and segment, e.g. "AMD datacenter"), as ``ENGINES`` holds it."""
 
-    vendor: str | None
+    engine: str
+    kind: str
     field: str
 
     @property
     def label(self) -> str:
-        return self.field if self.vendor is None else f"{self.vendor}.{self.field}"
+        return f"{self.engine} {self.kind}.{self.field}"
 
     def get(self) -> float:
-        if self.vendor is None:
-            return float(getattr(_efficiency, self.field))
-        return float(getattr(_efficiency.EFFICIENCY[self.vendor], self.field))
+        return float(getattr(ENGINES[self.engine].profiles[self.kind], self.field))
 
     def set(self, value: float) -> None:
-        if self.vendor is None:
-            setattr(_efficiency, self.field, value)
-        else:
-            table = dict(_efficiency.EFFICIENCY)
-            table[self.vendor] = attrs.evolve(table[self.vendor], **{self.field: value})
-            _efficiency.EFFICIENCY = MappingProxyType(table)
-        _roofline.consts.cache_clear()
-        _placement.place.cache_clear()
-        _placement.placements.cache_clear()
-        _sizing.size.cache_clear()
+        """Replace the engine record (physics caches key on it: nothing to clear)."""
+        engine = ENGINES[self.engine]
+        profiles = dict(engine.profiles)
+        profiles[self.kind] = attrs.evolve(profiles[self.kind], **{self.field: value})
+        ENGINES[self.engine] = attrs.evolve(engine, profiles=profiles)
 
 
 def calibrated() -> list[Constant]:
-    """The constants fitted to measurements (not datasheet or protocol figures)."""
-    return [Constant(vendor, field) for vendor, field in _efficiency.CALIBRATED]
+    """The figures fitted to measurements: those whose source says "fitted"."""
+    return [
+        Constant(engine.id, kind, field)
+        for engine in default_catalog().engines.values()
+        for kind, profile in engine.profiles.items()
+        for field, source in profile.sources.items()
+        if source.startswith("fitted")
+    ]
 
 
 Predictor = Callable[[], dict[str, float]]
@@ -282,7 +305,8 @@ def informs(
     const: Constant, cases: Sequence[Case], base: dict[str, float], run: Predictor
 ) -> set[str]:
     old = const.get()
-    const.set(old * 1.1)
+    # a 10 % change; a figure at 0 moves by a tenth of its upper bound instead
+    const.set(old * 1.1 if old else BOUNDS[const.field][1] / 10)
     try:
         moved = run()
     finally:
@@ -333,7 +357,7 @@ BOUNDS = {
     "expert_gemm": (0.005, 0.80),
     "expert_gemm_ep": (0.05, 0.80),
     "attention": (0.10, 0.75),
-    "STEP_MS": (0.0, 10.0),
+    "step_ms": (0.0, 10.0),
     "kernel_us": (0.5, 40.0),
 }
 
@@ -385,11 +409,14 @@ def report(cases: list[Case], catalog: Catalog, refit: bool) -> None:
         )
     pairs = [(c, errs[c.id]) for c in live]
     table("median |error| overall", {"all": pairs})
+    others = sorted({c.id.split("-")[0] for c in live if c.m["engine"] not in ENGINES})
+    print(f"\n('other' engines -- {', '.join(others)} -- are modelled as {DEFAULT_ENGINE})")
     for title, key in (
         ("by metric family", lambda c: c.family),
         ("by metric", lambda c: c.metric),
         ("by vendor", lambda c: c.vendor),
         ("by engine", lambda c: c.engine),
+        ("by engine and family", lambda c: f"{c.engine} {c.family}"),
     ):
         groups: dict[str, list[tuple[Case, float]]] = {}
         for c, e in pairs:
@@ -409,6 +436,8 @@ def report(cases: list[Case], catalog: Catalog, refit: bool) -> None:
     for cid, reason in skipped.items():
         print(f"  {cid:<62} {reason}")
     constants(live, catalog, base, refit)
+    ep_target(catalog)
+    curve_check(cases, skipped, catalog)
 
 
 def constants(live: list[Case], catalog: Catalog, base: dict[str, float], refit: bool) -> None:
@@ -435,6 +464,160 @@ def constants(live: list[Case], catalog: Catalog, base: dict[str, float], refit:
                 f"    refit on train alone: x{factor:.3g} = {const.get() * factor:.4g}, "
                 f"median |error| {after[0]:.1%} train, {after[1]:.1%} held-out"
             )
+
+
+# --- the expert-parallel sizing target ---------------------------------------------------
+
+# DeepSeek open-infra-index, day 6: "Each H800 node delivers an average throughput of ~73.7k
+# tokens/s input (including cache hits) during prefilling or ~14.8k tokens/s output during
+# decoding" (measurements deepseek-prod-r1v3-h800-ep{144-decode,32-prefill}-per-node).
+DEEPSEEK_DECODE_PER_NODE = 14_800.0
+DEEPSEEK_PREFILL_PER_NODE = 73_700.0
+
+
+def ep_target(catalog: Catalog) -> None:
+    """R1 at 20 QPS of 2k prompt / 4k output tokens on H100, sized by each engine that runs
+    expert parallelism, against the GPUs DeepSeek's per-node throughput implies."""
+    qps, prompt, output = 20.0, 2000, 4000
+    implied = (
+        qps * output / DEEPSEEK_DECODE_PER_NODE * 8 + qps * prompt / DEEPSEEK_PREFILL_PER_NODE * 8
+    )
+    print(
+        f"\nEP sizing target: R1 serving {qps:g} QPS of {prompt} prompt / {output} output tokens "
+        f"sized within 1.5x of the {implied:.1f} GPUs implied by DeepSeek's ~14.8k output "
+        "tokens/s per 8 x H800 node (and ~73.7k input tokens/s per node in prefill)"
+    )
+    r1, h100 = catalog.model("deepseek-r1"), catalog.gpu("h100-sxm")
+    for engine in ENGINES.values():
+        s = size(
+            r1,
+            "fp8",
+            "bf16",
+            h100,
+            peak_qps=qps,
+            latency_ms=60_000.0,
+            prompt_tokens=prompt,
+            output_tokens=output,
+            headroom_fraction=0.2,
+            max_nodes=8,
+            engine=engine,
+        )
+        ratio = s.sized_gpu_count / implied
+        met = 1 / 1.5 <= ratio <= 1.5
+        tag = " (default)" if engine.id == DEFAULT_ENGINE else ""
+        print(
+            f"  {engine.id + tag:<20} {s.sized_gpu_count:>4} x H100 in {s.replicas} replica(s) of "
+            f"{s.placement.layout.describe():<28} {ratio:5.2f}x implied: "
+            f"{'met' if met else 'NOT met'}"
+        )
+
+
+# --- the curve check ------------------------------------------------------------------------
+
+CURVE_GPUS = ("h200", "b200", "mi300x")
+CURVE_BAND = 0.25
+
+
+def curve_check(cases: Sequence[Case], skipped: dict[str, str], catalog: Catalog) -> None:
+    """R1 on 8 GPUs at concurrency 1-256: predicted throughput per GPU and tokens/s per user
+    against each measured point (same engine, layout and lengths)."""
+    print(
+        f"\ncurve check: R1 on 8 x {' / '.join(g.upper() for g in CURVE_GPUS)}, concurrency "
+        f"1-256, throughput per GPU vs tokens/s per user within +-{CURVE_BAND:.0%} of each "
+        "measured point of measurements.toml (train and held-out cases alike)"
+    )
+    points: dict[tuple[Any, ...], dict[str, Case]] = {}
+    for c in cases:
+        m = c.m
+        if not (
+            m["model"].startswith("deepseek-r1")
+            and "distill" not in m["model"]
+            and m["gpu"] in CURVE_GPUS
+            and m["gpu_count"] == 8
+            and 1 <= m.get("concurrency", 0) <= 256
+        ):
+            continue
+        key = (
+            m["gpu"],
+            c.engine,
+            m["weights_precision"],
+            m["concurrency"],
+            m.get("input_tokens"),
+            m.get("output_tokens"),
+            m["tensor_parallel"],
+            m["expert_parallel"],
+            m["data_parallel_attention"],
+            m["source"],
+        )
+        points.setdefault(key, {})[c.family] = c
+    met = total = 0
+    for gpu in CURVE_GPUS:
+        scored = {k: v for k, v in points.items() if any(c.id not in skipped for c in v.values())}
+        for key, by_family in sorted(points.items()):
+            if key[0] == gpu and key not in scored:
+                reasons = sorted({skipped[c.id] for c in by_family.values()})
+                print(
+                    f"  {gpu}: not scored ({key[1]}, {key[2]}, concurrency {key[3]}): "
+                    + "; ".join(reasons)
+                )
+        mine = sorted((k, v) for k, v in scored.items() if k[0] == gpu)
+        if not mine:
+            print(
+                f"  {gpu}: no scorable measurement of R1 on 8 GPUs at concurrency 1-256 in "
+                "measurements.toml (published points are added only with a source and a quote)"
+            )
+            _model_curve(catalog, gpu)
+            continue
+        print(
+            f"  {gpu}:{'':<2}{'engine':<8}{'precision':<10}{'conc':>5}  "
+            f"{'tok/s/user meas/pred':>22}  {'tok/s/GPU meas/pred':>22}  band"
+        )
+        for key, by_family in mine:
+            cells, ok = [], True
+            for family in ("tpot", "throughput"):
+                c = by_family.get(family)
+                if c is None:
+                    cells.append(f"{'-':>22}")
+                    continue
+                if c.id in skipped:
+                    cells.append(f"{'skipped':>22}")
+                    ok = False
+                    continue
+                got, meas = predict(c, catalog), c.measured
+                if family == "tpot":  # as tokens/s per user
+                    got, meas = (
+                        (1000.0 / got, 1000.0 / meas) if c.metric == "tpot_ms" else (got, meas)
+                    )
+                else:  # per GPU
+                    got, meas = (
+                        (got / 8, meas / 8) if c.metric == "output_tokens_per_s" else (got, meas)
+                    )
+                err = got / meas - 1.0
+                ok = ok and abs(err) <= CURVE_BAND
+                cells.append(f"{meas:>7.1f} / {got:>6.1f} {err:>+6.0%}")
+            total += 1
+            met += ok
+            print(
+                f"  {'':<6}{key[1]:<8}{key[2]:<10}{key[3]:>5}  {cells[0]}  {cells[1]}  "
+                f"{'met' if ok else 'NOT met'}"
+            )
+        _model_curve(catalog, gpu)
+    print(f"  band met at {met} of {total} measured points")
+
+
+def _model_curve(catalog: Catalog, gpu_id: str) -> None:
+    """The default engine's curve for R1 FP8 on 8 GPUs at 1k prompt / 1k output tokens."""
+    r1, gpu = catalog.model("deepseek-r1"), catalog.gpu(gpu_id)
+    cells = []
+    for users in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+        e = estimate_deployment(
+            r1, "fp8", gpu, 8, users, 1024, 1024, engine=ENGINES[DEFAULT_ENGINE]
+        )
+        if not e.fits:
+            cells.append(f"c{users}: does not fit")
+            continue
+        cells.append(f"c{users} {1000 / e.tpot_ms:.0f}/{e.throughput_tokens_per_s / 8:.0f}")
+    print(f"      r1rules {DEFAULT_ENGINE}, 1k/1k (tok/s/user / tok/s/GPU): " + ", ".join(cells))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

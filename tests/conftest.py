@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 from r1rules.catalog._catalog import shipped_rules_dir
+from r1rules.engine import set_rule_set_limit
+
+# The test run builds far more distinct rule sets in one process than a service should
+# (each test's own rule folder); the production cap (256) is tested in test_rule_set_cap.
+set_rule_set_limit(100_000)
 
 
 @pytest.fixture

@@ -683,7 +683,7 @@ def test_file_level_problems(tmp_path: Path) -> None:
         f"{missing}: no such file or folder",
         f"{broken}: invalid TOML: {toml_error.value}",
         f"{odd}: model: unknown table (did you mean 'models'?); allowed: assumptions, "
-        "fabrics, gpu_prices, gpus, hosts, meta, models",
+        "engine_profiles, engines, fabrics, gpu_prices, gpus, hosts, meta, models",
         f"{odd}: gpus: expected a table of entries, got 'none'",
         f"{odd}: model 'Bad_Id': id: expected lower-case letters and digits joined by '.' or '-'",
     )

@@ -76,7 +76,8 @@ def test_a_file_with_several_bad_entries_gives_one_error_of_records(tmp_path: Pa
     )
     assert str(caught.value).splitlines()[-1] == (
         f"  {file}: prices: unknown table (did you mean 'gpu_prices'?); "
-        "allowed: assumptions, fabrics, gpu_prices, gpus, hosts, meta, models"
+        "allowed: assumptions, engine_profiles, engines, fabrics, gpu_prices, gpus, hosts, "
+        "meta, models"
     )
     back = pickle.loads(pickle.dumps(caught.value))
     assert back.problems == problems and str(back) == str(caught.value)
@@ -107,6 +108,8 @@ def test_the_top_level_tables_are_one_mapping() -> None:
         "hosts",
         "fabrics",
         "assumptions",
+        "engines",
+        "engine_profiles",
         "meta",
     ]
     assert TABLES["meta"] is None
@@ -118,6 +121,8 @@ def test_the_top_level_tables_are_one_mapping() -> None:
         "hosts": "host",
         "fabrics": "fabric",
         "assumptions": "assumptions",
+        "engines": "engine",
+        "engine_profiles": "engine_profile",
     }
 
 

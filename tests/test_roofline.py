@@ -18,7 +18,8 @@ from test_memory import ALL_MODELS, DISTILLS, gpu, model
 
 from r1rules._errors import CatalogError, WorkloadError
 from r1rules._vocabulary import PRECISIONS
-from r1rules.physics._efficiency import EFFICIENCY, STEP_MS, efficiency
+from r1rules.catalog import default_catalog
+from r1rules.physics._efficiency import default_engine, efficiency
 from r1rules.physics._estimates import estimate_deployment as estimate
 from r1rules.physics._memory import kv_cache_bytes_per_token
 from r1rules.physics._roofline import (
@@ -171,7 +172,8 @@ def test_every_pass_pays_the_host_step_and_each_kernel(model_id: str) -> None:
     kernel of each layer (a per-pass overhead, whatever the batch)."""
     m, h100 = model(model_id), gpu("h100-sxm")
     kind = "moe" if m.kind == "moe" else "dense"
-    floor_ms = STEP_MS + m.num_layers * KERNELS_PER_LAYER[kind] * efficiency(h100).kernel_us / 1e3
+    eff = efficiency(h100)
+    floor_ms = eff.step_ms + m.num_layers * KERNELS_PER_LAYER[kind] * eff.kernel_us / 1e3
     tp = 8 if m.kind == "moe" else 1
     for batch in (1, 64):
         assert decode_step_ms(m, "fp8", "bf16", h100, tp, 1, batch, 1) > floor_ms
@@ -179,21 +181,24 @@ def test_every_pass_pays_the_host_step_and_each_kernel(model_id: str) -> None:
 
 
 def test_efficiencies_are_fractions_and_times() -> None:
-    for row in EFFICIENCY.values():
-        for fraction in (row.bandwidth, row.dense_gemm, row.expert_gemm, row.attention):
-            assert 0.0 < fraction <= 1.0
-        assert row.kernel_us > 0.0
-    assert STEP_MS >= 0.0
+    for engine in default_catalog().engines.values():
+        for row in engine.profiles.values():
+            fractions = (row.bandwidth, row.dense_gemm, row.expert_gemm, row.expert_gemm_ep)
+            for fraction in (*fractions, row.attention):
+                assert 0.0 < fraction <= 1.0
+            assert row.kernel_us > 0.0
+            assert row.step_ms >= 0.0
 
 
 def test_each_vendor_and_segment_has_its_own_efficiencies() -> None:
     h200, mi300x, rtx4090 = gpu("h200"), gpu("mi300x"), gpu("rtx-4090")
-    assert efficiency(h200) is EFFICIENCY["NVIDIA datacenter"]
-    assert efficiency(mi300x) is EFFICIENCY["AMD datacenter"]
-    assert efficiency(rtx4090) is EFFICIENCY["NVIDIA consumer"]
-    # another vendor: NVIDIA's row of the same segment
-    assert efficiency(attrs.evolve(mi300x, vendor="Intel")) is EFFICIENCY["NVIDIA datacenter"]
-    assert efficiency(attrs.evolve(rtx4090, vendor="AMD")) is EFFICIENCY["NVIDIA consumer"]
+    profiles = default_engine().profiles
+    assert efficiency(h200) is profiles["NVIDIA datacenter"]
+    assert efficiency(mi300x) is profiles["AMD datacenter"]
+    assert efficiency(rtx4090) is profiles["NVIDIA consumer"]
+    # another vendor: the engine's fallback vendor (NVIDIA) of the same segment
+    assert efficiency(attrs.evolve(mi300x, vendor="Intel")) is profiles["NVIDIA datacenter"]
+    assert efficiency(attrs.evolve(rtx4090, vendor="AMD")) is profiles["NVIDIA consumer"]
 
 
 def test_amd_uses_its_own_fractions() -> None:

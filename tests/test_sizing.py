@@ -12,7 +12,9 @@ import math
 from pathlib import Path
 from typing import Any, cast
 
-from r1rules import Workload, estimate, evaluate, load_rules
+import pytest
+
+from r1rules import EvaluationError, Workload, estimate, evaluate, load_rules
 from r1rules.catalog import default_catalog
 from r1rules.physics import size
 from r1rules.physics._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
@@ -169,3 +171,14 @@ def test_size_reads_headroom_as_given() -> None:
     assert counts[0.5].formula_gpu_count < counts[1.0].formula_gpu_count
     assert counts[0.0].replicas <= counts[0.5].replicas <= counts[1.0].replicas
     assert counts[0.0].replicas < counts[1.0].replicas
+
+
+def test_a_load_needing_more_than_2_53_gpus_is_refused_by_name() -> None:
+    """The failing example the hostile-workload property drew: the sized count is beyond any
+    deployment (and beyond what the rules compare exactly); the refusal says so, for the
+    answer, and the options leave such a GPU out."""
+    huge = Workload(
+        params_b=4340.0, peak_qps=627743526.0, latency_ms=1.0, gpu="a10", output_tokens=88146
+    )
+    with pytest.raises(EvaluationError, match=r"needs .* a10 GPUs, beyond 2\*\*53: no deployment"):
+        evaluate(huge)

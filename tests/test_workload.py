@@ -350,7 +350,8 @@ def test_unknown_field_names_and_positional_values_are_workload_errors() -> None
     assert str(caught.value) == (
         "modell: unknown workload field (did you mean 'model'?); allowed: peak_qps, "
         "latency_ms, model, params_b, precision, kv_cache_precision, gpu, prompt_tokens, "
-        "output_tokens, stage, budget_usd, objective, concurrent_requests, tpot_ms, gpu_count"
+        "output_tokens, stage, budget_usd, objective, concurrent_requests, tpot_ms, gpu_count, "
+        "engine"
     )
     with pytest.raises(
         WorkloadError,

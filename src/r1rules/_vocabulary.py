@@ -26,6 +26,7 @@ from r1rules._fact_spec import (
 __all__ = [
     "BUILTIN_FACTS",
     "DECISION_INPUTS",
+    "ENGINES",
     "FABRICS",
     "KV_PRECISIONS",
     "OBJECTIVES",
@@ -47,6 +48,8 @@ KV_PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
 STAGES = ("development", "production")
 OBJECTIVES = ("cost", "latency", "article")
 FABRICS = ("ethernet-1g", "ethernet-10g", "infiniband-ndr")
+# Serving engines with an efficiency profile in rules/catalog/engines.toml.
+ENGINES = ("vllm", "sglang", "trtllm", "llama.cpp")
 
 _SPECS: tuple[FactSpec, ...] = (
     # --- the workload -------------------------------------------------------------------
@@ -69,6 +72,13 @@ _SPECS: tuple[FactSpec, ...] = (
         "precision_is_native", _W, "the weights are served in the precision they were released in"
     ),
     _enum("kv_cache_precision", _W, "KV cache precision", KV_PRECISIONS),
+    _enum(
+        "engine",
+        _W,
+        "serving engine: its efficiency profile per GPU kind (rules/catalog/engines.toml) and "
+        "the layouts it can run (llama.cpp: no expert parallelism)",
+        ENGINES,
+    ),
     _bool("gpu_pinned", _W, "the workload names a GPU that must be used"),
     _enum("pinned_gpu", _W, "the GPU the workload names, or none", values_from="gpus+none"),
     _num("peak_qps", _W, "peak requests per second", "req/s", 0.0, 1e9),

@@ -15,10 +15,18 @@ import attrs
 
 from r1rules._errors import CatalogError, WorkloadError, suggest
 from r1rules._little import DEFAULT_TPOT_MS_FOR_CONCURRENCY, little_qps, request_seconds
-from r1rules._vocabulary import BUILTIN_FACTS, KV_PRECISIONS, OBJECTIVES, PRECISIONS, STAGES
+from r1rules._vocabulary import (
+    BUILTIN_FACTS,
+    ENGINES,
+    KV_PRECISIONS,
+    OBJECTIVES,
+    PRECISIONS,
+    STAGES,
+)
 from r1rules.catalog import Catalog, Model, default_catalog, generic_dense_model
 
 __all__ = [
+    "DEFAULT_ENGINE",
     "DEFAULT_KV_CACHE_PRECISION",
     "DEFAULT_OBJECTIVE",
     "DEFAULT_OUTPUT_TOKENS",
@@ -42,6 +50,8 @@ DEFAULT_OUTPUT_TOKENS = 4096
 DEFAULT_STAGE = "production"
 DEFAULT_OBJECTIVE = "cost"
 DEFAULT_KV_CACHE_PRECISION = "bf16"
+# vLLM: the most deployed open engine and the most measured; it runs every layout (engines.toml)
+DEFAULT_ENGINE = "vllm"
 
 
 def _fail(field: str, problem: str, value: object) -> WorkloadError:
@@ -145,6 +155,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "budget_usd": lambda v: None if v is None else _number("budget_usd", v),
     "objective": lambda v: choice("objective", v, OBJECTIVES),
     "gpu_count": _optional("gpu_count", "fleet_gpu_count", above_low=False),
+    "engine": lambda v: choice("engine", v, ENGINES),
 }
 
 
@@ -209,7 +220,9 @@ class Workload:
     MLPerf's 80 ms for R1 and becomes a target). ``tpot_ms`` is a time-per-output-token
     target beside ``latency_ms``, used by sizing and the rules. ``gpu_count`` (with ``gpu``)
     describes a fleet the user already has: :func:`r1rules.fleet` says what it carries
-    (``evaluate`` sizes a new deployment and refuses it).
+    (``evaluate`` sizes a new deployment and refuses it). ``engine`` is the serving engine
+    (``vllm``, the default; ``sglang``, ``trtllm``, ``llama.cpp``): its efficiency profile
+    and the layouts it can run shape every estimate.
     Model and GPU names are kept as given until :meth:`resolve` looks them up in
     the catalog of the rules that evaluate the workload.
     """
@@ -229,6 +242,7 @@ class Workload:
     concurrent_requests: float | None = None
     tpot_ms: float | None = None
     gpu_count: int | None = None
+    engine: str = DEFAULT_ENGINE
 
     def __init__(
         self,
@@ -248,6 +262,7 @@ class Workload:
         concurrent_requests: float | None = None,
         tpot_ms: float | None = None,
         gpu_count: int | None = None,
+        engine: str = DEFAULT_ENGINE,
         **unknown: object,
     ) -> None:
         # Written out (not attrs' own) so that a positional value or an unknown field name is
@@ -274,6 +289,7 @@ class Workload:
             "concurrent_requests": concurrent_requests,
             "tpot_ms": tpot_ms,
             "gpu_count": gpu_count,
+            "engine": engine,
         }
         problems = [
             f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "

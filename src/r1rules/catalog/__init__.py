@@ -1,4 +1,5 @@
-"""Catalogs: models and GPUs as validated records, their TOML loading, and HF config import."""
+"""Catalogs: models, GPUs and serving engines as validated records, their TOML loading,
+and HF config import."""
 
 from r1rules.catalog._catalog import (
     Catalog,
@@ -9,8 +10,10 @@ from r1rules.catalog._catalog import (
     generic_dense_model,
     load_catalog,
     model_from_hf_config,
+    shipped_engines,
     shipped_rules_dir,
 )
+from r1rules.catalog._engines import FIGURES, Engine, EngineProfile
 from r1rules.catalog._prices import (
     EMPTY_PRICES,
     INCLUDED,
@@ -23,9 +26,12 @@ from r1rules.catalog._prices import (
 
 __all__ = [
     "EMPTY_PRICES",
+    "FIGURES",
     "INCLUDED",
     "Assumptions",
     "Catalog",
+    "Engine",
+    "EngineProfile",
     "Fabric",
     "FrozenMap",
     "Gpu",
@@ -37,5 +43,6 @@ __all__ = [
     "generic_dense_model",
     "load_catalog",
     "model_from_hf_config",
+    "shipped_engines",
     "shipped_rules_dir",
 ]

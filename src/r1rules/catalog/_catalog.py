@@ -17,6 +17,7 @@ import attrs
 
 from r1rules._errors import CatalogError, suggest
 from r1rules._vocabulary import PRECISIONS
+from r1rules.catalog._engines import Engine, engines_of
 from r1rules.catalog._generic import generic_dense_model
 from r1rules.catalog._hf_config import model_from_hf_config
 from r1rules.catalog._load import lookup_key, read_catalog
@@ -30,6 +31,7 @@ __all__ = [
     "PRECISIONS",
     "SEGMENTS",
     "Catalog",
+    "Engine",
     "FrozenMap",
     "Gpu",
     "Model",
@@ -38,6 +40,7 @@ __all__ = [
     "generic_dense_model",
     "load_catalog",
     "model_from_hf_config",
+    "shipped_engines",
     "shipped_rules_dir",
 ]
 
@@ -73,6 +76,13 @@ def _resolve(
     return found
 
 
+@functools.cache
+def shipped_engines() -> FrozenMap[str, Engine]:
+    """The engines of the shipped ``engines.toml``, read once per process."""
+    entries = read_catalog((shipped_rules_dir() / "catalog" / "engines.toml",))
+    return engines_of(entries["engines"], entries["engine_profiles"])
+
+
 @attrs.frozen
 class Catalog:
     """Models and GPUs by canonical id, plus an alias index (lower-cased) for lookups."""
@@ -80,6 +90,8 @@ class Catalog:
     models: Mapping[str, Model] = attrs.field(converter=frozen)
     gpus: Mapping[str, Gpu] = attrs.field(converter=frozen)
     prices: PriceList = EMPTY_PRICES
+    # serving engines by id, each with its profiles; the shipped ones unless given
+    engines: Mapping[str, Engine] = attrs.field(factory=shipped_engines, converter=frozen)
     _model_index: Mapping[str, str] = attrs.field(init=False, repr=False, eq=False)
     _gpu_index: Mapping[str, str] = attrs.field(init=False, repr=False, eq=False)
 
@@ -101,6 +113,17 @@ class Catalog:
     def gpu(self, name: str) -> Gpu:
         """The GPU named by its id or an alias (case and ``_``/space-insensitive)."""
         return self.gpus[_resolve("GPU", name, self._gpu_index, self.gpus)]
+
+    def engine(self, name: str) -> Engine:
+        """The serving engine ``name`` (an id of ``ENGINES``, case-insensitive); CatalogError
+        with a "did you mean" and the known ids otherwise."""
+        found = self.engines.get(name.strip().lower()) if isinstance(name, str) else None
+        if found is None:
+            known = ", ".join(sorted(self.engines)) or "(none)"
+            raise CatalogError(
+                f"unknown engine {name!r}{suggest(str(name), self.engines)}; known engines: {known}"
+            )
+        return found
 
     def model_ids(self) -> tuple[str, ...]:
         """Canonical model ids, sorted."""
@@ -125,14 +148,19 @@ def load_catalog(*paths: str | os.PathLike[str], include_default: bool = True) -
     ``replace = true``. Raises ``CatalogError`` listing every problem of the load at once.
     """
     shipped = shipped_rules_dir() / "catalog"
-    names = ("models.toml", "gpus.toml", "prices.toml")
-    files = tuple(shipped / name for name in names) if include_default else ()
+    files = tuple(shipped / name for name in _SHIPPED) if include_default else ()
     entries = read_catalog((*files, *(Path(p) for p in paths)))
+    engines = entries["engines"]
     return Catalog(
         models={e.id: Model(id=e.id, **e.fields) for e in entries["models"]},
         gpus={e.id: Gpu(id=e.id, **e.fields) for e in entries["gpus"]},
         prices=price_list({top: {e.id: e.fields for e in entries[top]} for top in PRICE_TABLES}),
+        # a catalog of its own without engines serves with the shipped engines
+        engines=engines_of(engines, entries["engine_profiles"]) if engines else shipped_engines(),
     )
+
+
+_SHIPPED = ("models.toml", "gpus.toml", "prices.toml", "engines.toml")
 
 
 @functools.cache

@@ -16,6 +16,7 @@ import attrs
 
 from r1rules._errors import CatalogError, Problem, ProblemKind, suggest
 from r1rules._files import UnreadableFile, read_text, toml_of
+from r1rules.catalog._engines import ENGINE_TABLES, engine_table_problems
 from r1rules.catalog._prices import PRICE_TABLES, record_problems
 from r1rules.catalog._schema import (
     GPU_SCHEMA,
@@ -65,6 +66,10 @@ TABLES: Mapping[str, EntryKind | None] = {
     **{
         top: EntryKind(kind, noun, schema, record_problems(top))
         for top, (kind, noun, schema) in PRICE_TABLES.items()
+    },
+    **{
+        top: EntryKind(kind, noun, schema, cross)
+        for top, (kind, noun, schema, cross) in ENGINE_TABLES.items()
     },
     "meta": None,
 }
@@ -248,7 +253,8 @@ def summary(problems: Sequence[str], what: str) -> str:
 
 def read_catalog(paths: Sequence[Path]) -> Mapping[str, tuple[Entry, ...]]:
     """Read catalog files and folders in order; return the entries of each table of
-    ``TABLES`` that holds entries (``"models"``, ``"gpus"``), merged.
+    ``TABLES`` that holds entries (``"models"``, ``"gpus"``, ...), merged; the engine
+    tables are then checked against one another and the GPUs.
 
     Raises ``CatalogError`` whose ``problems`` are every problem found in every file, as
     records (its message lists them one per line).
@@ -260,6 +266,7 @@ def read_catalog(paths: Sequence[Path]) -> Mapping[str, tuple[Entry, ...]]:
         for top, entry_kind in TABLES.items()
         if entry_kind is not None
     }
+    problems += engine_table_problems(merged["engines"], merged["engine_profiles"], merged["gpus"])
     if problems:
         raise CatalogError(problems=problems)
     return merged

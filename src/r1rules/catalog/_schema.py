@@ -51,7 +51,7 @@ Problem = tuple[str, str]  # (field or key path, what is wrong)
 class Spec:
     """How one field is checked: its type, whether required, its range or choices."""
 
-    type: str  # "str" | "int" | "number" | "bool" | "strings" | "tflops"
+    type: str  # "str" | "int" | "number" | "bool" | "strings" | "tflops" | "sources"
     required: bool = True
     minimum: str = "positive"  # "positive" | "non_negative"
     choices: tuple[str, ...] = ()
@@ -214,6 +214,15 @@ def check_value(key: str, value: object, spec: Spec) -> tuple[Any, list[Problem]
             if not isinstance(v, str) or not v.strip()
         ]
         return tuple(value), bad
+    if spec.type == "sources":
+        if not isinstance(value, dict):
+            return None, [(key, f"expected a table of strings, got {show_value(value)}")]
+        bad = [
+            (f"{key}.{k}", f"expected a non-empty string, got {show_value(v)}")
+            for k, v in value.items()
+            if not isinstance(v, str) or not v.strip()
+        ]
+        return dict(value), bad
     return _check_tflops(key, value)
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 import functools
 import math
 
-from r1rules.catalog import Gpu, Model
-from r1rules.physics._efficiency import efficiency
+from r1rules.catalog import Engine, Gpu, Model
+from r1rules.physics._efficiency import Efficiency, efficiency
 from r1rules.physics._layout import Layout, experts_per_rank_share
 from r1rules.physics._memory import kv_head_fraction, weight_profile
 from r1rules.physics._roofline import (
@@ -100,6 +100,7 @@ def _pass_ms(
     gpu: Gpu,
     layout: Layout,
     c: Consts,
+    eff: Efficiency,
     *,
     requests: int,
     per_request: float,
@@ -115,7 +116,6 @@ def _pass_ms(
     (query, key) pairs; ``floor_only``: weights bound the time from below but the KV read
     does not apply (prefill).
     """
-    eff = efficiency(gpu)
     w = weight_profile(model, precision)
     ranks, atp, tp = layout.ranks, layout.attention_tp, layout.tensor_parallel
     groups = layout.attention_groups
@@ -163,11 +163,14 @@ def layout_decode_ms(
     batch: int,
     context: float,
     mtp_acceptance: float = 0.0,
+    engine: Engine | None = None,
 ) -> float:
-    """Time per output token of a request in a replica decoding ``batch`` requests."""
+    """Time per output token of a request in a replica decoding ``batch`` requests, on
+    ``engine`` (default: the default engine)."""
     c = consts(model, precision, kv_precision, layout.attention_tp)
+    eff = efficiency(gpu, engine)
     if layout.plain and not mtp_acceptance:
-        return decode_core_ms(c, gpu, precision, layout.pipeline_parallel, batch, context)
+        return decode_core_ms(c, gpu, eff, precision, layout.pipeline_parallel, batch, context)
     pp = layout.pipeline_parallel
     micro = math.ceil(batch / min(pp, batch))
     tokens = 2.0 if mtp_acceptance else 1.0
@@ -177,6 +180,7 @@ def layout_decode_ms(
         gpu,
         layout,
         c,
+        eff,
         requests=micro,
         per_request=tokens,
         kv_tokens=context,
@@ -192,18 +196,26 @@ def layout_decode_ms(
 
 
 def layout_prefill_ms(
-    model: Model, precision: str, gpu: Gpu, layout: Layout, prompt: int, batch: int = 1
+    model: Model,
+    precision: str,
+    gpu: Gpu,
+    layout: Layout,
+    prompt: int,
+    batch: int = 1,
+    engine: Engine | None = None,
 ) -> float:
     """Prefill of ``batch`` prompts on one replica (stages one after another)."""
     c = consts(model, precision, "bf16", layout.attention_tp)
+    eff = efficiency(gpu, engine)
     if layout.plain:
-        return prefill_core_ms(c, gpu, precision, layout.pipeline_parallel, prompt, batch)
+        return prefill_core_ms(c, gpu, eff, precision, layout.pipeline_parallel, prompt, batch)
     return _pass_ms(
         model,
         precision,
         gpu,
         layout,
         c,
+        eff,
         requests=batch,
         per_request=float(prompt),
         kv_tokens=0.0,
@@ -214,11 +226,18 @@ def layout_prefill_ms(
     )
 
 
-def prefill_cost_ms(model: Model, precision: str, gpu: Gpu, layout: Layout, prompt: int) -> float:
+def prefill_cost_ms(
+    model: Model,
+    precision: str,
+    gpu: Gpu,
+    layout: Layout,
+    prompt: int,
+    engine: Engine | None = None,
+) -> float:
     """Replica time one request's prefill costs when prompts keep every attention group busy:
     a plain layout prefills one prompt at a time; with data-parallel attention each group
     takes its own."""
     groups = layout.attention_groups
     if groups == 1:
-        return layout_prefill_ms(model, precision, gpu, layout, prompt, 1)
-    return layout_prefill_ms(model, precision, gpu, layout, prompt, groups) / groups
+        return layout_prefill_ms(model, precision, gpu, layout, prompt, 1, engine)
+    return layout_prefill_ms(model, precision, gpu, layout, prompt, groups, engine) / groups

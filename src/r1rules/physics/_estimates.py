@@ -12,14 +12,17 @@ from bisect import bisect_left
 import attrs
 
 from r1rules._errors import CatalogError, WorkloadError
-from r1rules._vocabulary import KV_PRECISIONS, PRECISIONS
+from r1rules._vocabulary import ENGINES, KV_PRECISIONS, PRECISIONS
 from r1rules._workload import (
+    DEFAULT_ENGINE,
     DEFAULT_KV_CACHE_PRECISION,
     DEFAULT_OUTPUT_TOKENS,
     DEFAULT_PROMPT_TOKENS,
     choice,
 )
-from r1rules.catalog import Catalog, Gpu, Model, default_catalog
+from r1rules.catalog import Catalog, Engine, Gpu, Model, default_catalog
+from r1rules.physics._degrees import check_degrees
+from r1rules.physics._efficiency import engine_or_default
 from r1rules.physics._ep import layout_decode_ms, layout_prefill_ms
 from r1rules.physics._layout import Layout, kv_gb_per_token_rank
 from r1rules.physics._memory import (
@@ -88,6 +91,7 @@ def _candidates(
     pp: int | None,
     ep: int | None,
     dpa: bool | None,
+    engine: Engine,
 ) -> list[Layout]:
     """The layouts the caller's stated degrees allow within ``gpu_count`` GPUs."""
     if tp is not None:
@@ -102,13 +106,13 @@ def _candidates(
     nodes = math.ceil(gpu_count / gpu.max_per_node)
     found = [
         lay
-        for lay in candidate_layouts(model, gpu, max(nodes, 1))
+        for lay in candidate_layouts(model, gpu, max(nodes, 1), engine)
         if lay.gpus <= gpu_count
         and (pp is None or lay.pipeline_parallel == pp)
         and (dpa is None or lay.data_parallel_attention == dpa)
     ]
     if pp is not None and not found:
-        tps = [lay.tensor_parallel for lay in candidate_layouts(model, gpu, 1) if lay.plain]
+        tps = [lay.tensor_parallel for lay in candidate_layouts(model, gpu, 1, engine) if lay.plain]
         found = [Layout(tps[-1], pp)]
     return found
 
@@ -123,51 +127,6 @@ def _score(p: Placement, gpu_count: int, concurrency: int) -> tuple[bool, float,
     step = p.step_ms[min(index, len(p.step_ms) - 1)] if p.step_ms else math.inf
     rate = min(concurrency, replicas * batch) / step if p.holds_model else 0.0
     return (p.holds_model and replicas * p.max_batch >= concurrency, rate, -p.gpus)
-
-
-def _check_degrees(
-    model: Model,
-    gpu_count: int,
-    tensor_parallel: int | None,
-    pipeline_parallel: int | None,
-    expert_parallel: int | None,
-    data_parallel_attention: bool | None,
-    mtp_acceptance: float,
-) -> None:
-    if tensor_parallel is not None:
-        positive(tensor_parallel=tensor_parallel)
-        if tensor_parallel > gpu_count or (
-            model.num_attention_heads % tensor_parallel and not data_parallel_attention
-        ):
-            raise WorkloadError(
-                f"tensor_parallel: {tensor_parallel} must divide num_attention_heads "
-                f"({model.num_attention_heads}) and be <= gpu_count ({gpu_count})"
-            )
-    if pipeline_parallel is not None:
-        positive(pipeline_parallel=pipeline_parallel)
-        if (tensor_parallel or 1) * pipeline_parallel > gpu_count:
-            raise WorkloadError(
-                f"pipeline_parallel: tensor_parallel x pipeline_parallel ({pipeline_parallel}) "
-                f"must be <= gpu_count ({gpu_count})"
-            )
-    if expert_parallel is not None:
-        positive(expert_parallel=expert_parallel)
-        if expert_parallel * (pipeline_parallel or 1) > gpu_count:
-            raise WorkloadError(
-                f"expert_parallel: {expert_parallel} GPUs per stage exceed gpu_count ({gpu_count})"
-            )
-    if data_parallel_attention is not None and not isinstance(data_parallel_attention, bool):
-        raise WorkloadError(
-            f"data_parallel_attention: expected True or False; got {data_parallel_attention!r}"
-        )
-    if (
-        isinstance(mtp_acceptance, bool)
-        or not isinstance(mtp_acceptance, int | float)
-        or not 0.0 <= mtp_acceptance < 1.0
-    ):
-        raise WorkloadError(
-            f"mtp_acceptance: a fraction in [0, 1) of draft tokens kept; got {mtp_acceptance!r}"
-        )
 
 
 def estimate_deployment(
@@ -185,6 +144,7 @@ def estimate_deployment(
     expert_parallel: int | None = None,
     data_parallel_attention: bool | None = None,
     mtp_acceptance: float = 0.0,
+    engine: Engine | None = None,
 ) -> Estimates:
     """Estimate memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
@@ -195,8 +155,10 @@ def estimate_deployment(
     highest throughput, then the fewest GPUs per replica. replicas = gpu_count // GPUs per
     replica; the rest are ``idle_gpus``; the concurrency splits evenly over replicas.
     ``mtp_acceptance`` > 0 turns on MTP speculative decoding with that acceptance rate.
-    Raises WorkloadError naming the argument for counts < 1, an unknown precision, or
-    degrees that the model or ``gpu_count`` does not allow. A deployment that cannot hold
+    ``engine`` (default: the default engine) gives the efficiencies and the layouts searched.
+    Raises WorkloadError naming the argument for counts < 1, an unknown precision, an
+    engine that does not run on ``gpu``, or degrees that the model, ``gpu_count`` or the
+    engine does not allow. A deployment that cannot hold
     the model returns ``fits=False``.
     """
     positive(
@@ -207,27 +169,30 @@ def estimate_deployment(
     )
     check_precision(precision)
     check_precision(kv_precision, "kv_precision")
+    engine = engine_or_default(engine)
+    refusal = engine.refusal(gpu)
+    if refusal:
+        raise WorkloadError(f"engine: {refusal}")
     degrees = (tensor_parallel, pipeline_parallel, expert_parallel, data_parallel_attention)
-    _check_degrees(model, gpu_count, *degrees, mtp_acceptance)
-    layouts = _candidates(model, gpu, gpu_count, *degrees)
+    check_degrees(model, gpu_count, *degrees, mtp_acceptance, engine)
+    layouts = _candidates(model, gpu, gpu_count, *degrees, engine)
     mtp = float(mtp_acceptance)
     options = [
-        place(model, precision, kv_precision, gpu, lay, prompt_tokens, output_tokens, mtp)
+        place(model, precision, kv_precision, gpu, lay, prompt_tokens, output_tokens, mtp, engine)
         for lay in layouts
     ]
     holding = [p for p in options if p.holds_model]
     lengths = (prompt_tokens, output_tokens)
+    fixed = (model, precision, kv_precision, gpu)
     if not holding:
         p = max(options, key=lambda q: q.gpus)
-        return _estimates(model, precision, kv_precision, gpu, p, gpu_count, concurrency, lengths)
+        return _estimates(*fixed, p, gpu_count, concurrency, lengths, engine)
     # Rank by the figures reported, not an approximation of them: a deployment given more
     # GPUs can always run the layout it had, so its reported throughput never drops.
     scored = [
         (_score(p, gpu_count, concurrency)[0], e.throughput_tokens_per_s, -p.gpus, i, e)
         for i, p in enumerate(holding)
-        for e in [
-            _estimates(model, precision, kv_precision, gpu, p, gpu_count, concurrency, lengths)
-        ]
+        for e in [_estimates(*fixed, p, gpu_count, concurrency, lengths, engine)]
     ]
     return max(scored, key=lambda t: t[:4])[4]
 
@@ -241,6 +206,7 @@ def _estimates(
     gpu_count: int,
     concurrency: int,
     lengths: tuple[int, int],
+    engine: Engine,
 ) -> Estimates:
     """The figures of placement ``p`` at ``concurrency`` users over ``gpu_count`` GPUs."""
     layout = p.layout
@@ -262,11 +228,11 @@ def _estimates(
         memory = p.memory_per_gpu_gb(batch) + overhead
         context = prompt_tokens + output_tokens // 2
         tpot = layout_decode_ms(
-            model, precision, kv_precision, gpu, layout, batch, context, p.mtp_acceptance
+            model, precision, kv_precision, gpu, layout, batch, context, p.mtp_acceptance, engine
         )
         ttft = p.prefill_ms + tpot * (1.0 + p.mtp_acceptance)  # prefill + one decode step
         # each request costs its prefill plus its share of the decode steps
-        prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens, batch)
+        prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens, batch, engine)
         cycle_ms = output_tokens * tpot + prefill
         running = min(concurrency, replicas * batch)
         throughput = running * output_tokens * 1e3 / cycle_ms
@@ -324,11 +290,13 @@ def estimate_in(
     expert_parallel: int | None = None,
     data_parallel_attention: bool | None = None,
     mtp_acceptance: float = 0.0,
+    engine: str | Engine | None = None,
 ) -> Estimates:
     """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
     ``model`` and ``gpu`` are ids or aliases in ``catalog`` (default: the shipped one), or
-    records; ``precision`` defaults to the model's native one. ``r1rules.estimate`` is this
+    records; ``precision`` defaults to the model's native one; ``engine`` is an engine id
+    of ``catalog`` (default ``vllm``) or an Engine record. ``r1rules.estimate`` is this
     with the catalog of a rule set. Bad arguments raise WorkloadError naming the argument;
     a deployment that cannot hold the model returns ``fits=False``.
     """
@@ -353,7 +321,17 @@ def estimate_in(
         expert_parallel=_maybe("expert_parallel", expert_parallel),
         data_parallel_attention=data_parallel_attention,
         mtp_acceptance=mtp_acceptance,
+        engine=engine if isinstance(engine, Engine) else _engine(engine, catalog),
     )
+
+
+def _engine(value: object, catalog: Catalog) -> Engine:
+    """The catalog's engine ``value`` names (None: the default); WorkloadError otherwise."""
+    name = choice("engine", DEFAULT_ENGINE if value is None else value, ENGINES)
+    try:
+        return catalog.engine(name)
+    except CatalogError as exc:
+        raise WorkloadError(f"engine: {exc}") from None
 
 
 def _maybe(name: str, value: object) -> int | None:

@@ -8,7 +8,9 @@ data-parallel attention (EP over 2, 4, ... GPUs of a node, then over whole nodes
 a node, expert parallelism under tensor-parallel attention. Per layout: weights and KV per
 GPU (``_layout``), the largest batch that fits (0: the model does not), prefill and decode
 step times (``_ep``, which hands plain layouts to ``_roofline``), and the request rate one
-replica sustains at each batch. Cached per (model, precision, GPU, lengths, layouts).
+replica sustains at each batch. The serving engine gives the efficiencies and the layouts
+it can run (llama.cpp: no expert parallelism, no data-parallel attention). Cached per
+(model, precision, GPU, lengths, layouts, engine).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from collections.abc import Iterable
 
 import attrs
 
-from r1rules.catalog import Gpu, Model
+from r1rules.catalog import Engine, Gpu, Model
+from r1rules.physics._efficiency import engine_or_default
 from r1rules.physics._ep import layout_decode_ms, layout_prefill_ms, prefill_cost_ms
 from r1rules.physics._layout import (
     Layout,
@@ -103,19 +106,26 @@ def _tp_options(model: Model, gpu: Gpu) -> tuple[int, ...]:
     return tuple(options)
 
 
-def candidate_layouts(model: Model, gpu: Gpu, max_nodes: int) -> tuple[Layout, ...]:
-    """Every layout one replica of ``model`` may take within ``max_nodes`` nodes."""
+def candidate_layouts(
+    model: Model, gpu: Gpu, max_nodes: int, engine: Engine | None = None
+) -> tuple[Layout, ...]:
+    """Every layout one replica of ``model`` may take within ``max_nodes`` nodes on
+    ``engine`` (default: the default engine): expert-parallel layouts only when the engine
+    runs expert parallelism, and those with data-parallel attention only when it runs that."""
     tps = _tp_options(model, gpu)
     out = [Layout(tp) for tp in tps]
     out += [Layout(tps[-1], pp) for pp in range(2, min(max_nodes, model.num_layers) + 1)]
-    if model.kind == "moe" and model.n_routed_experts > 1:
+    engine = engine_or_default(engine)
+    dp_attention = engine.data_parallel_attention
+    if model.kind == "moe" and model.n_routed_experts > 1 and engine.expert_parallel:
         node = gpu.max_per_node
         within = [r for r in (2, 4, 8, 16, 32, 64) if r <= node]
         across = [node * n for n in range(2, max_nodes + 1)]
         for ranks in within + across:
             if ranks > model.n_routed_experts:
                 break
-            out.append(Layout(1, 1, ranks, True))
+            if dp_attention:
+                out.append(Layout(1, 1, ranks, True))
             if ranks <= node and model.num_attention_heads % ranks == 0:
                 out.append(Layout(ranks, 1, ranks, False))
     return tuple(out)
@@ -131,8 +141,10 @@ def place(
     prompt_tokens: int,
     output_tokens: int,
     mtp_acceptance: float = 0.0,
+    engine: Engine | None = None,
 ) -> Placement:
-    """The :class:`Placement` of one layout (checked: WorkloadError names a bad degree)."""
+    """The :class:`Placement` of one layout on ``engine`` (default: the default engine),
+    checked: WorkloadError names a bad degree."""
     check_layout(model, layout)
     sequence = prompt_tokens + output_tokens
     mean_context = prompt_tokens + output_tokens // 2
@@ -143,13 +155,13 @@ def place(
     per_group_kv = kv_gb_per_token_rank(model, kv_precision, layout) * sequence
     per_group = max(0, math.floor(space / per_group_kv)) if space > 0 else 0
     max_batch = per_group * groups
-    prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens)
-    cost = prefill_cost_ms(model, precision, gpu, layout, prompt_tokens)
+    prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens, 1, engine)
+    cost = prefill_cost_ms(model, precision, gpu, layout, prompt_tokens, engine)
     steps_of = [b * groups for b in BATCH_STEPS]
     batches = tuple(b for b in steps_of if b < max_batch) + ((max_batch,) if max_batch else ())
     steps = tuple(
         layout_decode_ms(
-            model, precision, kv_precision, gpu, layout, b, mean_context, mtp_acceptance
+            model, precision, kv_precision, gpu, layout, b, mean_context, mtp_acceptance, engine
         )
         for b in batches
     )
@@ -186,17 +198,20 @@ def placements(
     output_tokens: int,
     max_nodes: int,
     mtp_acceptance: float = 0.0,
+    engine: Engine | None = None,
 ) -> tuple[Placement, ...]:
-    """Every placement of one replica within ``max_nodes`` nodes, plain layouts first."""
+    """Every placement of one replica within ``max_nodes`` nodes on ``engine``, plain
+    layouts first."""
     return _all(
         model,
         precision,
         kv_precision,
         gpu,
-        candidate_layouts(model, gpu, max_nodes),
+        candidate_layouts(model, gpu, max_nodes, engine),
         prompt_tokens,
         output_tokens,
         mtp_acceptance,
+        engine,
     )
 
 
@@ -209,10 +224,19 @@ def _all(
     prompt_tokens: int,
     output_tokens: int,
     mtp_acceptance: float,
+    engine: Engine | None,
 ) -> tuple[Placement, ...]:
     return tuple(
         place(
-            model, precision, kv_precision, gpu, lay, prompt_tokens, output_tokens, mtp_acceptance
+            model,
+            precision,
+            kv_precision,
+            gpu,
+            lay,
+            prompt_tokens,
+            output_tokens,
+            mtp_acceptance,
+            engine,
         )
         for lay in layouts
     )

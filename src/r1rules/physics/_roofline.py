@@ -5,7 +5,8 @@ GPU, plus the tensor-parallel all-reduces (two per layer), plus the per-pass ove
 work, and every layer's kernels' launch latency), plus the hops between pipeline stages.
 Matmuls run at the weights' tensor rate (:func:`compute_tflops`), dense layers and routed
 experts at their own efficiency; attention runs in BF16 whatever the weights. The
-efficiencies are per vendor (``_efficiency``). Times are in milliseconds, sizes in GB (10^9
+efficiencies are the serving engine's profile for the GPU's vendor and segment
+(``_efficiency``, ``rules/catalog/engines.toml``). Times are in milliseconds, sizes in GB (10^9
 bytes), rates as in the GPU record (GB/s, dense TFLOPS). Everything model-dependent is cached
 per (model, precision, kv_precision, tp); the GPU enters only as a few floats.
 """
@@ -18,8 +19,8 @@ import math
 import attrs
 
 from r1rules._errors import WorkloadError
-from r1rules.catalog import Gpu, Model
-from r1rules.physics._efficiency import Efficiency, efficiency, step_ms
+from r1rules.catalog import Engine, Gpu, Model
+from r1rules.physics._efficiency import Efficiency, efficiency
 from r1rules.physics._memory import (
     GB,
     check_precision,
@@ -36,6 +37,7 @@ __all__ = [
     "HOP_LATENCY_US",
     "INTERNODE_GBPS",
     "KERNELS_PER_LAYER",
+    "MAX_COUNT",
     "PCIE_GBPS",
     "compute_tflops",
     "decode_step_ms",
@@ -178,7 +180,7 @@ def _compute_ms(
 
 def _overhead_ms(c: Consts, eff: Efficiency) -> float:
     """Host work of one forward pass plus every kernel's launch latency."""
-    return step_ms() + c.kernels * eff.kernel_us / 1e3
+    return eff.step_ms + c.kernels * eff.kernel_us / 1e3
 
 
 def _experts_bytes(c: Consts, tokens: float) -> float:
@@ -217,12 +219,11 @@ def _pp_hops_ms(gpu: Gpu, tp: int, pp: int, tokens: float, hidden: int) -> float
 
 
 def decode_core_ms(
-    c: Consts, gpu: Gpu, precision: str, pp: int, batch: int, context: float
+    c: Consts, gpu: Gpu, eff: Efficiency, precision: str, pp: int, batch: int, context: float
 ) -> float:
     """Per-token latency of a sequence in a batch of ``batch`` with ``context`` cached each."""
     # vLLM keeps pp micro-batches in flight: each stage serves every micro-batch once per round,
     # and a sequence's next token needs the whole round, i.e. pp stage steps plus the hops.
-    eff = efficiency(gpu)
     micro = math.ceil(batch / min(pp, batch))
     nbytes = c.static_bytes + _experts_bytes(c, micro) + micro * context * c.kv_bytes_per_token
     mem_ms = nbytes / (gpu.memory_bandwidth_gbps * eff.bandwidth * 1e6)
@@ -260,6 +261,8 @@ def decode_step_ms(
     pipeline_parallel: int,
     batch: int,
     context_tokens: int,
+    *,
+    engine: Engine | None = None,
 ) -> float:
     """Time of one decode step (one new token for each of ``batch`` sequences), in ms.
 
@@ -270,7 +273,8 @@ def decode_step_ms(
     BF16, each at its efficiency for the GPU's vendor), plus 2 all-reduces per layer, plus the
     per-pass overhead (host work and every kernel's launch). With ``pipeline_parallel`` > 1 the
     batch runs as pp micro-batches and one token passes every stage in turn, so the result is
-    the per-token latency of a sequence, hops included.
+    the per-token latency of a sequence, hops included. ``engine``: the serving engine
+    whose profile gives the efficiencies (default: the default engine).
     """
     positive(
         tensor_parallel=tensor_parallel,
@@ -279,12 +283,14 @@ def decode_step_ms(
         context_tokens=context_tokens,
     )
     c = consts(model, precision, check_precision(kv_precision, "kv_precision"), tensor_parallel)
-    return decode_core_ms(c, gpu, precision, pipeline_parallel, batch, float(context_tokens))
+    eff = efficiency(gpu, engine)
+    return decode_core_ms(c, gpu, eff, precision, pipeline_parallel, batch, float(context_tokens))
 
 
-def prefill_core_ms(c: Consts, gpu: Gpu, precision: str, pp: int, prompt: int, batch: int) -> float:
+def prefill_core_ms(
+    c: Consts, gpu: Gpu, eff: Efficiency, precision: str, pp: int, prompt: int, batch: int
+) -> float:
     """Prefill of ``batch`` prompts; stages run one after another, so pp adds only hops."""
-    eff = efficiency(gpu)
     tokens = float(prompt * batch)
     pairs = prompt * (prompt + 1) / 2.0  # causal attention
     compute_ms = _compute_ms(
@@ -306,6 +312,8 @@ def prefill_ms(
     pipeline_parallel: int,
     prompt_tokens: int,
     batch: int = 1,
+    *,
+    engine: Engine | None = None,
 ) -> float:
     """Time to prefill ``batch`` prompts of ``prompt_tokens`` each on one replica, in ms.
 
@@ -322,7 +330,8 @@ def prefill_ms(
         batch=batch,
     )
     c = consts(model, check_precision(precision), "bf16", tensor_parallel)
-    return prefill_core_ms(c, gpu, precision, pipeline_parallel, prompt_tokens, batch)
+    eff = efficiency(gpu, engine)
+    return prefill_core_ms(c, gpu, eff, precision, pipeline_parallel, prompt_tokens, batch)
 
 
 # Public names of the helpers ``_ep`` shares (same functions).

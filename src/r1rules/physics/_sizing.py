@@ -17,10 +17,11 @@ from collections.abc import Sequence
 import attrs
 
 from r1rules._errors import EvaluationError
-from r1rules.catalog import Gpu, Model
+from r1rules.catalog import Engine, Gpu, Model
+from r1rules.physics._efficiency import engine_or_default
 from r1rules.physics._memory import usable_gb_per_gpu, weights_gb_per_gpu
 from r1rules.physics._placement import Placement, placements
-from r1rules.physics._roofline import native_support
+from r1rules.physics._roofline import MAX_COUNT, native_support
 
 __all__ = ["Placement", "Sizing", "placements", "size"]
 
@@ -70,6 +71,7 @@ def size(
     mtp_acceptance: float = 0.0,
     tpot_ms: float | None = None,
     in_flight: float | None = None,
+    engine: Engine | None = None,
 ) -> Sizing:
     """Size a deployment of ``gpu`` for the load.
 
@@ -87,7 +89,13 @@ def size(
     whose single-request step already misses it cannot meet the target; it is then sized
     uncapped and ``meets_tpot`` is false. ``in_flight`` (a load given as concurrent
     requests) makes the replicas hold that many requests at once, each within that cap.
+    ``engine`` (default: the default engine) gives the efficiencies and the layouts searched;
+    EvaluationError when it does not run on ``gpu`` (TensorRT-LLM on an AMD GPU): that GPU
+    is then no option.
     """
+    refusal = engine_or_default(engine).refusal(gpu)
+    if refusal:
+        raise EvaluationError(refusal)
     reach = max(max_nodes, _nodes_to_hold(model, precision, gpu))
     options = placements(
         model,
@@ -98,6 +106,7 @@ def size(
         output_tokens,
         min(reach, MAX_NODES_PER_REPLICA),
         mtp_acceptance,
+        engine,
     )
     holding = [p for p in options if p.holds_model]
     if not holding:
@@ -158,6 +167,11 @@ def size(
         ),
     )
     sized = max(count, math.ceil(formula / p.gpus) * p.gpus)
+    if sized > MAX_COUNT:  # beyond what any figure downstream (or any deployment) can be
+        raise EvaluationError(
+            f"{model.id} at {peak_qps:g} requests/s needs {sized:.3g} {gpu.id} GPUs, beyond "
+            f"2**53: no deployment is that large; lower the load or the model size"
+        )
     concurrency = max(peak_qps * duration_s, in_flight or 0.0)
     for_memory = min(q.gpus * max(1, math.ceil(concurrency / q.max_batch)) for q in holding)
     one_gpu = options[0].gpus == 1 and options[0].holds_model

@@ -39,6 +39,7 @@ from r1rules.physics import Sizing, cost_of
 from r1rules.recommend._derive import (
     cost_facts,
     deploy_facts,
+    engine_for,
     output_tokens_per_s,
     sizing_facts,
     sizing_for,
@@ -88,6 +89,7 @@ class _Brancher:
     ) -> None:
         self.base = base
         self.engine = engine
+        self.serving = engine_for(base.workload, base.rules.catalog)  # the serving engine
         self.post = post
         self.quantized = quantized
         self.article_facts, self.article_sizing = sizing_facts(
@@ -115,7 +117,7 @@ class _Brancher:
             found, sizing = self.article_facts, self.article_sizing
             costs, cost = self.article_cost_facts, self.article_cost
         else:
-            found, sizing = deploy_facts(base.workload, base.model, gpu, base.facts)
+            found, sizing = deploy_facts(base.workload, base.model, gpu, base.facts, self.serving)
             found["candidate_feasible"] = self.article_facts["candidate_feasible"]
             costs, cost = cost_facts(base.rules.catalog.prices, gpu, found, base.facts)
         run.facts.update(found)
@@ -169,7 +171,9 @@ class _Brancher:
             return self.sizings[gpu.id]
         base = self.base
         try:
-            sizing: Sizing | None = sizing_for(base.workload, base.model, gpu, base.facts)
+            sizing: Sizing | None = sizing_for(
+                base.workload, base.model, gpu, base.facts, self.serving
+            )
         except EvaluationError:
             sizing = None
         self.sizings[gpu.id] = sizing

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import SIZING_INPUTS
 from r1rules._workload import Workload
-from r1rules.catalog import Catalog, Gpu, Model, PriceList
+from r1rules.catalog import Catalog, Engine, Gpu, Model, PriceList
 from r1rules.physics import Cost, Sizing, cost_of, kv_cache_bytes_per_token, size, weights_gb
 
 __all__ = [
     "cost_facts",
     "deploy_facts",
+    "engine_for",
     "input_facts",
     "output_tokens_per_s",
     "sizing_facts",
@@ -46,6 +47,7 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
     facts.update(
         precision=workload.precision,
         kv_cache_precision=workload.kv_cache_precision,
+        engine=workload.engine,
         gpu_pinned=workload.gpu is not None,
         pinned_gpu=workload.gpu or "none",
         peak_qps=workload.peak_qps,
@@ -67,7 +69,21 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
     return facts
 
 
-def sizing_for(workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, object]) -> Sizing:
+def engine_for(workload: Workload, catalog: Catalog) -> Engine:
+    """The workload's serving engine in ``catalog`` (the rule set's)."""
+    return catalog.engine(workload.engine)
+
+
+def sizing_for(
+    workload: Workload,
+    model: Model,
+    gpu: Gpu,
+    facts: Mapping[str, object],
+    engine: Engine,
+) -> Sizing:
+    """The sizing of ``gpu`` for the workload on ``engine`` (the workload's engine in the
+    rule set's catalog: :func:`engine_for`); EvaluationError when that engine does not run
+    on ``gpu``."""
     assert workload.precision is not None
     assert workload.peak_qps is not None and workload.latency_ms is not None  # resolved
     return size(
@@ -83,14 +99,20 @@ def sizing_for(workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, o
         output_tokens=workload.output_tokens,
         headroom_fraction=float(facts["headroom_fraction"]),  # type: ignore[arg-type]
         max_nodes=int(facts["max_nodes_per_replica"]),  # type: ignore[call-overload]
+        engine=engine,
     )
 
 
 def deploy_facts(
-    workload: Workload, model: Model, gpu: Gpu, facts: Mapping[str, object]
+    workload: Workload,
+    model: Model,
+    gpu: Gpu,
+    facts: Mapping[str, object],
+    engine: Engine,
 ) -> tuple[dict[str, object], Sizing]:
-    """The sizing facts of a deployment of ``gpu`` (which may not hold the model)."""
-    deploy = sizing_for(workload, model, gpu, facts)
+    """The sizing facts of a deployment of ``gpu`` (which may not hold the model) on
+    ``engine`` (as :func:`sizing_for`)."""
+    deploy = sizing_for(workload, model, gpu, facts, engine)
     placement = deploy.placement
     tp = placement.tensor_parallel
     out: dict[str, object] = {
@@ -156,13 +178,15 @@ def sizing_facts(
             f"no rule set {', '.join(repr(m) for m in missing)} for this "
             "workload, and the sizing physics needs it"
         )
-    out, deploy = deploy_facts(workload, model, catalog.gpu(str(facts["candidate_gpu"])), facts)
+    engine = engine_for(workload, catalog)
+    candidate = catalog.gpu(str(facts["candidate_gpu"]))
+    out, deploy = deploy_facts(workload, model, candidate, facts, engine)
     candidate_feasible = deploy.feasible
     if not candidate_feasible:
         ladder = facts["upgrade_ladder"]
         assert isinstance(ladder, tuple)
         for gpu_id in ladder:
-            out, deploy = deploy_facts(workload, model, catalog.gpu(gpu_id), facts)
+            out, deploy = deploy_facts(workload, model, catalog.gpu(gpu_id), facts, engine)
             if deploy.feasible:
                 break
     out["candidate_feasible"] = candidate_feasible

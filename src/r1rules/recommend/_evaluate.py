@@ -140,6 +140,7 @@ def _assemble(decision: Decision) -> Recommendation:
         pipeline_parallel=pp,
         expert_parallel=ep,
         data_parallel_attention=dp_attention,
+        engine=run.rules.catalog.engine(run.workload.engine),
     )
     return Recommendation(
         edition=str(facts["edition"]),
@@ -183,6 +184,7 @@ def estimate(
     expert_parallel: int | None = None,
     data_parallel_attention: bool | None = None,
     mtp_acceptance: float = 0.0,
+    engine: str | None = None,
 ) -> Estimates:
     """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
@@ -194,6 +196,9 @@ def estimate(
     parallelism with data-parallel attention); state ``tensor_parallel``,
     ``pipeline_parallel``, ``expert_parallel`` or ``data_parallel_attention`` to fix it.
     ``mtp_acceptance`` (0 = off) models MTP speculative decoding at that acceptance rate.
+    ``engine`` is the serving engine (``vllm``, the default; ``sglang``, ``trtllm``,
+    ``llama.cpp``): its profile in the rules' catalog gives the efficiencies, and the search
+    offers only the layouts it runs (llama.cpp: no expert parallelism).
     Bad arguments raise WorkloadError naming the argument; a deployment that cannot hold
     the model returns ``fits=False``; GPUs beyond whole replicas are ``idle_gpus``.
     """
@@ -213,4 +218,5 @@ def estimate(
         expert_parallel=expert_parallel,
         data_parallel_attention=data_parallel_attention,
         mtp_acceptance=mtp_acceptance,
+        engine=engine,
     )

@@ -20,7 +20,7 @@ import attrs
 from r1rules._errors import WorkloadError
 from r1rules._vocabulary import PRECISIONS
 from r1rules._workload import Workload
-from r1rules.catalog import Gpu, Model
+from r1rules.catalog import Engine, Gpu, Model
 from r1rules.physics import Estimates, estimate_deployment
 from r1rules.recommend._evaluate import resolve_rules
 from r1rules.ruleset import RuleSet
@@ -65,6 +65,7 @@ class Fleet:
     gpu: Gpu
     gpu_count: int
     capacities: tuple[FleetCapacity, ...]
+    engine: Engine | None = None  # the workload's, from the rules' catalog
 
     def report(self) -> str:
         return fleet_report(self)
@@ -77,6 +78,7 @@ class Fleet:
             "workload": self.workload.to_dict(),
             "gpu": self.gpu.id,
             "gpu_count": self.gpu_count,
+            "engine": self.workload.engine,
             "capacities": [
                 {
                     "precision": c.precision,
@@ -98,7 +100,9 @@ class Fleet:
 def fleet(workload: Workload, rules: RuleSet | str | os.PathLike[str] | None = None) -> Fleet:
     """What ``workload.gpu_count`` x ``workload.gpu`` carries for the workload's model,
     token lengths and targets, in its precision and the lower ones it could be quantized
-    to. Raises WorkloadError when the workload names no fleet (``gpu_count`` and ``gpu``).
+    to, on the workload's serving engine (its profile in the rules' catalog). Raises
+    WorkloadError when the workload names no fleet (``gpu_count`` and ``gpu``) or when its
+    engine does not run on that GPU.
     """
     if not isinstance(workload, Workload):
         raise WorkloadError(
@@ -112,28 +116,32 @@ def fleet(workload: Workload, rules: RuleSet | str | os.PathLike[str] | None = N
     resolved, model = workload.resolve(catalog)
     assert resolved.gpu is not None and resolved.precision is not None
     gpu = catalog.gpu(resolved.gpu)
+    engine = catalog.engine(resolved.engine)
+    if not engine.runs_on(gpu):
+        raise WorkloadError(f"engine: {engine.refusal(gpu)}")
     count = workload.gpu_count
     native = resolved.precision
     lower = tuple(p for p in QUANTIZE_TO if PRECISIONS.index(p) > PRECISIONS.index(native))
     capacities = tuple(
-        _capacity(resolved, model, gpu, count, precision, quantized=precision != native)
+        _capacity(resolved, model, (gpu, engine), count, precision, quantized=precision != native)
         for precision in (native, *lower)
     )
-    return Fleet(resolved, model, gpu, count, capacities)
+    return Fleet(resolved, model, gpu, count, capacities, engine)
 
 
 def _estimate(
-    workload: Workload, model: Model, gpu: Gpu, count: int, precision: str, c: int
+    workload: Workload, model: Model, on: tuple[Gpu, Engine], count: int, precision: str, c: int
 ) -> Estimates:
     return estimate_deployment(
         model,
         precision,
-        gpu,
+        on[0],
         count,
         c,
         workload.prompt_tokens,
         workload.output_tokens,
         kv_precision=workload.kv_cache_precision,
+        engine=on[1],
     )
 
 
@@ -146,7 +154,13 @@ def _meets(workload: Workload, e: Estimates) -> bool:
 
 
 def _capacity(
-    workload: Workload, model: Model, gpu: Gpu, count: int, precision: str, *, quantized: bool
+    workload: Workload,
+    model: Model,
+    gpu: tuple[Gpu, Engine],
+    count: int,
+    precision: str,
+    *,
+    quantized: bool,
 ) -> FleetCapacity:
     single = _estimate(workload, model, gpu, count, precision, 1)
     if not single.fits:
@@ -179,9 +193,10 @@ def fleet_report(f: Fleet) -> str:
     if w.tpot_ms is not None:
         targets.append(f"time per output token <= {w.tpot_ms:,.0f} ms")
     target_text = " and ".join(targets) or "no latency target (the KV cache is the limit)"
+    engine = f.engine.name if f.engine is not None else w.engine
     lines = [
         f"r1rules fleet: {f.gpu_count:,} x {f.gpu.name} ({f.gpu.id}, {f.gpu.memory_gb:g} GB) "
-        f"serving {f.model.id}",
+        f"serving {f.model.id} on {engine}",
         f"  lengths  {w.prompt_tokens:,} prompt + {w.output_tokens:,} output tokens; "
         f"targets: {target_text}",
     ]

@@ -29,6 +29,7 @@ ANSWER_LINES = 9  # the answer block's most lines, headline included
 # (a Workload keeps values, not whether they were given).
 _DEFAULT_MEANS = {
     "kv_cache_precision": "the KV cache at 16 bits",
+    "engine": "vLLM, the most deployed open serving engine",
     "gpu": "the rules choose the GPU",
     "prompt_tokens": "a typical chat/RAG prompt",
     "output_tokens": "R1 answers carry long reasoning",
@@ -47,6 +48,7 @@ _ORDER = (
     "output_tokens",
     "precision",
     "kv_cache_precision",
+    "engine",
     "gpu",
     "stage",
     "budget_usd",

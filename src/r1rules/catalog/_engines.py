@@ -1,0 +1,343 @@
+"""Serving engines as records: what each engine can run, and its efficiency profile on each
+kind of GPU (vendor and segment), every figure with its source or the cases it was fitted on.
+
+The shipped figures live in ``rules/catalog/engines.toml``; a rule folder's ``catalog/``
+replaces any entry the way it replaces a GPU (``replace = true``). ``[engines.<id>]`` holds
+an engine's capabilities (the layouts it runs, its default KV-cache precision, the vendors it
+runs on); ``[engine_profiles.<id>]`` one profile: the roofline's efficiencies of that engine
+on one vendor's GPUs of one segment. A GPU of a vendor without a profile of its own takes
+the profile of the engine's ``fallback_vendor`` in its segment: the fallback is data, named
+in the entry, never implicit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from r1rules._errors import CatalogError, Problem, ProblemKind, suggest
+from r1rules._vocabulary import ENGINES, KV_PRECISIONS
+from r1rules.catalog._records import FrozenMap, Gpu, frozen
+from r1rules.catalog._schema import SEGMENTS, Spec, check_value
+
+__all__ = [
+    "ENGINE_SCHEMA",
+    "ENGINE_TABLES",
+    "FIGURES",
+    "PROFILE_SCHEMA",
+    "Engine",
+    "EngineProfile",
+    "engine_table_problems",
+    "engines_of",
+]
+
+# The figures of a profile: a time the datasheet has no rate for, then fractions of a
+# datasheet rate (memory bandwidth; the dense tensor rate of the weights' precision; the BF16
+# rate for attention), then the launch-and-drain of one kernel.
+FIGURES = (
+    "step_ms",  # host work per forward pass: scheduling, sampling, launching the graph
+    "bandwidth",  # of memory_bandwidth_gbps, streaming weights and KV cache
+    "dense_gemm",  # attention projections, dense FFN, shared experts, lm_head
+    "expert_gemm",  # routed experts sliced over tensor-parallel ranks (1/tp of every expert)
+    "expert_gemm_ep",  # routed experts whole per rank under expert parallelism (grouped GEMM)
+    "attention",  # attention scores and values, of the BF16 rate (any weight precision)
+    "kernel_us",  # launch-and-drain of each kernel of each layer, once per forward pass
+)
+FRACTIONS = FIGURES[1:6]
+_LIMITS = {"step_ms": 1000.0, "kernel_us": 10_000.0}  # beyond these: not a serving engine
+CAPABILITIES = ("expert_parallel", "data_parallel_attention", "kv_cache_precision")
+
+ENGINE_SCHEMA: Mapping[str, Spec] = {
+    "name": Spec("str"),
+    "expert_parallel": Spec("bool"),
+    "data_parallel_attention": Spec("bool"),
+    "kv_cache_precision": Spec("str", choices=KV_PRECISIONS),
+    "vendors": Spec("strings", required=False, default=()),
+    "fallback_vendor": Spec("str", required=False, default="NVIDIA"),
+    "sources": Spec("sources"),
+}
+PROFILE_SCHEMA: Mapping[str, Spec] = {
+    "engine": Spec("str", choices=ENGINES),
+    "vendor": Spec("str"),
+    "segment": Spec("str", choices=SEGMENTS),
+    **{
+        name: Spec("number", minimum="non_negative" if name in _LIMITS else "positive")
+        for name in FIGURES
+    },
+    "sources": Spec("sources"),
+}
+
+Pairs = list[tuple[str, str]]
+
+
+def _checked(fields: Mapping[str, Any], schema: Mapping[str, Spec]) -> Pairs:
+    """Each field against its spec (as a record holds it: tuples, tables)."""
+    out: Pairs = []
+    for key, spec in schema.items():
+        value = fields.get(key, spec.default)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        out += check_value(key, value, spec)[1]
+    return out
+
+
+def _source_problems(
+    sources: Mapping[str, Any], needed: Iterable[str], known: Sequence[str]
+) -> Pairs:
+    out = [
+        (f"sources.{name}", "missing: every figure names its source or the cases it was fitted on")
+        for name in needed
+        if name not in sources
+    ]
+    out += [
+        (
+            f"sources.{key}",
+            f"not a figure of this entry{suggest(key, known)}; allowed: {', '.join(known)}",
+        )
+        for key in sources
+        if key not in known
+    ]
+    return out
+
+
+def profile_problems(fields: Mapping[str, Any]) -> Pairs:
+    """Every problem of a profile's fields: types, fractions in (0, 1], times within reason,
+    and a source for every figure."""
+    out = _checked(fields, PROFILE_SCHEMA)
+    if out:
+        return out
+    for name in FRACTIONS:
+        if fields[name] > 1.0:
+            out.append(
+                (name, f"a fraction of a datasheet rate: expected at most 1, got {fields[name]!r}")
+            )
+    for name, limit in _LIMITS.items():
+        if fields[name] > limit:
+            out.append((name, f"expected at most {limit:g}, got {fields[name]!r}"))
+    return out + _source_problems(fields["sources"], FIGURES, FIGURES)
+
+
+def engine_problems(fields: Mapping[str, Any]) -> Pairs:
+    """Every problem of an engine's own fields, and a source for every capability."""
+    out = _checked(fields, ENGINE_SCHEMA)
+    if out:
+        return out
+    needed = (*CAPABILITIES, "vendors") if fields["vendors"] else CAPABILITIES
+    return _source_problems(fields["sources"], needed, (*CAPABILITIES, "vendors"))
+
+
+def _raise(what: str, problems: Pairs) -> None:
+    if problems:
+        lines = "; ".join(f"{key}: {text}" for key, text in problems)
+        raise CatalogError(f"{what}: {lines}")
+
+
+@attrs.frozen(cache_hash=True)
+class EngineProfile:
+    """One engine on one vendor's GPUs of one segment: the roofline's efficiencies.
+
+    Fractions of the GPU's datasheet (``bandwidth``, ``dense_gemm``, ``expert_gemm``,
+    ``expert_gemm_ep``, ``attention``) and times (``step_ms`` per forward pass, ``kernel_us``
+    per kernel launch). ``sources`` names, per figure, its source or the training cases of
+    ``benchmarks/measurements.toml`` it was fitted on (a text starting "fitted"). Two
+    profiles with the same figures are equal whatever their sources say.
+    """
+
+    engine: str
+    vendor: str
+    segment: str
+    step_ms: float
+    bandwidth: float
+    dense_gemm: float
+    expert_gemm: float
+    expert_gemm_ep: float
+    attention: float
+    kernel_us: float
+    sources: Mapping[str, str] = attrs.field(
+        factory=FrozenMap, converter=frozen, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        _raise(
+            f"engine profile {self.kind!r} of {self.engine!r}",
+            profile_problems(attrs.asdict(self, recurse=False)),
+        )
+
+    @property
+    def kind(self) -> str:
+        """The GPUs it serves: vendor and segment, e.g. ``"NVIDIA datacenter"``."""
+        return f"{self.vendor} {self.segment}"
+
+
+@attrs.frozen(cache_hash=True)
+class Engine:
+    """A serving engine: the layouts it runs, the vendors it runs on (none listed: any), its
+    default KV-cache precision, and its profiles by GPU kind (``"NVIDIA datacenter"``)."""
+
+    id: str
+    name: str
+    expert_parallel: bool
+    data_parallel_attention: bool
+    kv_cache_precision: str
+    vendors: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    fallback_vendor: str = "NVIDIA"
+    profiles: Mapping[str, EngineProfile] = attrs.field(factory=FrozenMap, converter=frozen)
+    sources: Mapping[str, str] = attrs.field(
+        factory=FrozenMap, converter=frozen, eq=False, repr=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        _raise(f"engine {self.id!r}", engine_problems(attrs.asdict(self, recurse=False)))
+        for kind, profile in self.profiles.items():
+            if profile.engine != self.id or profile.kind != kind:
+                raise CatalogError(
+                    f"engine {self.id!r}: profiles[{kind!r}] is the profile of "
+                    f"{profile.engine!r} on {profile.kind}"
+                )
+
+    def runs_on(self, gpu: Gpu) -> bool:
+        """Whether the engine runs on ``gpu``'s vendor and has a profile for its kind."""
+        return self._find(gpu) is not None
+
+    def profile(self, gpu: Gpu) -> EngineProfile:
+        """The profile of ``gpu``'s vendor and segment, else the fallback vendor's of its
+        segment; CatalogError (:meth:`refusal`) when the engine does not run on it."""
+        found = self._find(gpu)
+        if found is None:
+            raise CatalogError(self.refusal(gpu))
+        return found
+
+    def _find(self, gpu: Gpu) -> EngineProfile | None:
+        if self.vendors and gpu.vendor not in self.vendors:
+            return None
+        profiles = self.profiles
+        found = profiles.get(f"{gpu.vendor} {gpu.segment}")
+        return found or profiles.get(f"{self.fallback_vendor} {gpu.segment}")
+
+    def refusal(self, gpu: Gpu) -> str:
+        """Why the engine cannot serve on ``gpu`` ("" when it can)."""
+        if self._find(gpu) is not None:
+            return ""
+        if self.vendors and gpu.vendor not in self.vendors:
+            return (
+                f"{self.name} runs only on {' and '.join(self.vendors)} GPUs, not on "
+                f"{gpu.id} ({gpu.vendor})"
+            )
+        return f"{self.name} has no profile for {gpu.vendor} {gpu.segment} GPUs ({gpu.id})"
+
+
+class EntryLike(Protocol):
+    """A validated catalog entry (``_load.Entry``): its id, file and record fields."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def fields(self) -> Mapping[str, Any]: ...
+
+
+def engines_of(
+    engines: Iterable[EntryLike], profiles: Iterable[EntryLike]
+) -> FrozenMap[str, Engine]:
+    """Engine records by id, each with its profiles (entries checked by
+    :func:`engine_table_problems`)."""
+    by_engine: dict[str, dict[str, EngineProfile]] = {}
+    for entry in profiles:
+        profile = EngineProfile(**entry.fields)
+        by_engine.setdefault(profile.engine, {})[profile.kind] = profile
+    return FrozenMap(
+        {e.id: Engine(id=e.id, profiles=by_engine.get(e.id, {}), **e.fields) for e in engines}
+    )
+
+
+def engine_table_problems(
+    engines: Sequence[EntryLike], profiles: Sequence[EntryLike], gpus: Sequence[EntryLike]
+) -> list[Problem]:
+    """Problems between the tables: unknown engine ids, an engine of the vocabulary without
+    an entry, a profile of an engine without one or of a vendor it does not run on, two
+    profiles of one GPU kind, and a catalog GPU an engine runs on without a profile."""
+    out: list[Problem] = []
+    unknown, invalid, load = ProblemKind.UNKNOWN_NAME, ProblemKind.INVALID, ProblemKind.LOAD
+    defined = {e.id: e for e in engines}
+    for e in engines:
+        if e.id not in ENGINES:
+            message = f"unknown engine{suggest(e.id, ENGINES)}; allowed: {', '.join(ENGINES)}"
+            out.append(
+                Problem(kind=unknown, file=e.file, entry=f"engine {e.id!r}", message=message)
+            )
+    if engines:
+        out += [
+            Problem(
+                kind=load,
+                entry=f"engine {name!r}",
+                message="no [engines] entry: every engine of the vocabulary needs one",
+            )
+            for name in ENGINES
+            if name not in defined
+        ]
+    kinds: dict[tuple[str, str], EntryLike] = {}
+    for p in profiles:
+        name, vendor, segment = p.fields["engine"], p.fields["vendor"], p.fields["segment"]
+        where = f"engine profile {p.id!r}"
+        engine = defined.get(name)
+        if engine is None:
+            message = f"engine {name!r} has no [engines.{name}] entry"
+            out.append(
+                Problem(kind=unknown, file=p.file, entry=where, key_path="engine", message=message)
+            )
+        elif engine.fields["vendors"] and vendor not in engine.fields["vendors"]:
+            message = (
+                f"{name!r} runs only on {', '.join(engine.fields['vendors'])} GPUs "
+                f"(its vendors); a {vendor} profile would never be used"
+            )
+            out.append(
+                Problem(kind=invalid, file=p.file, entry=where, key_path="vendor", message=message)
+            )
+        earlier = kinds.setdefault((name, f"{vendor} {segment}"), p)
+        if earlier is not p:
+            message = (
+                f"{name!r} on {vendor} {segment} GPUs is already profiled by "
+                f"{earlier.id!r} ({earlier.file}); one profile per GPU kind"
+            )
+            out.append(Problem(kind=load, file=p.file, entry=where, message=message))
+    for e in (e for e in engines if e.id in ENGINES):
+        vendors, fallback = e.fields["vendors"], e.fields["fallback_vendor"]
+        missing: dict[str, list[str]] = {}
+        for g in gpus:
+            vendor, segment = g.fields["vendor"], g.fields["segment"]
+            if vendors and vendor not in vendors:
+                continue
+            if (e.id, f"{vendor} {segment}") not in kinds and (
+                e.id,
+                f"{fallback} {segment}",
+            ) not in kinds:
+                missing.setdefault(f"{vendor} {segment}", []).append(g.id)
+        for kind, ids in missing.items():
+            message = (
+                f"no profile for {kind} GPUs ({', '.join(ids)}) nor for the fallback "
+                f"vendor {fallback} of that segment"
+            )
+            out.append(
+                Problem(
+                    kind=load,
+                    file=e.file,
+                    entry=f"engine {e.id!r}",
+                    key_path="fallback_vendor",
+                    message=message,
+                )
+            )
+    return out
+
+
+# Top-level table -> (entry kind, noun, schema, cross-key check): rows of ``_load.TABLES``.
+ENGINE_TABLES: Mapping[
+    str, tuple[str, str, Mapping[str, Spec], Callable[[Mapping[str, Any]], Pairs]]
+] = {
+    "engines": ("engine", "engine", ENGINE_SCHEMA, engine_problems),
+    "engine_profiles": ("engine_profile", "engine profile", PROFILE_SCHEMA, profile_problems),
+}
