@@ -176,16 +176,7 @@ def draw_load(chart: LoadChart, output: Path, fmt: str) -> None:
     handles += [
         Line2D([], [], color="0.3", linestyle=":", label="misses the targets"),
         Line2D([], [], color="black", linewidth=9, alpha=0.13, label="the answer at each load"),
-        Line2D(
-            [],
-            [],
-            marker="*",
-            markersize=14,
-            color="gold",
-            markeredgecolor="black",
-            linestyle="",
-            label="the workload's answer",
-        ),
+        _star_handle(Line2D, "the workload's answer"),
         Line2D([], [], color="0.2", linestyle="--", label="edition boundary"),
     ]
     figure.legend(
@@ -346,16 +337,7 @@ def draw_pareto(chart: ParetoChart, output: Path, fmt: str) -> None:
         Line2D(
             [], [], color="black", linewidth=1.3, label="Pareto front\n(cheapest for its speed)"
         ),
-        Line2D(
-            [],
-            [],
-            marker="*",
-            markersize=14,
-            color="gold",
-            markeredgecolor="black",
-            linestyle="",
-            label="the answer",
-        ),
+        _star_handle(Line2D, "the answer"),
     ]
     figure.legend(
         handles=gpu_handles + kind_handles,
@@ -386,4 +368,18 @@ def _label(axes: Axes, speed: float, option: Option, *, below: bool) -> None:
         textcoords="offset points",
         fontsize=8,
         color="0.1",
+    )
+
+
+def _star_handle(line2d: Any, label: str) -> Any:
+    """The legend's entry for the answer's gold star (``line2d``: matplotlib's Line2D)."""
+    return line2d(
+        [],
+        [],
+        marker="*",
+        markersize=14,
+        color="gold",
+        markeredgecolor="black",
+        linestyle="",
+        label=label,
     )
