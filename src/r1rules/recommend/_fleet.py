@@ -18,16 +18,15 @@ import os
 import attrs
 
 from r1rules._errors import WorkloadError
-from r1rules._vocabulary import PRECISIONS
+from r1rules._little import request_seconds
 from r1rules._workload import Workload
 from r1rules.catalog import Engine, Gpu, Model
 from r1rules.physics import Estimates, estimate_deployment
+from r1rules.recommend._decide import quantized_precisions
 from r1rules.recommend._evaluate import resolve_rules
 from r1rules.ruleset import RuleSet
 
 __all__ = ["Fleet", "FleetCapacity", "fleet"]
-
-QUANTIZE_TO = ("fp8", "int4")
 
 
 @attrs.frozen
@@ -121,7 +120,7 @@ def fleet(workload: Workload, rules: RuleSet | str | os.PathLike[str] | None = N
         raise WorkloadError(f"engine: {engine.refusal(gpu)}")
     count = workload.gpu_count
     native = resolved.precision
-    lower = tuple(p for p in QUANTIZE_TO if PRECISIONS.index(p) > PRECISIONS.index(native))
+    lower = quantized_precisions(native)
     capacities = tuple(
         _capacity(resolved, model, (gpu, engine), count, precision, quantized=precision != native)
         for precision in (native, *lower)
@@ -178,7 +177,7 @@ def _capacity(
     at = _estimate(workload, model, gpu, count, precision, low) if low else None
     qps = 0.0
     if at is not None:
-        seconds = (at.ttft_ms + max(0, workload.output_tokens - 1) * at.tpot_ms) / 1000.0
+        seconds = request_seconds(at.ttft_ms, at.tpot_ms, workload.output_tokens)
         qps = low / seconds if seconds > 0 else 0.0
     return FleetCapacity(precision, quantized, True, single, most, low, qps, at)
 
