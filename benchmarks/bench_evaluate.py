@@ -13,11 +13,12 @@ the one before it) and the medians over rounds are printed:
 
 1. ``evaluate()`` per call: the single answer (``options=False``) for the workloads'
    objective (cost) and for ``objective=article``, and ``options=True`` (every option
-   sized, priced, judged by the rules and ranked). Warm: the sizing cache holds these
-   workloads, as when a plan evaluates them again. Cold sizing (the single answer and
-   ``options=True``): that cache is emptied before every call, as for a workload never
+   sized, priced, judged by the rules and ranked). Warm: the sizing cache (and the
+   recommend layer's caches of sizings, costs and estimates) holds these workloads, as
+   when a plan evaluates them again. Cold sizing (the single answer and
+   ``options=True``): those caches are emptied before every call, as for a workload never
    seen before, and filled again, untimed, right after, so that the next measurement
-   finds it warm;
+   finds them warm;
 2. raw durable-rules through its documented public API: a ``durable.engine.Host`` subclass
    with no timer threads (``_run`` does nothing) whose actions do nothing, holding the very
    ruleset JSON r1rules compiles, asserting for each workload the same per-stratum facts
@@ -64,6 +65,7 @@ import r1rules
 from r1rules import R1RulesError, Workload, evaluate, evaluate_many
 from r1rules.engine import _adapter as _engine
 from r1rules.physics import _sizing
+from r1rules.recommend._cache import clear as clear_recommend_caches
 
 PRECISIONS = (None, "bf16", "fp8", "int4")
 QPS = (0.5, 2, 8, 10, 25, 60, 100, 150, 400)
@@ -306,10 +308,11 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
 
     def cold(options: bool) -> Callable[[Workload], object]:
         def evaluate_cold(workload: Workload) -> object:
-            # As for a workload never seen before: the per-workload sizing cache is
-            # emptied (the per-model/GPU placement tables, shared by every workload of a
-            # plan, stay).
+            # As for a workload never seen before: the per-workload sizing cache and the
+            # recommend layer's caches of physics (sizings, costs, estimates) are emptied
+            # (the per-model/GPU placement tables, shared by every workload of a plan, stay).
             _sizing.size.cache_clear()
+            clear_recommend_caches()
             return evaluate(workload, options=options)
 
         return evaluate_cold
@@ -373,8 +376,9 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
         "choice needs); objective=article is the 0.1 answer (the article's GPU only)."
     )
     print(
-        "Warm: the sizing cache holds these workloads (as when a plan evaluates them again); "
-        "cold sizing: emptied before every call (as for a workload never seen before)."
+        "Warm: the caches of sizing, cost and estimates hold these workloads (as when a plan "
+        "evaluates them again); cold sizing: emptied before every call (as for a workload "
+        "never seen before)."
     )
     ratio = medians["options=True"] / medians["evaluate()"]
     cold_ratio = medians["options=True cold sizing"] / medians["evaluate() cold sizing"]

@@ -337,15 +337,15 @@ class Workload:
         if isinstance(self.model, Model):
             model = self.model
         elif self.model is not None:
-            try:
-                model = catalog.model(self.model)
+            try:  # a canonical id is found as it is (a record's id is one of its names)
+                model = catalog.models.get(self.model) or catalog.model(self.model)
             except CatalogError as exc:
                 problems.append(f"model: {exc}")
         else:
             assert self.params_b is not None
             model = generic_dense_model(self.params_b)
         gpu = self.gpu
-        if gpu is not None:
+        if gpu is not None and gpu not in catalog.gpus:
             try:
                 gpu = catalog.gpu(gpu).id
             except CatalogError as exc:
@@ -373,7 +373,7 @@ class Workload:
             )
         if all(getattr(self, name) == value for name, value in changes.items()):
             return self, model
-        values = {**attrs.asdict(self, recurse=False), **changes}
+        values = {name: getattr(self, name) for name in FIELD_NAMES} | changes
         canonical = object.__new__(Workload)
         canonical.__attrs_init__(**values)  # the changes are valid: no second check
         return canonical, model

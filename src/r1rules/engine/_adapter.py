@@ -169,15 +169,17 @@ class Session:
 
     def run_stratum(self, stratum: int, facts: Mapping[str, object]) -> tuple[str, ...]:
         """Assert the facts for one stratum; the ids of every rule that fired, in order."""
-        plan = self._rules.strata.get(stratum)
+        rules = self._rules
+        plan = rules.strata.get(stratum)
         if plan is None:
             return ()
         self._asserted += 1
         extra = f'{plan.extra},"sid":"{self._sid}","id":"{self._asserted}"'
         fact = encode_stratum(facts, plan, extra)
-        handle = self._rules._handle
+        handle = rules._handle
+        # Each message is {"<rule id>": {...}}; rule ids never need JSON escapes.
         fired: list[str] = []
-        with self._rules._lock:
+        with rules._lock:
             self._used = True
             try:
                 result = _dre.assert_fact(handle, fact)
@@ -195,13 +197,10 @@ class Session:
             action = _dre.start_action_for_state(handle, state_handle)
             message = action[1] if action else None
             while message:
-                fired.append(message)
+                fired.append(message[2 : message.index('"', 2)])
                 message = _dre.complete_and_start_action(handle, state_handle)
-        # Each message is {"<rule id>": {...}}; rule ids never need JSON escapes. A rule
-        # the engine matched twice (two alternatives of an $or) fired once.
-        names = dict.fromkeys(m[2 : m.index('"', 2)] for m in fired)
-        order = self._rules.rule_ids
-        return tuple(sorted(names, key=order.__getitem__))
+        # A rule the engine matched twice (two alternatives of an $or) fired once.
+        return tuple(sorted(set(fired), key=rules.rule_ids.__getitem__))
 
 
 def compiled(rules: RuleSet) -> CompiledRules:

@@ -17,42 +17,41 @@ A rule set that sets no ``selection`` answers the article's configuration.
 
 Every option is decided by the same rules from the same facts: the run before sizing is
 forked once per option, given that option's sizing and cost facts, and the strata after
-sizing run on the fork (the forks of a run share one engine session, each asserting its
-own fact; each GPU is sized once). Without ``options`` only as many forks run as the
-choice needs (in the objective's order, until one is not excluded); with them, every GPU
-of the catalog is decided in the workload's precision and in each lower one it could be
-quantized to.
+sizing run on the fork (the runs of an evaluation share one engine session, each
+asserting its own facts; each GPU is sized once). Without ``options`` only as many forks
+run as the choice needs (in the objective's order, until one is not excluded); with them,
+every GPU of the catalog is decided in the workload's precision and in each lower one it
+could be quantized to.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from collections.abc import Callable
 
 import attrs
 
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import PRECISIONS
-from r1rules.catalog import Gpu
-from r1rules.engine import CompiledRules, Session
-from r1rules.physics import Sizing, cost_of
+from r1rules.catalog import Catalog, Gpu
+from r1rules.physics import Sizing
+from r1rules.recommend._cache import Identity, cost_by_identity
 from r1rules.recommend._derive import (
     cost_facts,
-    deploy_facts,
     engine_for,
+    facts_of,
     output_tokens_per_s,
     sizing_facts,
-    sizing_for,
+    sizings_for,
 )
 from r1rules.recommend._options import (
     EXCLUDED_FACT,
     Option,
     finish,
     option_from,
-    preview_option,
-    rank_key,
+    preview_key,
 )
-from r1rules.recommend._run import Run, Strata
+from r1rules.recommend._run import Run, Sessions, Strata
 
 __all__ = ["QUANTIZE_TO", "SELECTIONS", "Decision", "decide", "quantized_precisions"]
 
@@ -82,18 +81,16 @@ class _Brancher:
     def __init__(
         self,
         base: Run,
-        engine: CompiledRules,
         post: Strata,
         quantized: bool,
-        sessions: contextlib.ExitStack[bool | None],
+        sessions: Sessions,
     ) -> None:
         self.base = base
-        self.engine = engine
         self.serving = engine_for(base.workload, base.rules.catalog)  # the serving engine
         self.post = post
         self.quantized = quantized
         self.article_facts, self.article_sizing = sizing_facts(
-            base.workload, base.model, base.rules.catalog, base.facts
+            base.workload, base.model, base.rules.catalog, base.facts, self.serving
         )
         self.article_gpu = self.article_sizing.gpu
         prices = base.rules.catalog.prices
@@ -101,13 +98,12 @@ class _Brancher:
             prices, self.article_gpu, self.article_facts, base.facts
         )
         self.done: dict[str, Run] = {}
-        # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable`` and
-        # ``preview`` read it.
+        # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable_gpus``
+        # finds them, ``ordered`` and ``sized`` read them.
         self.sizings: dict[str, Sizing | None] = {}
-        # One engine session for every fork (one fact each: far cheaper than a session
-        # each), opened on first use; ``sessions`` deletes it when the decision is made.
+        # The evaluation's engine session, shared by every fork (one fact each: far cheaper
+        # than a session each); ``sessions`` deletes it when the evaluation ends.
         self.sessions = sessions
-        self.session: Session | None = None
 
     def sized(self, gpu: Gpu) -> Run:
         """A fork with ``gpu``'s sizing and cost facts, before the post-sizing rules."""
@@ -117,7 +113,9 @@ class _Brancher:
             found, sizing = self.article_facts, self.article_sizing
             costs, cost = self.article_cost_facts, self.article_cost
         else:
-            found, sizing = deploy_facts(base.workload, base.model, gpu, base.facts, self.serving)
+            known = self.sizings[gpu.id]  # ``sizable_gpus`` found it: only those are decided
+            assert known is not None
+            found, sizing = facts_of(known, gpu), known
             found["candidate_feasible"] = self.article_facts["candidate_feasible"]
             costs, cost = cost_facts(base.rules.catalog.prices, gpu, found, base.facts)
         run.facts.update(found)
@@ -145,62 +143,64 @@ class _Brancher:
     def decided(self, gpu: Gpu, *, messages: bool = True) -> Run:
         """The fork for ``gpu`` after the post-sizing rules ran on it (memoised).
 
-        ``messages=False``: only to list the option (its rules' texts are not written).
+        ``messages=False``: only to list the option (neither its trace nor its rules' texts
+        are kept).
         """
         run = self.done.get(gpu.id)
         if run is None or (messages and not run.messages):
             run = self.sized(gpu)
             run.messages = messages
-            if self.session is None:
-                self.session = self.sessions.enter_context(self.engine.session())
             try:
-                run.run_strata(self.engine, self.post, self.session)
+                run.run_strata(self.post, self.sessions.current())
             except EvaluationError as exc:  # the rules cannot decide this option
                 run.error = exc
-                self.session = None  # the next fork starts afresh, whatever this one left
+                self.sessions.drop()  # the next run starts afresh, whatever this one left
             self.done[gpu.id] = run
         return run
 
-    def sizable(self, gpu: Gpu) -> bool:
-        """Whether ``gpu`` can hold the model at all (over any node span sizing allows): a
-        GPU that cannot is no option, rather than an error that ends the evaluation."""
-        return self._sizing(gpu) is not None
-
-    def _sizing(self, gpu: Gpu) -> Sizing | None:
-        if gpu.id in self.sizings:
-            return self.sizings[gpu.id]
+    def sizable_gpus(self) -> list[Gpu]:
+        """The catalog's GPUs, by id, that can hold the model (``sizable``)."""
         base = self.base
-        try:
-            sizing: Sizing | None = sizing_for(
-                base.workload, base.model, gpu, base.facts, self.serving
-            )
-        except EvaluationError:
-            sizing = None
-        self.sizings[gpu.id] = sizing
-        return sizing
+        gpus = _by_id(Identity(base.rules.catalog))
+        found = sizings_for(base.workload, base.model, gpus, base.facts, self.serving)
+        for gpu, sizing in zip(gpus, found, strict=True):
+            self.sizings[gpu.id] = sizing
+        return [gpu for gpu, sizing in zip(gpus, found, strict=True) if sizing is not None]
 
-    def preview(self, gpu: Gpu) -> Option:
-        """``gpu``'s option from its sizing and cost alone, before any rule judged it:
-        enough to put the options in an objective's order."""
+    def ordered(self, gpus: list[Gpu], objective: str) -> list[Gpu]:
+        """``gpus`` in the objective's order (``rank_key``) from each one's sizing and cost
+        alone, before any rule judged it (``preview_key``)."""
         base = self.base
-        sizing = self._sizing(gpu)
-        assert sizing is not None  # only sizable GPUs are previewed
-        cost = cost_of(
-            base.rules.catalog.prices,
-            gpu,
-            sizing.sized_gpu_count,
-            sizing.nodes,
-            str(base.facts.get("fabric", "")),
-            output_tokens_per_s(sizing),
-            describe=False,
-        )
+        prices = Identity(base.rules.catalog.prices)
+        fabric = str(base.facts.get("fabric", ""))
         budget = base.workload.budget_usd
-        within = None if budget is None or cost is None else cost.capital_usd <= budget
-        return preview_option(sizing, cost, within, article=self.is_article(gpu))
+        sizings = self.sizings
+        article = None if self.quantized else self.article_gpu.id
+        cost_of = cost_by_identity
+        keys: dict[str, tuple[object, ...]] = {}
+        for gpu in gpus:
+            sizing = sizings[gpu.id]
+            assert sizing is not None  # only sizable GPUs are ordered
+            cost = cost_of(
+                prices,
+                gpu,
+                sizing.sized_gpu_count,
+                sizing.nodes,
+                fabric,
+                output_tokens_per_s(sizing),
+                False,
+            )
+            within = None if budget is None or cost is None else cost.capital_usd <= budget
+            keys[gpu.id] = preview_key(
+                sizing, cost, within, article=gpu.id == article, objective=objective
+            )
+        return sorted(gpus, key=lambda gpu: keys[gpu.id])
 
-    def option(self, gpu: Gpu, *, messages: bool = True) -> Option:
+    def option(self, gpu: Gpu, *, messages: bool = True, chosen: bool = False) -> Option:
         run = self.decided(gpu, messages=messages)
-        return option_from(run, quantized=self.quantized, article=self.is_article(gpu))
+        return option_from(
+            run, quantized=self.quantized, article=self.is_article(gpu), chosen=chosen
+        )
 
     def is_article(self, gpu: Gpu) -> bool:
         return gpu.id == self.article_gpu.id and not self.quantized
@@ -208,39 +208,24 @@ class _Brancher:
 
 def decide(
     base: Run,
-    engine: CompiledRules,
     post: Strata,
     *,
     base_for: Callable[[str, bool], Run],
     with_options: bool,
+    sessions: Sessions,
 ) -> Decision:
     """Decide the answer (and, ``with_options``, every option) from the pre-sizing ``base``.
 
     ``base_for(precision, messages)`` runs the pre-sizing rules for the workload in another
-    precision (for the quantized options, without writing their rules' texts).
+    precision (for the quantized options, without keeping their rules' texts). The forks
+    run in ``sessions`` (the caller deletes them).
     """
-    with contextlib.ExitStack() as sessions:  # the forks' engine sessions, deleted after
-        return _decide(base, engine, post, base_for, with_options, sessions)
-
-
-def _decide(
-    base: Run,
-    engine: CompiledRules,
-    post: Strata,
-    base_for: Callable[[str, bool], Run],
-    with_options: bool,
-    sessions: contextlib.ExitStack[bool | None],
-) -> Decision:
-    brancher = _Brancher(base, engine, post, quantized=False, sessions=sessions)
+    brancher = _Brancher(base, post, quantized=False, sessions=sessions)
     selection = str(base.facts.get("selection", "article"))
     objective = SELECTIONS.get(selection, "article")
     gpus: list[Gpu] = []
     if with_options or objective != "article":  # the article's answer needs no other GPU
-        gpus = [
-            gpu
-            for gpu in sorted(base.rules.catalog.gpus.values(), key=lambda g: g.id)
-            if brancher.sizable(gpu)
-        ]
+        gpus = brancher.sizable_gpus()
     if objective == "article":
         chosen_gpu = brancher.article_gpu
     else:
@@ -248,35 +233,41 @@ def _decide(
     run = brancher.decided(chosen_gpu)
     if run.error is not None:  # the answer's own rules failed (a gap or an overlap)
         raise run.error
-    article = brancher.option(brancher.article_gpu)
-    chosen = attrs.evolve(brancher.option(chosen_gpu), chosen=True)
-    if chosen.key == article.key:
-        article = chosen
+    chosen = brancher.option(chosen_gpu, chosen=True)
+    if chosen_gpu.id == brancher.article_gpu.id:
+        article = chosen  # the same option (the same GPU, in the workload's precision)
+    else:  # listed only: its trace and texts are not kept
+        article = brancher.option(brancher.article_gpu, messages=False)
     options: tuple[Option, ...] = ()
     if with_options:
         every = [brancher.option(gpu, messages=False) for gpu in gpus]
         for precision in quantized_precisions(str(base.facts["precision"])):
             other_base = base_for(precision, False)
-            other = _Brancher(other_base, engine, post, quantized=True, sessions=sessions)
-            every += [other.option(gpu, messages=False) for gpu in gpus if other.sizable(gpu)]
+            other = _Brancher(other_base, post, quantized=True, sessions=sessions)
+            sizable = {gpu.id for gpu in other.sizable_gpus()}
+            every += [other.option(gpu, messages=False) for gpu in gpus if gpu.id in sizable]
         options = finish(every, objective, chosen.key)
         chosen = next(o for o in options if o.chosen)
         article = next((o for o in options if o.article), article)
     return Decision(run, article, chosen, options, objective)
 
 
+@functools.lru_cache(maxsize=64)
+def _by_id(catalog: Identity) -> tuple[Gpu, ...]:
+    """A catalog's GPUs in the order of their ids."""
+    item = catalog.item
+    assert isinstance(item, Catalog)
+    return tuple(sorted(item.gpus.values(), key=lambda g: g.id))
+
+
 def _first_eligible(brancher: _Brancher, gpus: list[Gpu], objective: str) -> Gpu:
     """The first GPU, in the objective's order, whose option the rules do not exclude
     (the article's GPU when every option is excluded).
 
-    The order is found from each GPU's sizing and cost alone (``preview``); the rules
+    The order is found from each GPU's sizing and cost alone (``ordered``); the rules
     then run on the forks in that order until one is not excluded.
     """
-    previews = sorted(
-        ((brancher.preview(gpu), gpu) for gpu in gpus),
-        key=lambda pair: rank_key(pair[0], objective),
-    )
-    for _option, gpu in previews:
+    for gpu in brancher.ordered(gpus, objective):
         run = brancher.decided(gpu)
         if run.error is None and run.facts.get(EXCLUDED_FACT) is not True:
             return gpu

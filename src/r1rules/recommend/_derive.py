@@ -5,21 +5,26 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import SIZING_INPUTS
 from r1rules._workload import Workload
 from r1rules.catalog import Catalog, Engine, Gpu, Model, PriceList
-from r1rules.physics import Cost, Sizing, cost_of, kv_cache_bytes_per_token, size, weights_gb
+from r1rules.physics import Cost, Sizing, kv_cache_bytes_per_token, size, weights_gb
+from r1rules.recommend._cache import Identity, cached_cost, on_clear
 
 __all__ = [
     "cost_facts",
     "deploy_facts",
     "engine_for",
+    "facts_of",
+    "gpu_in",
     "input_facts",
     "output_tokens_per_s",
     "sizing_facts",
     "sizing_for",
+    "sizings_for",
 ]
 
 
@@ -84,23 +89,94 @@ def sizing_for(
     """The sizing of ``gpu`` for the workload on ``engine`` (the workload's engine in the
     rule set's catalog: :func:`engine_for`); EvaluationError when that engine does not run
     on ``gpu``."""
+    return _size_cached(model, gpu, engine, *_sizing_inputs(workload, facts))
+
+
+def sizings_for(
+    workload: Workload,
+    model: Model,
+    gpus: tuple[Gpu, ...],
+    facts: Mapping[str, object],
+    engine: Engine,
+) -> tuple[Sizing | None, ...]:
+    """``sizing_for`` each of ``gpus`` (None for one that ``engine`` does not run on),
+    cached as one entry (sizing, cached itself, is looked up once per GPU otherwise)."""
+    return _sizings(model, gpus, engine, *_sizing_inputs(workload, facts))
+
+
+_SizingInputs = tuple[str, str, float, float, float | None, float | None, int, int, float, int]
+
+
+def _sizing_inputs(workload: Workload, facts: Mapping[str, object]) -> _SizingInputs:
     assert workload.precision is not None
     assert workload.peak_qps is not None and workload.latency_ms is not None  # resolved
-    return size(
-        model,
+    return (
         workload.precision,
         workload.kv_cache_precision,
+        workload.peak_qps,
+        workload.latency_ms,
+        workload.tpot_ms,
+        workload.concurrent_requests,
+        workload.prompt_tokens,
+        workload.output_tokens,
+        float(facts["headroom_fraction"]),  # type: ignore[arg-type]
+        int(facts["max_nodes_per_replica"]),  # type: ignore[call-overload]
+    )
+
+
+def _size(
+    model: Model,
+    gpu: Gpu,
+    engine: Engine,
+    precision: str,
+    kv_precision: str,
+    peak_qps: float,
+    latency_ms: float,
+    tpot_ms: float | None,
+    in_flight: float | None,
+    prompt_tokens: int,
+    output_tokens: int,
+    headroom_fraction: float,
+    max_nodes: int,
+) -> Sizing:
+    return size(
+        model,
+        precision,
+        kv_precision,
         gpu,
-        peak_qps=workload.peak_qps,
-        latency_ms=workload.latency_ms,
-        tpot_ms=workload.tpot_ms,
-        in_flight=workload.concurrent_requests,
-        prompt_tokens=workload.prompt_tokens,
-        output_tokens=workload.output_tokens,
-        headroom_fraction=float(facts["headroom_fraction"]),  # type: ignore[arg-type]
-        max_nodes=int(facts["max_nodes_per_replica"]),  # type: ignore[call-overload]
+        peak_qps=peak_qps,
+        latency_ms=latency_ms,
+        tpot_ms=tpot_ms,
+        in_flight=in_flight,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+        headroom_fraction=headroom_fraction,
+        max_nodes=max_nodes,
         engine=engine,
     )
+
+
+# ``physics.size`` is cached, but looked up by keyword: its key costs more than this one's.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _size_cached(model: Model, gpu: Gpu, engine: Engine, *inputs: Any) -> Sizing:
+    return _size(model, gpu, engine, *inputs)
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _sizings(
+    model: Model, gpus: tuple[Gpu, ...], engine: Engine, *inputs: Any
+) -> tuple[Sizing | None, ...]:
+    found: list[Sizing | None] = []
+    for gpu in gpus:
+        try:
+            found.append(_size(model, gpu, engine, *inputs))
+        except EvaluationError:  # the engine does not run on this GPU
+            found.append(None)
+    return tuple(found)
+
+
+on_clear(_sizings.cache_clear)
+on_clear(_size_cached.cache_clear)
 
 
 def deploy_facts(
@@ -113,6 +189,20 @@ def deploy_facts(
     """The sizing facts of a deployment of ``gpu`` (which may not hold the model) on
     ``engine`` (as :func:`sizing_for`)."""
     deploy = sizing_for(workload, model, gpu, facts, engine)
+    return facts_of(deploy, gpu), deploy
+
+
+def facts_of(deploy: Sizing, gpu: Gpu) -> dict[str, object]:
+    """The sizing facts of ``deploy``, a sizing of ``gpu`` (as ``deploy_facts`` finds)."""
+    return dict(_deploy_facts(Identity(deploy), gpu))
+
+
+# Keyed by the Sizing's identity: sizing (``physics.size``, cached) returns the same record
+# for the same deployment, and hashing one by value costs more than these facts.
+@functools.lru_cache(maxsize=4096)
+def _deploy_facts(sizing: Identity, gpu: Gpu) -> Mapping[str, object]:
+    deploy = sizing.item
+    assert isinstance(deploy, Sizing)
     placement = deploy.placement
     tp = placement.tensor_parallel
     out: dict[str, object] = {
@@ -154,9 +244,12 @@ def deploy_facts(
             placement.kv_gb_per_sequence_per_gpu * deploy.batch_per_replica,
         ),
     }
-    if not all(math.isfinite(v) for v in out.values() if isinstance(v, float)):
+    if not all(map(math.isfinite, [v for v in out.values() if isinstance(v, float)])):
         raise EvaluationError(f"sizing produced a non-finite figure for {gpu.id}: {out}")
-    return out, deploy
+    return out
+
+
+on_clear(_deploy_facts.cache_clear)
 
 
 def output_tokens_per_s(deploy: Sizing) -> float:
@@ -164,13 +257,25 @@ def output_tokens_per_s(deploy: Sizing) -> float:
     return deploy.replicas * deploy.batch_per_replica * 1000.0 / deploy.tpot_ms
 
 
+def gpu_in(catalog: Catalog, name: str) -> Gpu:
+    """``catalog.gpu(name)``; a canonical id (what the rules and the catalog write) is
+    found without normalising the name (every GPU's id is one of its names)."""
+    gpu = catalog.gpus.get(name)
+    return catalog.gpu(name) if gpu is None else gpu
+
+
 def sizing_facts(
-    workload: Workload, model: Model, catalog: Catalog, facts: Mapping[str, object]
+    workload: Workload,
+    model: Model,
+    catalog: Catalog,
+    facts: Mapping[str, object],
+    engine: Engine,
 ) -> tuple[dict[str, object], Sizing]:
     """Size the candidate GPU; when it cannot hold the model, the first ladder GPU that can.
 
     This is the article's configuration (seed §2.1/§3.1/§4.1, upgraded only for memory).
-    Returns its sizing facts and its Sizing.
+    Returns its sizing facts and its Sizing. ``engine``: the workload's serving engine in
+    ``catalog`` (:func:`engine_for`).
     """
     missing = [n for n in SIZING_INPUTS if n not in facts]
     if missing:
@@ -178,15 +283,14 @@ def sizing_facts(
             f"no rule set {', '.join(repr(m) for m in missing)} for this "
             "workload, and the sizing physics needs it"
         )
-    engine = engine_for(workload, catalog)
-    candidate = catalog.gpu(str(facts["candidate_gpu"]))
+    candidate = gpu_in(catalog, str(facts["candidate_gpu"]))
     out, deploy = deploy_facts(workload, model, candidate, facts, engine)
     candidate_feasible = deploy.feasible
     if not candidate_feasible:
         ladder = facts["upgrade_ladder"]
         assert isinstance(ladder, tuple)
         for gpu_id in ladder:
-            out, deploy = deploy_facts(workload, model, catalog.gpu(gpu_id), facts, engine)
+            out, deploy = deploy_facts(workload, model, gpu_in(catalog, gpu_id), facts, engine)
             if deploy.feasible:
                 break
     out["candidate_feasible"] = candidate_feasible
@@ -199,7 +303,7 @@ def cost_facts(
     """Cost facts of a sized deployment (``sized``: its sizing facts) for the budget rules."""
     count = int(sized["sized_gpu_count"])  # type: ignore[call-overload]
     nodes = int(sized["sized_nodes"])  # type: ignore[call-overload]
-    cost = cost_of(
+    cost = cached_cost(
         prices,
         gpu,
         count,

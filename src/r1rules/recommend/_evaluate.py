@@ -19,10 +19,12 @@ from r1rules._workload import (
 from r1rules.catalog import Gpu, Model, default_catalog
 from r1rules.check import default_rules, load_rules
 from r1rules.engine import compiled
-from r1rules.physics import Estimates, estimate_deployment, estimate_in
+from r1rules.physics import Estimates, estimate_in
+from r1rules.recommend._cache import cached_estimates
 from r1rules.recommend._decide import Decision, decide
+from r1rules.recommend._derive import gpu_in
 from r1rules.recommend._recommendation import GpuChoice, Recommendation
-from r1rules.recommend._run import Run
+from r1rules.recommend._run import Run, Sessions, messages, plan_of
 from r1rules.ruleset import RuleSet
 
 __all__ = ["estimate", "evaluate", "resolve_rules"]
@@ -80,25 +82,29 @@ def evaluate(
     ruleset = resolve_rules(rules)
     resolved, model = workload.resolve(ruleset.catalog)
     engine = compiled(ruleset)
-    split = ruleset.sizing_stratum
-    pre = [(s, t) for s, t in ruleset.by_stratum if s <= split]
-    post = [(s, t) for s, t in ruleset.by_stratum if s > split]
+    plan = plan_of(ruleset)
 
-    def base_for(precision: str, messages: bool = True) -> Run:
-        moved = (
-            resolved
-            if precision == resolved.precision
-            else attrs.evolve(resolved, precision=precision)
+    with Sessions(engine) as sessions:  # one engine session for every run, deleted after
+
+        def base_for(precision: str, texts: bool = True) -> Run:
+            moved = (
+                resolved
+                if precision == resolved.precision
+                else attrs.evolve(resolved, precision=precision)
+            )
+            run = Run(moved, ruleset, model, plan)
+            run.messages = texts
+            run.run_strata(plan.pre, sessions.current())
+            return run
+
+        assert resolved.precision is not None
+        decision = decide(
+            base_for(resolved.precision),
+            plan.post,
+            base_for=base_for,
+            with_options=options,
+            sessions=sessions,
         )
-        run = Run(moved, ruleset, model)
-        run.messages = messages
-        run.run_strata(engine, pre)
-        return run
-
-    assert resolved.precision is not None
-    decision = decide(
-        base_for(resolved.precision), engine, post, base_for=base_for, with_options=options
-    )
     return _assemble(decision)
 
 
@@ -112,7 +118,7 @@ def _assemble(decision: Decision) -> Recommendation:
             "this workload; every recommendation field needs a rule"
         )
     catalog = run.rules.catalog
-    gpu = catalog.gpu(str(facts["gpu"]))
+    gpu = gpu_in(catalog, str(facts["gpu"]))
     count = int(facts["gpu_count"])  # type: ignore[call-overload]
     nodes = int(facts["nodes"])  # type: ignore[call-overload]
     sizing = run.sizing
@@ -127,7 +133,7 @@ def _assemble(decision: Decision) -> Recommendation:
         tp, pp = placement.tensor_parallel, placement.pipeline_parallel
         ep, dp_attention = placement.expert_parallel, placement.data_parallel_attention
         concurrency = max(1, count // placement.gpus) * sizing.batch_per_replica
-    estimates = estimate_deployment(
+    estimates = cached_estimates(
         run.model,
         run.workload.precision,
         gpu,
@@ -151,8 +157,8 @@ def _assemble(decision: Decision) -> Recommendation:
         storage=str(facts["storage"]),
         network=str(facts["network"]),
         alternatives=tuple(run.alternatives),
-        notes=tuple(run.notes),
-        warnings=tuple(run.warnings),
+        notes=messages(run.notes),
+        warnings=messages(run.warnings),
         trace=tuple(run.trace),
         estimates=estimates,
         ruleset_version=run.rules.version,

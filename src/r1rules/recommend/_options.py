@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from r1rules.physics import Cost, Sizing
-from r1rules.recommend._run import Run
+from r1rules.recommend._run import EXCLUDED_FACT, Run
 
 __all__ = [
     "EXCLUDED_FACT",
@@ -19,11 +19,11 @@ __all__ = [
     "finish",
     "non_dominated",
     "option_from",
+    "preview_key",
     "preview_option",
     "rank_key",
 ]
 
-EXCLUDED_FACT = "option_excluded"
 RULE_ERROR = "rule-error"  # excluded_by of an option its rules could not decide
 
 
@@ -93,20 +93,14 @@ class Option:
         return (self.gpu, self.precision)
 
 
-def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
+def option_from(run: Run, *, quantized: bool, article: bool, chosen: bool = False) -> Option:
     """The option a decided branch describes (its facts after the rules ran)."""
     facts = run.facts
     sizing = run.sizing
     assert sizing is not None
-    excluded = []
-    for rule_id, _values, sets, suppressed in run.trace:  # plain loops: once per option
-        if sets and not suppressed:
-            for name, value in sets:
-                if name == EXCLUDED_FACT and value is True:
-                    excluded.append(rule_id)
-                    break
+    excluded = run.excluded_by
     if run.error is not None:
-        excluded.append(RULE_ERROR)
+        excluded = [*excluded, RULE_ERROR]
     budget_share = facts.get("budget_share")
     within = None if budget_share is None else float(budget_share) <= 1.0  # type: ignore[arg-type]
     return preview_option(
@@ -120,6 +114,7 @@ def option_from(run: Run, *, quantized: bool, article: bool) -> Option:
         excluded_by=tuple(excluded),
         warned_by=tuple(dict.fromkeys(run.warned_by)),
         quantized=quantized,
+        chosen=chosen,
     )
 
 
@@ -135,6 +130,7 @@ def preview_option(
     excluded_by: tuple[str, ...] = (),
     warned_by: tuple[str, ...] = (),
     quantized: bool = False,
+    chosen: bool = False,
 ) -> Option:
     """An option from sizing and cost alone (no rule has judged it: nothing excluded);
     ``option_from`` completes it from a decided branch's facts (the keyword arguments)."""
@@ -163,6 +159,7 @@ def preview_option(
         warned_by=warned_by,
         quantized=quantized,
         article=article,
+        chosen=chosen,
     )
 
 
@@ -178,16 +175,62 @@ def rank_key(option: Option, objective: str) -> tuple[object, ...]:
     the target); ``latency``: within budget first, fastest first (over budget: cheapest
     first); ``article``: the article's configuration first, then as ``cost``.
     """
+    return _rank(
+        objective,
+        option.article,
+        option.eligible,
+        option.fits,
+        option.meets_targets,
+        option.within_budget,
+        option.cost,
+        option.ttft_ms,
+        option.key,
+    )
+
+
+def preview_key(
+    sizing: Sizing, cost: Cost | None, within: bool | None, *, article: bool, objective: str
+) -> tuple[object, ...]:
+    """``rank_key(preview_option(sizing, cost, within, article=article), objective)``,
+    without making the option (the order of the options before any rule judged them)."""
+    feasible = sizing.feasible
+    return _rank(
+        objective,
+        article,
+        True,  # a preview is in the workload's precision, and nothing excluded it yet
+        feasible,
+        feasible and sizing.meets_latency and sizing.meets_tpot,
+        within,
+        cost,
+        sizing.ttft_ms,
+        (sizing.gpu.id, ""),
+    )
+
+
+def _rank(
+    objective: str,
+    article: bool,
+    eligible: bool,
+    fits: bool,
+    meets: bool,
+    within: bool | None,
+    cost: Cost | None,
+    ttft_ms: float,
+    key: tuple[str, str],
+) -> tuple[object, ...]:
     if objective == "article":
-        return (not option.article, *rank_key(option, "cost"))
-    head = (not option.eligible, not option.fits)
+        return (
+            not article,
+            *_rank("cost", article, eligible, fits, meets, within, cost, ttft_ms, key),
+        )
+    capital = math.inf if cost is None else cost.capital_usd
+    head = (not eligible, not fits)
     if objective == "latency":
-        over = option.within_budget is False or option.cost is None
-        figure = _capital(option) if over else option.ttft_ms
-        return (*head, over, figure, option.ttft_ms, _capital(option), option.key)
-    meets = option.meets_targets
-    figure = _capital(option) if meets else option.ttft_ms
-    return (*head, not meets, figure, option.ttft_ms, _capital(option), option.key)
+        over = within is False or cost is None
+        figure = capital if over else ttft_ms
+        return (*head, over, figure, ttft_ms, capital, key)
+    figure = capital if meets else ttft_ms
+    return (*head, not meets, figure, ttft_ms, capital, key)
 
 
 Point = tuple[float, float, float]

@@ -9,12 +9,22 @@ text can neither fail nor run long at evaluation. Everything is checked when rul
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-__all__ = ["MAX_FORMAT_NUMBER", "control_problem", "fill", "format_problem", "placeholders"]
+__all__ = [
+    "MAX_FORMAT_NUMBER",
+    "Text",
+    "compile_text",
+    "control_problem",
+    "fill",
+    "format_problem",
+    "placeholders",
+    "render",
+]
 
 MAX_FORMAT_NUMBER = 50  # the largest width or precision a format spec may ask for
 
@@ -109,20 +119,65 @@ def control_problem(text: str, *, multiline: bool = False) -> str:
     return ""
 
 
+class _Verbatim(str):
+    """A value written as it is, whatever the placeholder's format spec ("n/a", a list)."""
+
+    __slots__ = ()
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+
+_NOT_AVAILABLE = _Verbatim("n/a")
+
+
+class Text:
+    """A text parsed once, for ``render``: the facts its placeholders name (in the order
+    they appear, once per placeholder) and a ``str.format`` template of it."""
+
+    __slots__ = ("names", "template", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        names: list[str] = []
+        template: list[str] = []
+        if "{" in text:
+            for literal, name, spec, _conversion in _FORMATTER.parse(text):
+                template.append(literal.replace("{", "{{").replace("}", "}}"))
+                if name is not None:
+                    template.append(f"{{{len(names)}:{spec}}}" if spec else f"{{{len(names)}}}")
+                    names.append(name)
+        self.names: tuple[str, ...] = tuple(names)
+        self.template = "".join(template)
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_text(text: str) -> Text:
+    """``text`` parsed for ``render`` (cached: rule texts are few and fixed)."""
+    return Text(text)
+
+
+def render(text: Text, values: Sequence[object]) -> str:
+    """``text`` with its placeholders replaced by ``values`` (one per name in
+    ``text.names``: None is "n/a", a tuple its items joined by ", "): what ``fill``
+    writes from facts holding those values."""
+    if not text.names:
+        return text.text
+    return text.template.format(
+        *[
+            _NOT_AVAILABLE
+            if value is None
+            else _Verbatim(", ".join(str(v) for v in value))
+            if isinstance(value, tuple)
+            else value
+            for value in values
+        ]
+    )
+
+
 def fill(text: str, facts: Mapping[str, object]) -> str:
     """The text with each placeholder replaced by its fact's value ("n/a" when absent)."""
     if "{" not in text:
         return text
-    parts = []
-    for literal, name, spec, _conversion in _FORMATTER.parse(text):
-        parts.append(literal)
-        if name is None:
-            continue
-        value = facts.get(name)
-        if value is None:
-            parts.append("n/a")
-        elif isinstance(value, tuple):
-            parts.append(", ".join(str(v) for v in value))
-        else:
-            parts.append(format(value, spec or ""))
-    return "".join(parts)
+    parsed = compile_text(text)
+    return render(parsed, [facts.get(name) for name in parsed.names])
