@@ -52,6 +52,7 @@ GPU against tokens/s per user, each measured point of ``measurements.toml`` with
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import math
 import statistics
@@ -70,7 +71,7 @@ if str(ROOT / "src") not in sys.path:
 from r1rules import CatalogError, default_catalog  # noqa: E402
 from r1rules._vocabulary import PRECISIONS  # noqa: E402
 from r1rules._workload import DEFAULT_ENGINE  # noqa: E402
-from r1rules.catalog import Catalog, Engine  # noqa: E402
+from r1rules.catalog import Catalog, Engine, EngineProfile, release  # noqa: E402
 from r1rules.physics import _ep, estimate_deployment, size  # noqa: E402
 from r1rules.physics._layout import Layout  # noqa: E402
 
@@ -157,7 +158,29 @@ def skip_reason(case: Case, catalog: Catalog) -> str | None:
         return "input/output lengths are not stated"
     if "concurrency" not in m and case.family != "throughput":
         return "concurrency is not stated"
-    return None
+    return older_release(case, catalog)
+
+
+OLDER = "an older release"  # how older_release's reasons start
+
+
+def older_release(case: Case, catalog: Catalog) -> str | None:
+    """Why the case is not scored against its engine's profile: measured on a release older
+    than the profile's ``since`` (engines change fast; early-2025 DeepSeek kernels were
+    several times slower than 2026's). None when it is of that release or later, or when the
+    profile or the case does not say."""
+    engine = ENGINES[case.engine]
+    if case.m["engine"] not in ENGINES or not engine.runs_on(catalog.gpu(case.m["gpu"])):
+        return None
+    since = engine.profile(catalog.gpu(case.m["gpu"])).since
+    measured = release(str(case.m["engine_version"]))
+    floor = None if since is None else release(since)
+    if floor is None or measured is None or measured >= floor:
+        return None
+    return (
+        f"{OLDER} ({case.m['engine_version']}) than the {engine.name} releases its profile "
+        f"models (since {since})"
+    )
 
 
 class Skip(Exception):
@@ -176,6 +199,16 @@ def default_kv(case: Case, engine: Engine) -> str:
     return engine.kv_cache_precision
 
 
+def lengths(m: dict[str, Any]) -> tuple[int, int]:
+    """The case's (prompt, output) tokens (1 when unstated); with ``length_range_ratio`` r
+    each length was drawn uniformly from [r x L, L], and the mean, L x (1 + r) / 2, is used."""
+    share = (1.0 + float(m.get("length_range_ratio", 1.0))) / 2.0
+    return (
+        max(1, round(int(m.get("input_tokens", 1)) * share)),
+        max(1, round(int(m.get("output_tokens", 1)) * share)),
+    )
+
+
 def predict(case: Case, catalog: Catalog) -> float:
     """The predicted value of the case's metric (inf/0 when r1rules says it does not fit)."""
     m = case.m
@@ -183,8 +216,7 @@ def predict(case: Case, catalog: Catalog) -> float:
     engine = ENGINES[case.engine]
     precision = m["weights_precision"]
     kv = m["kv_precision"] if m["kv_precision"] in PRECISIONS else default_kv(case, engine)
-    prompt = int(m.get("input_tokens", 1))
-    output = int(m.get("output_tokens", 1))
+    prompt, output = lengths(m)
     tp, pp, count = m["tensor_parallel"], m["pipeline_parallel"], m["gpu_count"]
     users = int(m.get("concurrency", SATURATED))
     ep, dpa = int(m["expert_parallel"]), bool(m["data_parallel_attention"])
@@ -211,21 +243,59 @@ def predict(case: Case, catalog: Catalog) -> float:
             f"{users} requests exceed the {e.max_concurrency} the KV cache holds: the rest "
             "queue for whole request cycles (not modelled)"
         )
-    b = e.batch_per_replica
-    waves = [
-        _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
-        for k in range(1, b + 1)
-    ]
-    ttft = statistics.fmean(waves)
-    tpot = e.tpot_ms + (waves[-1] - ttft) / output
+    throughput = e.throughput_tokens_per_s
+    if float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED:
+        step = functools.partial(
+            _ep.layout_decode_ms, model, precision, kv, gpu, layout, context=prompt + output / 2
+        )
+        one = _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, 1, engine)
+        per_replica = math.ceil(users / e.replicas)
+        ttft, tpot, rate = steady_state(per_replica, output, one, lambda b: step(b, engine=engine))
+        throughput = rate * 1000.0 * output * e.replicas
+    else:
+        b = e.batch_per_replica
+        waves = [
+            _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
+            for k in range(1, b + 1)
+        ]
+        ttft = statistics.fmean(waves)
+        tpot = e.tpot_ms + (waves[-1] - ttft) / output
+    ttft += engine.profile(gpu).request_ms  # the way to the first token off the GPU
     return {
         "ttft_ms": ttft,
         "tpot_ms": tpot,
         "tokens_per_s_per_user": 1000.0 / tpot,
         "prefill_tokens_per_s": prompt * 1000.0 / ttft,
-        "output_tokens_per_s": e.throughput_tokens_per_s,
-        "output_tokens_per_s_per_gpu": e.throughput_tokens_per_s / count,
+        "output_tokens_per_s": throughput,
+        "output_tokens_per_s_per_gpu": throughput / count,
     }[case.metric]
+
+
+def steady_state(
+    users: int, output: int, prefill_ms: float, decode_ms: Callable[[int], float]
+) -> tuple[float, float, float]:
+    """(TTFT ms, TPOT ms, requests per ms) of ``users`` closed-loop clients of one replica
+    whose requests have drifted apart (lengths drawn at random): continuous batching with
+    chunked prefill, in steady state.
+
+    X requests per ms complete; the others' prefills take rho = X x prefill x (users - 1) /
+    users of the replica's time, so a decode step of the b requests decoding is stretched
+    to decode_ms(b) / (1 - rho); a new prompt waits for the step under way (half a step)
+    and for the prompts queued before it (M/D/1: rho x prefill / (2 (1 - rho))), then takes
+    its prefill. X solves Little's law, users = X x (TTFT + output x TPOT), by damped
+    fixed-point iteration.
+    """
+    others = (users - 1) / users
+    rate = users / (prefill_ms + output * decode_ms(users))
+    ttft = tpot = 0.0
+    for _ in range(200):
+        rho = min(0.95, rate * prefill_ms * others)
+        decoding = max(1, min(users, round(rate * output * (tpot or decode_ms(users)))))
+        tpot = decode_ms(decoding) / (1.0 - rho)
+        wait = (tpot / 2.0 if users > 1 else 0.0) + rho * prefill_ms / (2.0 * (1.0 - rho))
+        ttft = prefill_ms + wait
+        rate = 0.5 * rate + 0.5 * users / (ttft + output * tpot)
+    return ttft, tpot, rate
 
 
 def evaluated(cases: Sequence[Case], catalog: Catalog) -> tuple[list[Case], dict[str, str]]:
@@ -276,11 +346,24 @@ class Constant:
         return float(getattr(ENGINES[self.engine].profiles[self.kind], self.field))
 
     def set(self, value: float) -> None:
-        """Replace the engine record (physics caches key on it: nothing to clear)."""
+        """Replace the engine record (physics caches key on it: nothing to clear), and the
+        same figure of every profile whose source says it is assumed from this one."""
         engine = ENGINES[self.engine]
         profiles = dict(engine.profiles)
         profiles[self.kind] = attrs.evolve(profiles[self.kind], **{self.field: value})
         ENGINES[self.engine] = attrs.evolve(engine, profiles=profiles)
+        mine = f"assumed: {profile_id(profiles[self.kind])}'s"
+        for other in list(ENGINES.values()):
+            for kind, profile in other.profiles.items():
+                if profile.sources.get(self.field, "").startswith(mine):
+                    if getattr(profile, self.field) != value:
+                        Constant(other.id, kind, self.field).set(value)
+
+
+def profile_id(profile: EngineProfile) -> str:
+    """The id of a profile's [engine_profiles.<id>] table, as engines.toml names them."""
+    engine = profile.engine.replace(".", "-")
+    return f"{engine}-{profile.vendor.lower()}-{profile.segment}"
 
 
 def calibrated() -> list[Constant]:
@@ -359,6 +442,8 @@ BOUNDS = {
     "attention": (0.10, 0.75),
     "step_ms": (0.0, 10.0),
     "kernel_us": (0.5, 40.0),
+    "seq_us": (0.0, 200.0),
+    "request_ms": (0.0, 300.0),
 }
 
 
@@ -435,6 +520,15 @@ def report(cases: list[Case], catalog: Catalog, refit: bool) -> None:
     print("\nskipped (r1rules cannot express them)")
     for cid, reason in skipped.items():
         print(f"  {cid:<62} {reason}")
+    older = [c for c in cases if skipped.get(c.id, "").startswith(OLDER)]
+    if older:
+        print(
+            "\nolder engine releases than the profiles model (not scored; shown so that "
+            "nothing is hidden)"
+        )
+        for c in older:
+            got = predict(c, catalog)
+            print(f"  {c.id:<62} {c.measured:>10.4g} {got:>10.4g} {error(got, c.measured):>+8.1%}")
     constants(live, catalog, base, refit)
     ep_target(catalog)
     curve_check(cases, skipped, catalog)
@@ -451,7 +545,15 @@ def constants(live: list[Case], catalog: Catalog, base: dict[str, float], refit:
             split: [c for c in live if c.id in ids and c.split == split]
             for split in ("train", "held-out")
         }
-        print(f"  {const.label} = {const.get():.4g}")
+        low, high = BOUNDS[const.field]
+        flags = [
+            "at a bound of its fit: the training cases want it further"
+            for bound in (low, high)
+            if const.get() == bound and bound > 0
+        ]
+        if not parts["train"]:
+            flags.append("informs no training case: the data do not determine it")
+        print(f"  {const.label} = {const.get():.4g}" + "".join(f"  ({f})" for f in flags))
         for split, members in parts.items():
             err = median_abs(error(base[c.id], c.measured) for c in members)
             print(f"    {split:<8} {len(members):>2} cases, median |error| {err:.1%}")
@@ -569,10 +671,12 @@ def curve_check(cases: Sequence[Case], skipped: dict[str, str], catalog: Catalog
             _model_curve(catalog, gpu)
             continue
         print(
-            f"  {gpu}:{'':<2}{'engine':<8}{'precision':<10}{'conc':>5}  "
+            f"  {gpu}:{'':<2}{'engine':<8}{'precision':<10}{'in/out':>10}{'conc':>5}  "
             f"{'tok/s/user meas/pred':>22}  {'tok/s/GPU meas/pred':>22}  band"
         )
         for key, by_family in mine:
+            if not {"tpot", "throughput"} & by_family.keys():
+                continue  # a TTFT alone is no point of the curve
             cells, ok = [], True
             for family in ("tpot", "throughput"):
                 c = by_family.get(family)
@@ -598,7 +702,8 @@ def curve_check(cases: Sequence[Case], skipped: dict[str, str], catalog: Catalog
             total += 1
             met += ok
             print(
-                f"  {'':<6}{key[1]:<8}{key[2]:<10}{key[3]:>5}  {cells[0]}  {cells[1]}  "
+                f"  {'':<6}{key[1]:<8}{key[2]:<10}{f'{key[4]}/{key[5]}':>10}{key[3]:>5}  "
+                f"{cells[0]}  {cells[1]}  "
                 f"{'met' if ok else 'NOT met'}"
             )
         _model_curve(catalog, gpu)

@@ -69,6 +69,7 @@ OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "request_rate_qps": (int, float),
     "input_tokens": int,
     "output_tokens": int,
+    "length_range_ratio": float,
 }
 
 
@@ -88,6 +89,7 @@ def test_every_case_follows_the_schema(row: dict[str, Any]) -> None:
         if key in row:
             assert isinstance(row[key], kind) and not isinstance(row[key], bool), key
             assert row[key] > 0, key
+    assert row.get("length_range_ratio", 1.0) <= 1.0
     assert row["metric"] in METRICS
     assert row["weights_precision"] in WEIGHTS
     assert row["kv_precision"] in KV
@@ -115,6 +117,8 @@ def test_every_case_has_its_source_and_a_quote_holding_the_number(row: dict[str,
         shown.add(str(int(value)))
     if value >= 1000:
         shown.add(f"{value / 1000:g}k")  # "~73.7k tokens/s"
+    if "converted to ms" in row["notes"]:  # a source in seconds: "0.16463" for 164.63 ms
+        shown |= {f"{value / 1000:g}", f"{value / 1000:.5f}"}
     number = r"\d+(?:\.\d+)?k?"
     quote = row["quote"]
     grouped = re.sub(r"(?<=\d),(?=\d{3}\b)", "", quote)  # "22,282" -> "22282"
@@ -166,3 +170,45 @@ def test_the_split_scores_every_family_and_vendor_on_both_sides() -> None:
         assert {c.vendor for c in scored} == {"NVIDIA", "AMD"}, split
     train = sum(c.split == "train" for c in cases)
     assert 0.55 <= train / len(cases) <= 0.65
+
+
+def test_steady_state_of_one_user_is_its_prefill_and_its_decode_step() -> None:
+    accuracy = _benchmark()
+    ttft, tpot, rate = accuracy.steady_state(1, 100, 50.0, lambda b: 10.0 + b)
+    assert (ttft, tpot) == pytest.approx((50.0, 11.0))  # nobody else's prefill or step to wait
+    assert rate == pytest.approx(1 / (50.0 + 100 * 11.0))
+
+
+def test_steady_state_obeys_littles_law_and_slows_with_more_users() -> None:
+    accuracy = _benchmark()
+
+    def step(b: int) -> float:
+        return 10.0 + 0.5 * b
+
+    found = [accuracy.steady_state(users, 200, 40.0, step) for users in (2, 8, 32, 128)]
+    for users, (ttft, tpot, rate) in zip((2, 8, 32, 128), found, strict=True):
+        assert users == pytest.approx(rate * (ttft + 200 * tpot), rel=0.02)
+        assert ttft > 40.0 and tpot > step(1)
+    assert [f[0] for f in found] == sorted(f[0] for f in found)  # TTFT grows with load
+    assert [f[1] for f in found] == sorted(f[1] for f in found)  # and so does TPOT
+
+
+def test_a_length_range_uses_the_mean_length() -> None:
+    accuracy = _benchmark()
+    assert accuracy.lengths({"input_tokens": 1024, "output_tokens": 1024}) == (1024, 1024)
+    ranged = {"input_tokens": 8192, "output_tokens": 1024, "length_range_ratio": 0.8}
+    assert accuracy.lengths(ranged) == (7373, 922)
+    assert accuracy.lengths({}) == (1, 1)
+
+
+def test_a_case_of_an_older_engine_release_is_not_scored_against_the_profile() -> None:
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    by_id = {c.id: c for c in accuracy.load(catalog)}
+    old = by_id["dstack-sglang-r1-8xh200-c4-3200-800-tpot"]  # SGLang 0.4.3, profile since 0.5
+    new = by_id["inferencex-sglang-r10528-fp8-8xb200-c1-1k1k-tpot"]  # SGLang 0.5.12
+    assert accuracy.older_release(old, catalog).startswith(accuracy.OLDER)
+    assert "since 0.5" in accuracy.older_release(old, catalog)
+    assert accuracy.older_release(new, catalog) is None
+    unknown = by_id["dbmart-vllm-llama31-8b-fp16-1xa40-c50-output-tput"]  # version unknown
+    assert accuracy.older_release(unknown, catalog) is None

@@ -214,9 +214,9 @@ def test_problems_between_the_engine_tables(tmp_path: Path) -> None:
         + "[engine_profiles.trtllm-amd-datacenter]\n"
         + _profile(engine='"trtllm"', vendor='"AMD"')
         + '[engines.vlm]\nname = "x"\nexpert_parallel = true\ndata_parallel_attention = true\n'
-        + 'kv_cache_precision = "bf16"\n'
+        + 'kv_cache_precision = "bf16"\nmemory_fraction = 0.9\nmemory_budget = "device"\n'
         + "sources = { expert_parallel = 'a', data_parallel_attention = 'b', "
-        + "kv_cache_precision = 'c' }\n",
+        + "kv_cache_precision = 'c', memory_fraction = 'd', memory_budget = 'e' }\n",
         encoding="utf-8",
     )
     with pytest.raises(CatalogError) as caught:
@@ -237,8 +237,9 @@ def test_an_engine_without_a_profile_for_a_catalog_gpu_is_a_problem(tmp_path: Pa
     bad.write_text(
         '[engines.sglang]\nreplace = true\nname = "SGLang"\nexpert_parallel = true\n'
         'data_parallel_attention = true\nkv_cache_precision = "bf16"\nfallback_vendor = "Intel"\n'
+        'memory_fraction = 0.81\nmemory_budget = "device"\n'
         "sources = { expert_parallel = 'a', data_parallel_attention = 'b', "
-        "kv_cache_precision = 'c' }\n"
+        "kv_cache_precision = 'c', memory_fraction = 'd', memory_budget = 'e' }\n"
         "[engine_profiles.sglang-amd-datacenter]\n"  # an entry cannot be removed: ...
         "replace = true\n" + _profile(engine='"sglang"', vendor='"Intel"', segment='"consumer"'),
         encoding="utf-8",
@@ -423,9 +424,10 @@ def test_a_higher_step_overhead_gives_a_higher_single_stream_tpot() -> None:
 @pytest.mark.parametrize(
     ("gpu", "model", "count", "faster", "slower"),
     [
-        # SGLang's fitted per-kernel cost (17.2 us) is above vLLM's (4.7): R1's 1,952 kernels
-        ("h200", "deepseek-r1", 8, "vllm", "sglang"),
-        # llama.cpp's host step on a GeForce card (0.85 ms) is below vLLM's (2.1 ms)
+        # SGLang 0.5's fitted host step (0) and per-kernel cost (2.8 us, CUDA graphs) are
+        # below early-2025 vLLM's (2.1 ms, 5.1 us): R1's 1,952 kernels a pass
+        ("h200", "deepseek-r1", 8, "sglang", "vllm"),
+        # llama.cpp's host step on a GeForce card (0.65 ms) is below vLLM's (2.1 ms)
         ("rtx-4090", "deepseek-r1-distill-llama-8b", 1, "llama.cpp", "vllm"),
     ],
 )

@@ -13,7 +13,7 @@ from r1rules.catalog._catalog import (
     shipped_engines,
     shipped_rules_dir,
 )
-from r1rules.catalog._engines import FIGURES, Engine, EngineProfile
+from r1rules.catalog._engines import FIGURES, MEMORY_BUDGETS, Engine, EngineProfile
 from r1rules.catalog._prices import (
     EMPTY_PRICES,
     INCLUDED,
@@ -23,11 +23,13 @@ from r1rules.catalog._prices import (
     Host,
     PriceList,
 )
+from r1rules.catalog._release import release
 
 __all__ = [
     "EMPTY_PRICES",
     "FIGURES",
     "INCLUDED",
+    "MEMORY_BUDGETS",
     "Assumptions",
     "Catalog",
     "Engine",
@@ -43,6 +45,7 @@ __all__ = [
     "generic_dense_model",
     "load_catalog",
     "model_from_hf_config",
+    "release",
     "shipped_engines",
     "shipped_rules_dir",
 ]

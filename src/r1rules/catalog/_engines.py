@@ -20,12 +20,14 @@ import attrs
 from r1rules._errors import CatalogError, Problem, ProblemKind, suggest
 from r1rules._vocabulary import ENGINES, KV_PRECISIONS
 from r1rules.catalog._records import FrozenMap, Gpu, frozen
+from r1rules.catalog._release import RELEASE
 from r1rules.catalog._schema import SEGMENTS, Spec, check_value
 
 __all__ = [
     "ENGINE_SCHEMA",
     "ENGINE_TABLES",
     "FIGURES",
+    "MEMORY_BUDGETS",
     "PROFILE_SCHEMA",
     "Engine",
     "EngineProfile",
@@ -44,16 +46,36 @@ FIGURES = (
     "expert_gemm_ep",  # routed experts whole per rank under expert parallelism (grouped GEMM)
     "attention",  # attention scores and values, of the BF16 rate (any weight precision)
     "kernel_us",  # launch-and-drain of each kernel of each layer, once per forward pass
+    "seq_us",  # host work per sequence per forward pass: sampling, logits, scheduling
+    "request_ms",  # a request's way to its first token outside the GPU: API, tokenizer, queue
 )
 FRACTIONS = FIGURES[1:6]
-_LIMITS = {"step_ms": 1000.0, "kernel_us": 10_000.0}  # beyond these: not a serving engine
-CAPABILITIES = ("expert_parallel", "data_parallel_attention", "kv_cache_precision")
+_LIMITS = {
+    "step_ms": 1000.0,
+    "kernel_us": 10_000.0,
+    "seq_us": 10_000.0,
+    "request_ms": 10_000.0,
+}  # beyond these: not a serving engine
+CAPABILITIES = (
+    "expert_parallel",
+    "data_parallel_attention",
+    "kv_cache_precision",
+    "memory_fraction",
+    "memory_budget",
+)
+# What an engine's ``memory_fraction`` is a fraction of: the device's memory (vLLM's
+# --gpu-memory-utilization, SGLang's --mem-fraction-static: weights, activations and KV cache
+# within it) or the memory free once the weights and runtime are loaded (TensorRT-LLM's
+# KvCacheConfig.free_gpu_memory_fraction; llama.cpp, which allocates the cache it is asked for).
+MEMORY_BUDGETS = ("device", "free")
 
 ENGINE_SCHEMA: Mapping[str, Spec] = {
     "name": Spec("str"),
     "expert_parallel": Spec("bool"),
     "data_parallel_attention": Spec("bool"),
     "kv_cache_precision": Spec("str", choices=KV_PRECISIONS),
+    "memory_fraction": Spec("number"),
+    "memory_budget": Spec("str", choices=MEMORY_BUDGETS),
     "vendors": Spec("strings", required=False, default=()),
     "fallback_vendor": Spec("str", required=False, default="NVIDIA"),
     "sources": Spec("sources"),
@@ -66,6 +88,7 @@ PROFILE_SCHEMA: Mapping[str, Spec] = {
         name: Spec("number", minimum="non_negative" if name in _LIMITS else "positive")
         for name in FIGURES
     },
+    "since": Spec("str", required=False),
     "sources": Spec("sources"),
 }
 
@@ -77,6 +100,8 @@ def _checked(fields: Mapping[str, Any], schema: Mapping[str, Spec]) -> Pairs:
     out: Pairs = []
     for key, spec in schema.items():
         value = fields.get(key, spec.default)
+        if value is None and not spec.required:
+            continue
         if isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, Mapping):
@@ -118,6 +143,8 @@ def profile_problems(fields: Mapping[str, Any]) -> Pairs:
     for name, limit in _LIMITS.items():
         if fields[name] > limit:
             out.append((name, f"expected at most {limit:g}, got {fields[name]!r}"))
+    if fields.get("since") is not None and not RELEASE.fullmatch(fields["since"]):
+        out.append(("since", f'a release number such as "0.5" or "1.0.2", got {fields["since"]!r}'))
     return out + _source_problems(fields["sources"], FIGURES, FIGURES)
 
 
@@ -126,8 +153,16 @@ def engine_problems(fields: Mapping[str, Any]) -> Pairs:
     out = _checked(fields, ENGINE_SCHEMA)
     if out:
         return out
+    if fields["memory_fraction"] > 1.0:
+        out.append(
+            (
+                "memory_fraction",
+                f"a fraction of the GPU's memory: expected at most 1, got "
+                f"{fields['memory_fraction']!r}",
+            )
+        )
     needed = (*CAPABILITIES, "vendors") if fields["vendors"] else CAPABILITIES
-    return _source_problems(fields["sources"], needed, (*CAPABILITIES, "vendors"))
+    return out + _source_problems(fields["sources"], needed, (*CAPABILITIES, "vendors"))
 
 
 def _raise(what: str, problems: Pairs) -> None:
@@ -142,9 +177,15 @@ class EngineProfile:
 
     Fractions of the GPU's datasheet (``bandwidth``, ``dense_gemm``, ``expert_gemm``,
     ``expert_gemm_ep``, ``attention``) and times (``step_ms`` per forward pass, ``kernel_us``
-    per kernel launch). ``sources`` names, per figure, its source or the training cases of
-    ``benchmarks/measurements.toml`` it was fitted on (a text starting "fitted"). Two
-    profiles with the same figures are equal whatever their sources say.
+    per kernel launch, ``seq_us`` per sequence a forward pass carries, ``request_ms`` per
+    request before its first token, outside the GPU: the API server, the tokenizer, the
+    scheduler's admission, streaming the token back). ``since``: the oldest engine release
+    among the measurements the figures were fitted on (None when not known): engines change
+    fast (early-2025 DeepSeek kernels were several times slower than 2026's), so the profile
+    describes that release and later ones, up to the newest it was fitted on. ``sources``
+    names, per figure, its source or the training cases of ``benchmarks/measurements.toml``
+    it was fitted on (a text starting "fitted"). Two profiles with the same figures are
+    equal whatever their sources say.
     """
 
     engine: str
@@ -157,6 +198,9 @@ class EngineProfile:
     expert_gemm_ep: float
     attention: float
     kernel_us: float
+    seq_us: float
+    request_ms: float
+    since: str | None = None
     sources: Mapping[str, str] = attrs.field(
         factory=FrozenMap, converter=frozen, eq=False, repr=False
     )
@@ -176,13 +220,21 @@ class EngineProfile:
 @attrs.frozen(cache_hash=True)
 class Engine:
     """A serving engine: the layouts it runs, the vendors it runs on (none listed: any), its
-    default KV-cache precision, and its profiles by GPU kind (``"NVIDIA datacenter"``)."""
+    default KV-cache precision, its memory budget, and its profiles by GPU kind (``"NVIDIA
+    datacenter"``).
+
+    Memory budget: the engine takes ``memory_fraction`` of the device's memory for weights,
+    runtime and KV cache (``memory_budget = "device"``), or that fraction of what is free once
+    weights and runtime are loaded, for its KV cache (``"free"``).
+    """
 
     id: str
     name: str
     expert_parallel: bool
     data_parallel_attention: bool
     kv_cache_precision: str
+    memory_fraction: float
+    memory_budget: str
     vendors: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     fallback_vendor: str = "NVIDIA"
     profiles: Mapping[str, EngineProfile] = attrs.field(factory=FrozenMap, converter=frozen)

@@ -151,7 +151,7 @@ def _pass_ms(
     if layout.ranks > gpu.max_per_node:  # across nodes: hidden behind the other micro-batch
         roof, a2a = max(roof, a2a), 0.0
     hops = pp_hops_ms(gpu, ranks, layout.pipeline_parallel, tokens_all, model.hidden_size)
-    return roof + comm + a2a + overhead_ms(c, eff) + hops
+    return roof + comm + a2a + overhead_ms(c, eff, local) + hops
 
 
 def layout_decode_ms(

@@ -22,7 +22,7 @@ from r1rules._workload import (
 )
 from r1rules.catalog import Catalog, Engine, Gpu, Model, default_catalog
 from r1rules.physics._degrees import check_degrees
-from r1rules.physics._efficiency import engine_or_default
+from r1rules.physics._efficiency import efficiency, engine_or_default
 from r1rules.physics._ep import layout_decode_ms, layout_prefill_ms
 from r1rules.physics._layout import Layout, kv_gb_per_token_rank
 from r1rules.physics._memory import (
@@ -230,7 +230,8 @@ def _estimates(
         tpot = layout_decode_ms(
             model, precision, kv_precision, gpu, layout, batch, context, p.mtp_acceptance, engine
         )
-        ttft = p.prefill_ms + tpot * (1.0 + p.mtp_acceptance)  # prefill + one decode step
+        # prefill + one decode step + the request's way to its first token off the GPU
+        ttft = p.prefill_ms + tpot * (1.0 + p.mtp_acceptance) + efficiency(gpu, engine).request_ms
         # each request costs its prefill plus its share of the decode steps
         prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens, batch, engine)
         cycle_ms = output_tokens * tpot + prefill

@@ -23,7 +23,7 @@ import math
 import attrs
 
 from r1rules._errors import WorkloadError
-from r1rules.catalog import Gpu, Model
+from r1rules.catalog import Engine, Gpu, Model
 from r1rules.physics._memory import (
     GB,
     kv_cache_bytes_per_token,
@@ -158,6 +158,16 @@ def kv_gb_per_sequence_per_gpu(
     return per_seq / layout.attention_groups
 
 
-def layout_usable_gb(gpu: Gpu, model: Model, layout: Layout) -> float:
-    """GB one GPU offers to weights + KV cache (its activations split over the dense TP)."""
-    return usable_gb_per_gpu(gpu, model, layout.tensor_parallel)
+def layout_usable_gb(
+    gpu: Gpu, model: Model, layout: Layout, engine: Engine, weights_gb: float
+) -> float:
+    """GB one GPU offers to weights + KV cache under ``engine``'s memory budget (its
+    activations split over the dense TP), holding ``weights_gb`` of weights."""
+    return usable_gb_per_gpu(
+        gpu,
+        model,
+        layout.tensor_parallel,
+        engine.memory_fraction,
+        engine.memory_budget,
+        weights_gb,
+    )

@@ -368,8 +368,23 @@ def device_memory_gb(gpu: Gpu) -> float:
     return memory
 
 
-def usable_gb_per_gpu(gpu: Gpu, model: Model, tensor_parallel: int) -> float:
-    """GB one GPU offers to weights + KV cache: :func:`device_memory_gb` x 0.90 (vLLM's
-    default budget) minus the runtime overhead."""
-    budget = device_memory_gb(gpu) * USABLE_MEMORY_FRACTION
-    return budget - runtime_overhead_gb(model, tensor_parallel)
+def usable_gb_per_gpu(
+    gpu: Gpu,
+    model: Model,
+    tensor_parallel: int,
+    fraction: float = USABLE_MEMORY_FRACTION,
+    budget: str = "device",
+    weights_gb: float = 0.0,
+) -> float:
+    """GB one GPU offers to weights + KV cache, by the engine's memory budget (default:
+    vLLM's, :func:`device_memory_gb` x 0.90 minus the runtime overhead).
+
+    ``budget`` "device": ``fraction`` of the device's memory holds weights, runtime and KV
+    cache (vLLM, SGLang). "free": the ``weights_gb`` this GPU holds, plus ``fraction`` of
+    what is left once they and the runtime are loaded (TensorRT-LLM, llama.cpp).
+    """
+    overhead = runtime_overhead_gb(model, tensor_parallel)
+    if budget == "free":
+        free = device_memory_gb(gpu) - overhead - weights_gb
+        return weights_gb + fraction * free if free > 0 else device_memory_gb(gpu) - overhead
+    return device_memory_gb(gpu) * fraction - overhead

@@ -149,7 +149,7 @@ def place(
     sequence = prompt_tokens + output_tokens
     mean_context = prompt_tokens + output_tokens // 2
     weights = layout_weights_gb(model, precision, layout)
-    usable = layout_usable_gb(gpu, model, layout)
+    usable = layout_usable_gb(gpu, model, layout, engine_or_default(engine), weights)
     space = usable - weights
     groups = layout.attention_groups
     per_group_kv = kv_gb_per_token_rank(model, kv_precision, layout) * sequence

@@ -178,9 +178,10 @@ def _compute_ms(
     return (matmul + attention) / c.tp
 
 
-def _overhead_ms(c: Consts, eff: Efficiency) -> float:
-    """Host work of one forward pass plus every kernel's launch latency."""
-    return eff.step_ms + c.kernels * eff.kernel_us / 1e3
+def _overhead_ms(c: Consts, eff: Efficiency, sequences: float = 1.0) -> float:
+    """Host work of one forward pass (a fixed part, and a part per sequence it carries:
+    sampling, logits, scheduling) plus every kernel's launch latency."""
+    return eff.step_ms + sequences * eff.seq_us / 1e3 + c.kernels * eff.kernel_us / 1e3
 
 
 def _experts_bytes(c: Consts, tokens: float) -> float:
@@ -232,7 +233,7 @@ def decode_core_ms(
     )
     comm_ms = 2 * c.layers * _allreduce_ms(gpu, c.tp, micro * c.hidden * ACTIVATION_BYTES)
     hops_ms = _pp_hops_ms(gpu, c.tp, pp, micro, c.hidden)
-    return max(mem_ms, compute_ms) + comm_ms + _overhead_ms(c, eff) + hops_ms
+    return max(mem_ms, compute_ms) + comm_ms + _overhead_ms(c, eff, micro) + hops_ms
 
 
 # Counts above this are not deployments, and their products overflow a float.
@@ -301,7 +302,7 @@ def prefill_core_ms(
     )
     comm_ms = 2 * c.layers * _allreduce_ms(gpu, c.tp, tokens * c.hidden * ACTIVATION_BYTES)
     hops_ms = _pp_hops_ms(gpu, c.tp, pp, tokens, c.hidden)
-    return max(compute_ms, floor_ms) + comm_ms + _overhead_ms(c, eff) + hops_ms
+    return max(compute_ms, floor_ms) + comm_ms + _overhead_ms(c, eff, batch) + hops_ms
 
 
 def prefill_ms(

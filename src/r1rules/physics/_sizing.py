@@ -18,7 +18,7 @@ import attrs
 
 from r1rules._errors import EvaluationError
 from r1rules.catalog import Engine, Gpu, Model
-from r1rules.physics._efficiency import engine_or_default
+from r1rules.physics._efficiency import efficiency, engine_or_default
 from r1rules.physics._memory import usable_gb_per_gpu, weights_gb_per_gpu
 from r1rules.physics._placement import Placement, placements
 from r1rules.physics._roofline import MAX_COUNT, native_support
@@ -96,7 +96,7 @@ def size(
     refusal = engine_or_default(engine).refusal(gpu)
     if refusal:
         raise EvaluationError(refusal)
-    reach = max(max_nodes, _nodes_to_hold(model, precision, gpu))
+    reach = max(max_nodes, _nodes_to_hold(model, precision, gpu, engine_or_default(engine)))
     options = placements(
         model,
         precision,
@@ -119,7 +119,8 @@ def size(
     if feasible:
         holding = within
     target_qps = peak_qps * (1.0 + headroom_fraction)
-    best_ttft = min(p.prefill_ms + p.step_ms[0] for p in holding)
+    request_ms = efficiency(gpu, engine).request_ms  # the way to the first token off the GPU
+    best_ttft = min(p.prefill_ms + p.step_ms[0] for p in holding) + request_ms
     scored = []
     for p in holding:
         cap = _batch_cap(p, tpot_ms)
@@ -136,7 +137,7 @@ def size(
             )
         if meets_tpot:
             batch_index = min(batch_index, cap)
-        ttft = p.prefill_ms + p.step_ms[batch_index]
+        ttft = p.prefill_ms + p.step_ms[batch_index] + request_ms
         meets = ttft <= latency_ms
         scored.append(
             (
@@ -211,9 +212,11 @@ def _batch_cap(p: Placement, tpot_ms: float | None) -> int:
     return meeting - 1
 
 
-def _nodes_to_hold(model: Model, precision: str, gpu: Gpu) -> int:
-    """Nodes a replica needs for its weights alone (a lower bound; KV needs may add one)."""
-    per_node = usable_gb_per_gpu(gpu, model, 1) * gpu.max_per_node
+def _nodes_to_hold(model: Model, precision: str, gpu: Gpu, engine: Engine) -> int:
+    """Nodes a replica needs for its weights alone under ``engine``'s memory budget (a
+    bound to search up to; KV needs may add one)."""
+    fraction, budget = engine.memory_fraction, engine.memory_budget
+    per_node = usable_gb_per_gpu(gpu, model, 1, fraction, budget) * gpu.max_per_node
     if per_node <= 0:
         return 1
     return math.ceil(weights_gb_per_gpu(model, precision, 1, 1) / per_node) + 1
