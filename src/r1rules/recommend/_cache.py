@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from r1rules.catalog import Engine, Gpu, Model, PriceList
-from r1rules.physics import Cost, Estimates, cost_of, estimate_deployment
+from r1rules.catalog import Gpu, PriceList
+from r1rules.physics import Cost, cost_of, estimate_deployment
 
 __all__ = ["Identity", "cached_cost", "cached_estimates", "clear", "cost_by_identity", "on_clear"]
 
@@ -74,76 +74,14 @@ def cached_cost(
     )
 
 
-@functools.lru_cache(maxsize=4096, typed=True)
-def _estimates(
-    model: Model,
-    precision: str,
-    gpu: Gpu,
-    gpu_count: int,
-    concurrency: int,
-    prompt_tokens: int,
-    output_tokens: int,
-    kv_precision: str,
-    tensor_parallel: int | None,
-    pipeline_parallel: int | None,
-    expert_parallel: int | None,
-    data_parallel_attention: bool | None,
-    engine: Engine,
-) -> Estimates:
-    return estimate_deployment(
-        model,
-        precision,
-        gpu,
-        gpu_count,
-        concurrency,
-        prompt_tokens,
-        output_tokens,
-        kv_precision=kv_precision,
-        tensor_parallel=tensor_parallel,
-        pipeline_parallel=pipeline_parallel,
-        expert_parallel=expert_parallel,
-        data_parallel_attention=data_parallel_attention,
-        engine=engine,
-    )
-
-
-def cached_estimates(
-    model: Model,
-    precision: str,
-    gpu: Gpu,
-    gpu_count: int,
-    concurrency: int,
-    prompt_tokens: int,
-    output_tokens: int,
-    *,
-    kv_precision: str,
-    tensor_parallel: int | None,
-    pipeline_parallel: int | None,
-    expert_parallel: int | None,
-    data_parallel_attention: bool | None,
-    engine: Engine,
-) -> Estimates:
-    """``physics.estimate_deployment`` with the same arguments, cached."""
-    return _estimates(
-        model,
-        precision,
-        gpu,
-        gpu_count,
-        concurrency,
-        prompt_tokens,
-        output_tokens,
-        kv_precision,
-        tensor_parallel,
-        pipeline_parallel,
-        expert_parallel,
-        data_parallel_attention,
-        engine,
-    )
+# ``physics.estimate_deployment`` with the same arguments, cached (every argument is an
+# immutable record, a number, a string or None).
+cached_estimates = functools.lru_cache(maxsize=4096, typed=True)(estimate_deployment)
 
 
 def clear() -> None:
     """Empty every cache of the recommend layer."""
     cost_by_identity.cache_clear()
-    _estimates.cache_clear()
+    cached_estimates.cache_clear()
     for clearer in _clearers:
         clearer()
