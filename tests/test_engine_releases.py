@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import r1rules
 from r1rules import CatalogError, load_catalog
 from r1rules.catalog import FIGURES, default_catalog, release
 
@@ -69,3 +70,22 @@ def test_a_since_that_is_no_release_number_is_a_problem_naming_it(tmp_path: Path
     assert "a release number" in problem.message and "'latest'" in problem.message
     catalog = load_catalog(_profile_file(tmp_path, '"0.11"'))
     assert catalog.engine("vllm").profiles["NVIDIA datacenter"].since == "0.11"
+
+
+def test_the_report_names_the_release_line_of_the_engines_profile() -> None:
+    def engine_line(engine: str) -> str:
+        workload = r1rules.Workload(
+            model="deepseek-r1-distill-qwen-7b",
+            peak_qps=2.0,
+            latency_ms=2000,
+            gpu="rtx-4090",
+            engine=engine,
+        )
+        report = r1rules.evaluate(workload, options=False).report()
+        (line,) = [x for x in report.splitlines() if x.strip().startswith("engine ")]
+        return line
+
+    since = default_catalog().engine("sglang").profiles["NVIDIA consumer"].since
+    assert since is not None
+    assert engine_line("sglang").endswith(f"sglang; profile of releases {since} and later")
+    assert engine_line("llama.cpp").split() == ["engine", "llama.cpp"]  # builds, no release

@@ -198,6 +198,13 @@ def _tpot_default(value: object) -> str:
     return ""
 
 
+def _release_line(rec: Any, engine: str) -> str:
+    """Which releases of the engine its profile on the answer's GPU describes."""
+    catalog = rec.rules.catalog
+    since = catalog.engine(engine).profile(catalog.gpu(rec.gpu.id)).since
+    return "" if since is None else f"; profile of releases {since} and later"
+
+
 def input_lines(rec: Any) -> list[str]:
     """Every input of the resolved workload; a default is marked with what it stands for.
     A value equal to the default is shown as the default."""
@@ -230,5 +237,7 @@ def input_lines(rec: Any) -> list[str]:
             text += " (default: the model's released precision)"
         elif name in _DEFAULT_MEANS and value == defaults.get(name):
             text += f" (default: {_DEFAULT_MEANS[name]})"
+        if name == "engine":
+            text += _release_line(rec, str(value))
         lines.append(f"  {name:<{width}}  {text}")
     return lines
