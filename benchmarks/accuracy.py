@@ -214,6 +214,8 @@ def predict(case: Case, catalog: Catalog) -> float:
     m = case.m
     model, gpu = catalog.model(m["model"]), catalog.gpu(m["gpu"])
     engine = ENGINES[case.engine]
+    if "memory_fraction" in m:  # the launch's own memory setting, not the engine's default
+        engine = attrs.evolve(engine, memory_fraction=float(m["memory_fraction"]))
     precision = m["weights_precision"]
     kv = m["kv_precision"] if m["kv_precision"] in PRECISIONS else default_kv(case, engine)
     prompt, output = lengths(m)
@@ -261,6 +263,8 @@ def predict(case: Case, catalog: Catalog) -> float:
         ttft = statistics.fmean(waves)
         tpot = e.tpot_ms + (waves[-1] - ttft) / output
     ttft += engine.profile(gpu).request_ms  # the way to the first token off the GPU
+    # a scheduler that takes in new requests every N iterations: half of N - 1 steps' wait
+    ttft += (int(m.get("admission_wait_steps", 1)) - 1) / 2.0 * tpot
     return {
         "ttft_ms": ttft,
         "tpot_ms": tpot,

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import attrs
 import pytest
 import tomli
 
@@ -70,6 +71,8 @@ OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "input_tokens": int,
     "output_tokens": int,
     "length_range_ratio": float,
+    "memory_fraction": float,
+    "admission_wait_steps": int,
 }
 
 
@@ -89,7 +92,7 @@ def test_every_case_follows_the_schema(row: dict[str, Any]) -> None:
         if key in row:
             assert isinstance(row[key], kind) and not isinstance(row[key], bool), key
             assert row[key] > 0, key
-    assert row.get("length_range_ratio", 1.0) <= 1.0
+    assert row.get("length_range_ratio", 1.0) <= 1.0 and row.get("memory_fraction", 1.0) <= 1.0
     assert row["metric"] in METRICS
     assert row["weights_precision"] in WEIGHTS
     assert row["kv_precision"] in KV
@@ -212,3 +215,25 @@ def test_a_case_of_an_older_engine_release_is_not_scored_against_the_profile() -
     assert accuracy.older_release(new, catalog) is None
     unknown = by_id["dbmart-vllm-llama31-8b-fp16-1xa40-c50-output-tput"]  # version unknown
     assert accuracy.older_release(unknown, catalog) is None
+
+
+def test_a_case_stating_its_launch_settings_is_predicted_with_them() -> None:
+    """R1 FP8 on 4 x B200 does not fit SGLang's default budget (81% of the device) but does
+    at the launch's --mem-fraction-static 0.95; a scheduler that takes in new requests every
+    N iterations adds half of N - 1 decode steps to the TTFT."""
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    by_id = {c.id: c for c in accuracy.load(catalog)}
+    tight = by_id["inferencex-sglang-r10528-fp8-4xb200-c1-8k1k-tpot"]
+    assert tight.m["memory_fraction"] == 0.95
+    assert math.isfinite(accuracy.predict(tight, catalog))
+    default = {k: v for k, v in tight.m.items() if k != "memory_fraction"}
+    assert accuracy.predict(attrs.evolve(tight, m=default), catalog) == math.inf
+    waiting = by_id["inferencex-sglang-r10528-fp8-8xb200-c32-1k1k-ttft"]
+    assert waiting.m["admission_wait_steps"] == 30
+    tpot = accuracy.predict(by_id["inferencex-sglang-r10528-fp8-8xb200-c32-1k1k-tpot"], catalog)
+    eager = {**waiting.m, "admission_wait_steps": 1}
+    extra = accuracy.predict(waiting, catalog) - accuracy.predict(
+        attrs.evolve(waiting, m=eager), catalog
+    )
+    assert extra == pytest.approx(29 / 2 * tpot)
