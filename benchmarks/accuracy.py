@@ -52,7 +52,6 @@ GPU against tokens/s per user, each measured point of ``measurements.toml`` with
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import math
 import statistics
@@ -169,10 +168,10 @@ def older_release(case: Case, catalog: Catalog) -> str | None:
     than the profile's ``since`` (engines change fast; early-2025 DeepSeek kernels were
     several times slower than 2026's). None when it is of that release or later, or when the
     profile or the case does not say."""
-    engine = ENGINES[case.engine]
-    if case.m["engine"] not in ENGINES or not engine.runs_on(catalog.gpu(case.m["gpu"])):
+    engine, gpu = ENGINES[case.engine], catalog.gpu(case.m["gpu"])
+    if case.m["engine"] not in ENGINES or not engine.runs_on(gpu):
         return None
-    since = engine.profile(catalog.gpu(case.m["gpu"])).since
+    since = engine.profile(gpu).since
     measured = release(str(case.m["engine_version"]))
     floor = None if since is None else release(since)
     if floor is None or measured is None or measured >= floor:
@@ -247,12 +246,14 @@ def predict(case: Case, catalog: Catalog) -> float:
         )
     throughput = e.throughput_tokens_per_s
     if float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED:
-        step = functools.partial(
-            _ep.layout_decode_ms, model, precision, kv, gpu, layout, context=prompt + output / 2
-        )
+
+        def step(b: int) -> float:
+            context = prompt + output / 2
+            return _ep.layout_decode_ms(model, precision, kv, gpu, layout, b, context, 0.0, engine)
+
         one = _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, 1, engine)
         per_replica = math.ceil(users / e.replicas)
-        ttft, tpot, rate = steady_state(per_replica, output, one, lambda b: step(b, engine=engine))
+        ttft, tpot, rate = steady_state(per_replica, output, one, step)
         throughput = rate * 1000.0 * output * e.replicas
     else:
         b = e.batch_per_replica
