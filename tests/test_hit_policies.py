@@ -110,3 +110,49 @@ def test_the_checker_refuses_those_rule_sets_at_load(tmp_path: Path) -> None:
     text = _table("unique", _rule("a", "peak_qps = { gt = 100 }", "high"), complete=True)
     with pytest.raises(RuleError, match="gap"):
         load_rules(write_rules(tmp_path, text))
+
+
+def test_collect_takes_a_copied_value_that_agrees_with_another_rules_value(
+    tmp_path: Path,
+) -> None:
+    """Two rules of a collect table set the same fact, one copying it from another fact:
+    the values agree, so both fire (and a disagreeing copy is refused)."""
+    level = """
+[[facts]]
+name = "level"
+type = "enum"
+values = ["low", "high"]
+description = "test level"
+
+[[tables]]
+id = "lv"
+title = "sets level"
+hit_policy = "unique"
+complete = true
+  [[tables.rules]]
+  id = "lv-1"
+  title = "level"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 0 } }
+  set = { level = "%s" }
+"""
+    copy = """
+  [[tables.rules]]
+  id = "b"
+  title = "b"
+  source = "test"
+  why = "test"
+  when = { peak_qps = { gt = 0 } }
+  set = { tier = { fact = "level" } }
+"""
+    for folder, value in (("agree", "high"), ("disagree", "low")):
+        text = level % value + _table("collect", _rule("a", "peak_qps = { gt = 1 }", "high") + copy)
+        rules = load_rules(write_rules(tmp_path / folder, text), check=False)
+        if value == "high":
+            rec = evaluate(W, rules)
+            assert rec.facts["tier"] == "high"
+            assert [j.rule_id for j in rec.justification_for("tier")] == ["a", "b"]
+        else:
+            with pytest.raises(EvaluationError, match="rules 'a' and 'b' set 'tier'"):
+                evaluate(W, rules)

@@ -1,4 +1,4 @@
-"""``encode_stratum`` (engine/_compile.py), the fast path the engine adapter asserts every
+"""``encode_stratum`` (engine/_encode.py), the fast path the engine adapter asserts every
 stratum's fact with, writes exactly what ``encode_fact`` writes, or refuses what it refuses
 with the same message."""
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import r1rules
 from r1rules import EvaluationError
-from r1rules.engine import _compile, compiled
-from r1rules.engine._compile import Membership, Stratum, encode_fact, encode_stratum
+from r1rules.engine import _encode, compiled
+from r1rules.engine._encode import Membership, Stratum, encode_fact, encode_stratum
 
 
 class Level(enum.IntEnum):
@@ -33,7 +33,7 @@ MEMBERSHIPS = (
 
 def plan(names: tuple[str, ...], memberships: tuple[Membership, ...], extra: str) -> Stratum:
     """A stratum's plan, its keys written as compile_rules writes them."""
-    keys = tuple(_compile._ENCODER.encode(_compile.prop(name)) + ":" for name in names)
+    keys = tuple(_encode.ENCODER.encode(_encode.prop(name)) + ":" for name in names)
     return Stratum(names, memberships, extra, keys)
 
 

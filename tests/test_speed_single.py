@@ -1,7 +1,8 @@
-"""The single answer's fast paths (recommend/_run.py, _decide.py, _cache.py, _derive.py,
-ruleset/_placeholders.py) answer exactly what the plain ones did: texts parsed once and
-written as ``fill`` wrote them, the options put in order without making them, the caches of
-pure physics equal to no cache, and one engine session per evaluation."""
+"""The single answer's fast paths (recommend/_run.py, _decide.py, _options.py, _cache.py,
+_derive.py, ruleset/_placeholders.py) answer exactly what the plain ones did: texts parsed
+once and written as ``fill`` wrote them, the options put in order without making them (and
+ranked from rows before they are made), the caches of pure physics equal to no cache, and
+one engine session per evaluation."""
 
 from __future__ import annotations
 
@@ -11,15 +12,26 @@ import string
 from collections.abc import Mapping
 from unittest import mock
 
+import attrs
 import pytest
 
 import r1rules
 from r1rules import CatalogError, Workload, evaluate
-from r1rules.engine import CompiledRules, _adapter
+from r1rules.engine import CompiledRules, _adapter, compiled
 from r1rules.physics import _sizing, cost_of, size
+from r1rules.recommend import _options
 from r1rules.recommend._cache import Identity, cached_cost, clear
-from r1rules.recommend._derive import gpu_in
-from r1rules.recommend._options import preview_key, preview_option, rank_key
+from r1rules.recommend._decide import _Brancher
+from r1rules.recommend._derive import gpu_in, output_tokens_per_s
+from r1rules.recommend._options import (
+    Option,
+    Unranked,
+    finish,
+    preview_key,
+    preview_option,
+    rank_key,
+)
+from r1rules.recommend._run import Run, Sessions, plan_of
 from r1rules.ruleset import fill
 
 WORKLOADS = (
@@ -181,3 +193,68 @@ def test_an_evaluation_uses_one_engine_session_and_leaves_none() -> None:
                 evaluate(workload, options=options)
                 assert len(opened) == 1, (workload, options)
     assert _adapter.live_sessions(rules) == 0
+
+
+@pytest.mark.parametrize("objective", ["cost", "latency"])
+@pytest.mark.parametrize("budget", [None, 1000.0, 400_000.0])
+def test_options_are_tried_in_the_order_of_their_preview_keys(
+    objective: str, budget: float | None
+) -> None:
+    """``_Brancher.ordered`` writes ``preview_key`` out: the same order, for every GPU that
+    could hold the model (priced or not, meeting the targets or not, within budget or not)."""
+    rules = r1rules.default_rules()
+    plan = plan_of(rules)
+    compared = 0
+    for model, qps, latency in (
+        ("deepseek-r1-distill-qwen-32b", 10.0, 500.0),
+        ("deepseek-r1-distill-qwen-7b", 150.0, 150.0),
+        ("deepseek-r1", 2.0, 3000.0),
+    ):
+        workload = Workload(model=model, peak_qps=qps, latency_ms=latency, budget_usd=budget)
+        resolved, found = workload.resolve(rules.catalog)
+        with Sessions(compiled(rules)) as sessions:
+            base = Run(resolved, rules, found, plan)
+            base.run_strata(plan.pre, sessions.current())
+            brancher = _Brancher(base, plan.post, quantized=False, sessions=sessions)
+        gpus = brancher.sizable_gpus()
+        fabric = str(base.facts.get("fabric", ""))
+        keys = {}
+        for gpu in gpus:
+            sizing = brancher.sizings[gpu.id]
+            assert sizing is not None
+            cost = cost_of(
+                rules.catalog.prices,
+                gpu,
+                sizing.sized_gpu_count,
+                sizing.nodes,
+                fabric,
+                output_tokens_per_s(sizing),
+                describe=False,
+            )
+            within = None if budget is None or cost is None else cost.capital_usd <= budget
+            keys[gpu.id] = preview_key(
+                sizing,
+                cost,
+                within,
+                article=gpu.id == brancher.article_gpu.id,
+                objective=objective,
+            )
+        expected = sorted(gpus, key=lambda gpu: keys[gpu.id])
+        assert brancher.ordered(gpus, objective) == expected
+        compared += len(gpus)
+    assert compared > 30
+
+
+@pytest.mark.parametrize("objective", ["cost", "latency", "article"])
+def test_finish_ranks_unranked_rows_as_it_ranks_options(objective: str) -> None:
+    """The options of an evaluation reach ``finish`` as ``Unranked`` rows (an Option's
+    fields but the ranking's): ranked and marked exactly as the same Options are."""
+    workload = Workload(model="deepseek-r1", peak_qps=10, latency_ms=2000, budget_usd=3e6)
+    rec = evaluate(attrs.evolve(workload, objective=objective))
+    bare = [attrs.evolve(o, rank=0, pareto=False, chosen=False) for o in rec.options]
+    rows = [Unranked(*_options._UNRANKED(o)) for o in bare]
+    shuffled = rows[1::2] + rows[::2]
+    assert finish(shuffled, rec.objective, rec.chosen.key) == rec.options
+    assert finish(bare[::-1], rec.objective, rec.chosen.key) == rec.options
+    for row, option in zip(rows, bare, strict=True):
+        assert Option(*row) == option  # the same fields, in Option's order

@@ -54,7 +54,8 @@ from collections.abc import Mapping
 import durable_rules_engine as _dre
 
 from r1rules._errors import EvaluationError, R1RulesError
-from r1rules.engine._compile import capacity_problems, compile_rules, encode_stratum
+from r1rules.engine._compile import capacity_problems, compile_rules
+from r1rules.engine._encode import encode_stratum
 from r1rules.ruleset import RuleSet
 
 __all__ = [
@@ -196,9 +197,12 @@ class Session:
             state_handle = result[1]
             action = _dre.start_action_for_state(handle, state_handle)
             message = action[1] if action else None
+            append, complete = fired.append, _dre.complete_and_start_action
             while message:
-                fired.append(message[2 : message.index('"', 2)])
-                message = _dre.complete_and_start_action(handle, state_handle)
+                append(message[2 : message.index('"', 2)])
+                message = complete(handle, state_handle)
+        if len(fired) == 1:
+            return (fired[0],)
         # A rule the engine matched twice (two alternatives of an $or) fired once.
         return tuple(sorted(set(fired), key=rules.rule_ids.__getitem__))
 

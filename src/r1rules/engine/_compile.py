@@ -1,4 +1,5 @@
-"""A RuleSet -> durable-rules' JSON ruleset form, and facts -> the JSON objects it matches.
+"""A RuleSet -> durable-rules' JSON ruleset form, and facts -> the JSON objects it matches
+(written in ``_encode``, re-exported here).
 
 Pure text building: no durable-rules import here (``_adapter`` drives the engine). What the
 engine sees is shaped so that none of its sharp edges can be reached from a rule file:
@@ -32,12 +33,23 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping
 
 import attrs
 
 from r1rules._errors import EvaluationError
+from r1rules.engine._encode import (
+    ENCODER,
+    FACT_PREFIX,
+    MAX_EXACT_INTEGER,
+    Membership,
+    Stratum,
+    encode_fact,
+    encode_stratum,
+    engine_json,
+    prop,
+    show_int,
+)
 from r1rules.ruleset import Rule, RuleSet, Test
 
 __all__ = [
@@ -54,7 +66,6 @@ __all__ = [
     "fnv1a32",
 ]
 
-FACT_PREFIX = "f$"
 STRATUM_KEY = "r1$stratum"
 PARTITION_SIZE = 32
 MAX_PARTITIONS = 60  # children of one node: the engine's evaluation stack holds 64
@@ -63,7 +74,6 @@ MAX_PRIORITY = 65_535
 # durable-rules' MAX_OBJECT_PROPERTIES is 255, exclusive, and it adds an ``id`` to every
 # fact: 253 properties of ours (measured: 254 is error 302 at assert time).
 MAX_FACT_PROPERTIES = 253
-MAX_EXACT_INTEGER = 2**53  # measured: int64 vs double compares exactly up to here
 MAX_ENGINE_MEMBERS = 8  # longer in/not_in lists become a precomputed boolean
 MAX_EQUALITY_CHILDREN = 511  # measured: the 512th child of one node hangs creation
 # Names the engine tells apart by hash alone: the properties it reads in a fact (its
@@ -90,95 +100,12 @@ def fnv1a32(name: str) -> int:
 _ENGINE_HASHES = {fnv1a32(n): n for n in (*ENGINE_NAMES, *ENGINE_OPERATORS)}
 
 
-def prop(fact: str) -> str:
-    """The engine property that carries a fact."""
-    return FACT_PREFIX + fact
-
-
-# json writes 1e-05 and 1e+16; durable-rules wants a fraction before the exponent. Every
-# JSON text that reaches the engine (facts and the compiled ruleset) goes through engine_json.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-_BARE_EXPONENT = re.compile(r"(?<=[:,\[])(-?\d+)(e[-+]?\d+)(?=[,}\]])")
-
-
-def engine_json(text: str) -> str:
-    """JSON text with every bare exponent given a fraction (1e-05 -> 1.0e-05)."""
-    if "e-" in text or "e+" in text:  # float reprs always sign their exponent
-        return _BARE_EXPONENT.sub(r"\1.0\2", text)
-    return text
-
-
 def _value(value: object) -> str:
     """JSON for one rule value (range-checked at load; its exponent fixed later)."""
     try:
-        return _ENCODER.encode(value)
+        return ENCODER.encode(value)
     except ValueError:
         raise EvaluationError(f"non-finite number {value!r} cannot reach the engine") from None
-
-
-def _exact(name: str, value: int) -> float:
-    """A whole number beyond +-2**53 as the float it equals, or EvaluationError."""
-    try:
-        as_float = float(value)
-    except OverflowError:
-        as_float = math.nan
-    if as_float != value:
-        raise EvaluationError(
-            f"fact {name!r} is {_show_int(value)}: the rule engine compares whole numbers "
-            f"exactly only within +-{MAX_EXACT_INTEGER} (2**53) or when a float equals "
-            "them; validate it before it reaches the rules"
-        )
-    return as_float
-
-
-def _show_int(value: int) -> str:
-    if abs(value) < 10**30:
-        return str(value)
-    return f"a whole number of {value.bit_length()} bits"
-
-
-@attrs.frozen
-class Membership:
-    """An ``in``/``not_in`` list decided outside the engine: ``property`` is true when
-    ``fact`` has a value in ``values``, false when it has another, absent with no value."""
-
-    property: str
-    fact: str
-    values: frozenset[object]
-
-
-def encode_fact(
-    facts: Mapping[str, object],
-    extra: str = "",
-    names: Sequence[str] | None = None,
-    memberships: Sequence[Membership] = (),
-) -> str:
-    """One JSON object of the facts in ``names`` (all, when None) that have a value, each
-    as ``f$<name>``, the ``memberships`` decided, plus ``extra`` (further members, already
-    JSON). Only bool, number and str values can match; non-finite numbers are refused
-    (validated facts never have them), and so is a whole number the engine would compare
-    wrongly (one beyond +-2**53 that no float equals)."""
-    chosen: dict[str, object] = {}
-    pool = facts if names is None else names
-    for name in pool:
-        value = facts.get(name)
-        if value is None or not isinstance(value, (bool, int, float, str)):
-            continue
-        if type(value) is int and not -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
-            value = _exact(name, value)
-        chosen[FACT_PREFIX + name] = value
-    for member in memberships:
-        value = facts.get(member.fact)
-        if value is not None:
-            chosen[member.property] = value in member.values
-    try:
-        text = _ENCODER.encode(chosen)
-    except ValueError:
-        raise EvaluationError(f"a non-finite number cannot reach the engine: {chosen}") from None
-    text = engine_json(text)
-    if extra:
-        text = text[:-1] + ("," if chosen else "") + extra + "}"
-    return text
 
 
 def _engine_decides(test: Test) -> bool:
@@ -189,7 +116,7 @@ def _test_json(test: Test, member: Membership | None) -> str:
     """A test in durable-rules' JSON form: the operator wraps the field."""
     if member is not None:
         return f'{{"{member.property}":{"true" if test.op == "in" else "false"}}}'
-    name = _ENCODER.encode(prop(test.fact))
+    name = ENCODER.encode(prop(test.fact))
     if test.op == "eq":
         return f"{{{name}:{_value(test.value)}}}"
     if test.op == "ne":
@@ -205,48 +132,6 @@ def _test_json(test: Test, member: Membership | None) -> str:
         return f'{{"$or":[{alternatives}]}}'
     excluded = ",".join(f'{{"$neq":{{{name}:{_value(v)}}}}}' for v in values)
     return f'{{"$and":[{excluded}]}}'
-
-
-@attrs.frozen
-class Stratum:
-    """What one stratum's fact carries: the facts its engine tests read, the memberships
-    decided for it, and the stratum and partition keys (``extra``, JSON members)."""
-
-    reads: tuple[str, ...]
-    memberships: tuple[Membership, ...]
-    extra: str
-    keys: tuple[str, ...]  # ``"f$<name>":`` for each of ``reads``, as JSON
-
-
-_encode_string = json.encoder.encode_basestring  # as _ENCODER writes a str
-
-
-def encode_stratum(facts: Mapping[str, object], plan: Stratum, extra: str = "") -> str:
-    """``encode_fact(facts, extra, plan.reads, plan.memberships)``, the same text, built
-    twice as fast (once per stratum of every option): each member is written directly.
-    A value ``encode_fact`` would convert or refuse (a whole number beyond +-2**53, a
-    non-finite number, a subclass, another type) hands the whole fact to it."""
-    parts: list[str] = []
-    get = facts.get
-    for name, key in zip(plan.reads, plan.keys, strict=True):
-        value = get(name)
-        if type(value) is bool:
-            parts.append(key + ("true" if value else "false"))
-        elif type(value) is str:
-            parts.append(key + _encode_string(value))
-        elif type(value) is float and math.isfinite(value):
-            parts.append(key + float.__repr__(value))
-        elif type(value) is int and -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
-            parts.append(key + int.__repr__(value))
-        elif value is not None:
-            return encode_fact(facts, extra, plan.reads, plan.memberships)
-    for membership in plan.memberships:
-        value = get(membership.fact)
-        if value is not None:
-            found = "true" if value in membership.values else "false"
-            parts.append(_ENCODER.encode(membership.property) + ":" + found)
-    text = engine_json("{" + ",".join(parts) + "}")
-    return (text[:-1] + ("," if parts else "") + extra + "}") if extra else text
 
 
 @attrs.frozen
@@ -291,7 +176,7 @@ def compile_rules(rules: RuleSet) -> Compilation:
                 if _engine_decides(test):
                     read.add(test.fact)
                     if rules.facts[test.fact].optional:
-                        tests.append(f'{{"$ex":{{{_ENCODER.encode(prop(test.fact))}:1}}}}')
+                        tests.append(f'{{"$ex":{{{ENCODER.encode(prop(test.fact))}:1}}}}')
                 else:
                     assert isinstance(test.value, tuple)
                     member = members[test.fact, frozenset(test.value)]
@@ -306,7 +191,7 @@ def compile_rules(rules: RuleSet) -> Compilation:
                 reads,
                 tuple(used.values()),
                 f'"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys),
-                tuple(_ENCODER.encode(prop(name)) + ":" for name in reads),
+                tuple(ENCODER.encode(prop(name)) + ":" for name in reads),
             )
     return Compilation(engine_json("{" + ",".join(definitions) + "}"), rule_ids, strata)
 
@@ -370,7 +255,7 @@ def _range_message(rule: Rule, key: str, values: Collection[object]) -> str:
     bad = next(v for v in values if _out_of_range(v))
     assert isinstance(bad, int)
     return (
-        f"{rule.file}: rule {rule.id!r}: {key}: {_show_int(bad)} is outside the range "
+        f"{rule.file}: rule {rule.id!r}: {key}: {show_int(bad)} is outside the range "
         f"of whole numbers the rule engine compares exactly: -{MAX_EXACT_INTEGER} to "
         f"{MAX_EXACT_INTEGER} (2**53); write a larger bound as a decimal (e.g. 1.0e19)"
     )

@@ -93,7 +93,7 @@ def evaluate_many(
             raise _at(index, outcome) from outcome
         assert outcome is not None  # nothing is skipped before the first error
         if id(outcome) in seen:  # a repeated workload: its own object, as evaluate gives
-            outcome = attrs.evolve(outcome, facts=outcome.facts)  # a fresh read-only copy
+            outcome = attrs.evolve(outcome, facts=dict(outcome.facts))  # a fresh read-only copy
         seen.add(id(outcome))
         results.append(outcome)
     return tuple(results)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from r1rules.catalog import Gpu, PriceList
-from r1rules.physics import Cost, cost_of, estimate_deployment
+from r1rules.catalog import Engine, Gpu, Model, PriceList
+from r1rules.physics import Cost, Estimates, cost_of, estimate_deployment
 
 __all__ = ["Identity", "cached_cost", "cached_estimates", "clear", "cost_by_identity", "on_clear"]
 
@@ -74,9 +74,40 @@ def cached_cost(
     )
 
 
-# ``physics.estimate_deployment`` with the same arguments, cached (every argument is an
-# immutable record, a number, a string or None).
-cached_estimates = functools.lru_cache(maxsize=4096, typed=True)(estimate_deployment)
+@functools.lru_cache(maxsize=4096, typed=True)
+def cached_estimates(
+    model: Model,
+    precision: str,
+    gpu: Gpu,
+    gpu_count: int,
+    concurrency: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    kv_precision: str,
+    tensor_parallel: int | None,
+    pipeline_parallel: int | None,
+    expert_parallel: int | None,
+    data_parallel_attention: bool | None,
+    engine: Engine,
+) -> Estimates:
+    """``physics.estimate_deployment`` with the same arguments, cached; every argument is
+    positional (an immutable record, a number, a string or None), so that the key is
+    built from the arguments alone (keywords cost the key their names)."""
+    return estimate_deployment(
+        model,
+        precision,
+        gpu,
+        gpu_count,
+        concurrency,
+        prompt_tokens,
+        output_tokens,
+        kv_precision,
+        tensor_parallel,
+        pipeline_parallel,
+        expert_parallel=expert_parallel,
+        data_parallel_attention=data_parallel_attention,
+        engine=engine,
+    )
 
 
 def clear() -> None:

@@ -27,6 +27,7 @@ could be quantized to.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import attrs
@@ -39,19 +40,19 @@ from r1rules.recommend._cache import Identity, cost_by_identity
 from r1rules.recommend._derive import (
     cost_facts,
     engine_for,
-    facts_of,
-    output_tokens_per_s,
+    shared_facts_of,
     sizing_facts,
     sizings_for,
 )
 from r1rules.recommend._options import (
     EXCLUDED_FACT,
     Option,
+    Unranked,
     finish,
     option_from,
-    preview_key,
+    unranked_from,
 )
-from r1rules.recommend._run import Run, Sessions, Strata
+from r1rules.recommend._run import Run, Sessions, Strata, plan_of
 
 __all__ = ["QUANTIZE_TO", "SELECTIONS", "Decision", "decide", "quantized_precisions"]
 
@@ -93,9 +94,9 @@ class _Brancher:
             base.workload, base.model, base.rules.catalog, base.facts, self.serving
         )
         self.article_gpu = self.article_sizing.gpu
-        prices = base.rules.catalog.prices
+        self.keys = plan_of(base.rules)  # the cache keys of the catalog and its prices
         self.article_cost_facts, self.article_cost = cost_facts(
-            prices, self.article_gpu, self.article_facts, base.facts
+            self.keys.prices, self.article_gpu, self.article_facts, base.facts
         )
         self.done: dict[str, Run] = {}
         # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable_gpus``
@@ -109,36 +110,37 @@ class _Brancher:
         """A fork with ``gpu``'s sizing and cost facts, before the post-sizing rules."""
         base = self.base
         run = base.fork()
+        facts = run.facts
         if gpu.id == self.article_gpu.id:
-            found, sizing = self.article_facts, self.article_sizing
+            sizing = self.article_sizing
             costs, cost = self.article_cost_facts, self.article_cost
+            facts.update(self.article_facts)
         else:
             known = self.sizings[gpu.id]  # ``sizable_gpus`` found it: only those are decided
             assert known is not None
-            found, sizing = facts_of(known, gpu), known
-            found["candidate_feasible"] = self.article_facts["candidate_feasible"]
-            costs, cost = cost_facts(base.rules.catalog.prices, gpu, found, base.facts)
-        run.facts.update(found)
-        run.facts.update(costs)
-        run.facts.update(self._comparison(gpu, costs))
+            found, sizing = shared_facts_of(known, gpu), known
+            costs, cost = cost_facts(self.keys.prices, gpu, found, base.facts)
+            facts.update(found)
+            facts["candidate_feasible"] = self.article_facts["candidate_feasible"]
+        facts.update(costs)
+        self._compare(gpu, costs, facts)
         run.sizing, run.cost = sizing, cost
         return run
 
-    def _comparison(self, gpu: Gpu, costs: dict[str, object]) -> dict[str, object]:
-        out: dict[str, object] = {
-            "article_gpu": self.article_gpu.id,
-            "article_gpu_count": self.article_facts["sized_gpu_count"],
-            "article_is_answer": gpu.id == self.article_gpu.id and not self.quantized,
-            "article_meets_targets": self.article_facts["option_meets_targets"],
-            "article_ttft_ms": self.article_facts["ttft_ms"],
-        }
+    def _compare(self, gpu: Gpu, costs: dict[str, object], facts: dict[str, object]) -> None:
+        """Set the facts that compare ``gpu``'s option with the article's configuration."""
+        article = self.article_facts
+        facts["article_gpu"] = self.article_gpu.id
+        facts["article_gpu_count"] = article["sized_gpu_count"]
+        facts["article_is_answer"] = gpu.id == self.article_gpu.id and not self.quantized
+        facts["article_meets_targets"] = article["option_meets_targets"]
+        facts["article_ttft_ms"] = article["ttft_ms"]
         article_capital = self.article_cost_facts.get("capital_cost_usd")
         if isinstance(article_capital, float):
-            out["article_capital_usd"] = article_capital
+            facts["article_capital_usd"] = article_capital
             capital = costs.get("capital_cost_usd")
             if isinstance(capital, float):
-                out["savings_usd"] = article_capital - capital
-        return out
+                facts["savings_usd"] = article_capital - capital
 
     def decided(self, gpu: Gpu, *, messages: bool = True) -> Run:
         """The fork for ``gpu`` after the post-sizing rules ran on it (memoised).
@@ -161,7 +163,7 @@ class _Brancher:
     def sizable_gpus(self) -> list[Gpu]:
         """The catalog's GPUs, by id, that can hold the model (``sizable``)."""
         base = self.base
-        gpus = _by_id(Identity(base.rules.catalog))
+        gpus = _by_id(self.keys.catalog)
         found = sizings_for(base.workload, base.model, gpus, base.facts, self.serving)
         for gpu, sizing in zip(gpus, found, strict=True):
             self.sizings[gpu.id] = sizing
@@ -169,15 +171,17 @@ class _Brancher:
 
     def ordered(self, gpus: list[Gpu], objective: str) -> list[Gpu]:
         """``gpus`` in the objective's order (``rank_key``) from each one's sizing and cost
-        alone, before any rule judged it (``preview_key``)."""
+        alone, before any rule judged it: ``preview_key``'s order, its tuple written out here
+        without what every preview shares (eligible; ids are unique)."""
         base = self.base
-        prices = Identity(base.rules.catalog.prices)
+        prices = self.keys.prices
         fabric = str(base.facts.get("fabric", ""))
         budget = base.workload.budget_usd
         sizings = self.sizings
-        article = None if self.quantized else self.article_gpu.id
         cost_of = cost_by_identity
-        keys: dict[str, tuple[object, ...]] = {}
+        assert objective in ("cost", "latency")  # the article's answer is never searched for
+        latency = objective == "latency"
+        keyed: list[tuple[object, ...]] = []
         for gpu in gpus:
             sizing = sizings[gpu.id]
             assert sizing is not None  # only sizable GPUs are ordered
@@ -187,20 +191,34 @@ class _Brancher:
                 sizing.sized_gpu_count,
                 sizing.nodes,
                 fabric,
-                output_tokens_per_s(sizing),
+                # ``output_tokens_per_s(sizing)``, written out
+                sizing.replicas * sizing.batch_per_replica * 1000.0 / sizing.tpot_ms,
                 False,
             )
-            within = None if budget is None or cost is None else cost.capital_usd <= budget
-            keys[gpu.id] = preview_key(
-                sizing, cost, within, article=gpu.id == article, objective=objective
-            )
-        return sorted(gpus, key=lambda gpu: keys[gpu.id])
+            capital = math.inf if cost is None else cost.capital_usd
+            ttft = sizing.ttft_ms
+            feasible = sizing.feasible
+            if latency:
+                over = cost is None or (budget is not None and not capital <= budget)
+                figure = capital if over else ttft
+                keyed.append((not feasible, over, figure, ttft, capital, gpu.id, gpu))
+            else:
+                meets = feasible and sizing.meets_latency and sizing.meets_tpot
+                figure = capital if meets else ttft
+                keyed.append((not feasible, not meets, figure, ttft, capital, gpu.id, gpu))
+        keyed.sort()
+        return [key[-1] for key in keyed]  # type: ignore[misc]
 
     def option(self, gpu: Gpu, *, messages: bool = True, chosen: bool = False) -> Option:
         run = self.decided(gpu, messages=messages)
         return option_from(
             run, quantized=self.quantized, article=self.is_article(gpu), chosen=chosen
         )
+
+    def unranked(self, gpu: Gpu) -> Unranked:
+        """``gpu``'s option, to list (its rules' texts not kept), before ``finish``."""
+        run = self.decided(gpu, messages=False)
+        return unranked_from(run, quantized=self.quantized, article=self.is_article(gpu))
 
     def is_article(self, gpu: Gpu) -> bool:
         return gpu.id == self.article_gpu.id and not self.quantized
@@ -240,12 +258,12 @@ def decide(
         article = brancher.option(brancher.article_gpu, messages=False)
     options: tuple[Option, ...] = ()
     if with_options:
-        every = [brancher.option(gpu, messages=False) for gpu in gpus]
+        every = [brancher.unranked(gpu) for gpu in gpus]
         for precision in quantized_precisions(str(base.facts["precision"])):
             other_base = base_for(precision, False)
             other = _Brancher(other_base, post, quantized=True, sessions=sessions)
             sizable = {gpu.id for gpu in other.sizable_gpus()}
-            every += [other.option(gpu, messages=False) for gpu in gpus if gpu.id in sizable]
+            every += [other.unranked(gpu) for gpu in gpus if gpu.id in sizable]
         options = finish(every, objective, chosen.key)
         chosen = next(o for o in options if o.chosen)
         article = next((o for o in options if o.article), article)

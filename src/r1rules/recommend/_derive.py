@@ -10,9 +10,9 @@ from typing import Any
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import SIZING_INPUTS
 from r1rules._workload import Workload
-from r1rules.catalog import Catalog, Engine, Gpu, Model, PriceList
+from r1rules.catalog import Catalog, Engine, Gpu, Model
 from r1rules.physics import Cost, Sizing, kv_cache_bytes_per_token, size, weights_gb
-from r1rules.recommend._cache import Identity, cached_cost, on_clear
+from r1rules.recommend._cache import Identity, cost_by_identity, on_clear
 
 __all__ = [
     "cost_facts",
@@ -22,6 +22,7 @@ __all__ = [
     "gpu_in",
     "input_facts",
     "output_tokens_per_s",
+    "shared_facts_of",
     "sizing_facts",
     "sizing_for",
     "sizings_for",
@@ -49,21 +50,19 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
     facts: dict[str, object] = dict(
         _model_facts(model, workload.precision, workload.kv_cache_precision)
     )
-    facts.update(
-        precision=workload.precision,
-        kv_cache_precision=workload.kv_cache_precision,
-        engine=workload.engine,
-        gpu_pinned=workload.gpu is not None,
-        pinned_gpu=workload.gpu or "none",
-        peak_qps=workload.peak_qps,
-        latency_ms=workload.latency_ms,
-        prompt_tokens=workload.prompt_tokens,
-        output_tokens=workload.output_tokens,
-        sequence_tokens=workload.sequence_tokens,
-        stage=workload.stage,
-        objective=workload.objective,
-        has_budget=workload.budget_usd is not None,
-    )
+    facts["precision"] = workload.precision
+    facts["kv_cache_precision"] = workload.kv_cache_precision
+    facts["engine"] = workload.engine
+    facts["gpu_pinned"] = workload.gpu is not None
+    facts["pinned_gpu"] = workload.gpu or "none"
+    facts["peak_qps"] = workload.peak_qps
+    facts["latency_ms"] = workload.latency_ms
+    facts["prompt_tokens"] = workload.prompt_tokens
+    facts["output_tokens"] = workload.output_tokens
+    facts["sequence_tokens"] = workload.prompt_tokens + workload.output_tokens
+    facts["stage"] = workload.stage
+    facts["objective"] = workload.objective
+    facts["has_budget"] = workload.budget_usd is not None
     if workload.budget_usd is not None:
         facts["budget_usd"] = workload.budget_usd
     facts["has_tpot_target"] = workload.tpot_ms is not None
@@ -75,8 +74,10 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
 
 
 def engine_for(workload: Workload, catalog: Catalog) -> Engine:
-    """The workload's serving engine in ``catalog`` (the rule set's)."""
-    return catalog.engine(workload.engine)
+    """The workload's serving engine in ``catalog`` (the rule set's); a resolved workload
+    names it by its id, found without normalising the name."""
+    found = catalog.engines.get(workload.engine)
+    return catalog.engine(workload.engine) if found is None else found
 
 
 def sizing_for(
@@ -197,6 +198,12 @@ def facts_of(deploy: Sizing, gpu: Gpu) -> dict[str, object]:
     return dict(_deploy_facts(Identity(deploy), gpu))
 
 
+def shared_facts_of(deploy: Sizing, gpu: Gpu) -> Mapping[str, object]:
+    """``facts_of(deploy, gpu)`` without the copy: the cached mapping itself, to read
+    (never to change)."""
+    return _deploy_facts(Identity(deploy), gpu)
+
+
 # Keyed by the Sizing's identity: sizing (``physics.size``, cached) returns the same record
 # for the same deployment, and hashing one by value costs more than these facts.
 @functools.lru_cache(maxsize=4096)
@@ -298,28 +305,28 @@ def sizing_facts(
 
 
 def cost_facts(
-    prices: PriceList, gpu: Gpu, sized: Mapping[str, object], facts: Mapping[str, object]
+    prices: Identity, gpu: Gpu, sized: Mapping[str, object], facts: Mapping[str, object]
 ) -> tuple[dict[str, object], Cost | None]:
-    """Cost facts of a sized deployment (``sized``: its sizing facts) for the budget rules."""
-    count = int(sized["sized_gpu_count"])  # type: ignore[call-overload]
-    nodes = int(sized["sized_nodes"])  # type: ignore[call-overload]
-    cost = cached_cost(
+    """Cost facts of a sized deployment (``sized``: its sizing facts) for the budget rules;
+    ``prices``: the rule set's price list as a cache key (``Plan.prices``)."""
+    cost = cost_by_identity(
         prices,
         gpu,
-        count,
-        nodes,
+        int(sized["sized_gpu_count"]),  # type: ignore[call-overload]
+        int(sized["sized_nodes"]),  # type: ignore[call-overload]
         str(facts.get("fabric", "")),
         float(sized["output_tokens_per_s"]),  # type: ignore[arg-type]
+        True,
     )
-    out: dict[str, object] = {"gpu_price_known": cost is not None}
     if cost is None:
-        return out, None
-    out.update(
-        gpu_cost_usd=cost.gpus_usd,
-        network_cost_usd=cost.fabric_usd,
-        capital_cost_usd=cost.capital_usd,
-        onprem_usd_per_hour=cost.onprem_usd_per_hour,
-    )
+        return {"gpu_price_known": False}, None
+    out: dict[str, object] = {
+        "gpu_price_known": True,
+        "gpu_cost_usd": cost.gpus_usd,
+        "network_cost_usd": cost.fabric_usd,
+        "capital_cost_usd": cost.capital_usd,
+        "onprem_usd_per_hour": cost.onprem_usd_per_hour,
+    }
     if cost.onprem_usd_per_million_tokens is not None:
         out["usd_per_million_tokens"] = cost.onprem_usd_per_million_tokens
     if cost.cloud_usd_per_hour is not None:

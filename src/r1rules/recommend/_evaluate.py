@@ -16,13 +16,13 @@ from r1rules._workload import (
     DEFAULT_PROMPT_TOKENS,
     Workload,
 )
-from r1rules.catalog import Gpu, Model, default_catalog
+from r1rules.catalog import FrozenMap, Gpu, Model, default_catalog
 from r1rules.check import default_rules, load_rules
 from r1rules.engine import compiled
 from r1rules.physics import Estimates, estimate_in
 from r1rules.recommend._cache import cached_estimates
 from r1rules.recommend._decide import Decision, decide
-from r1rules.recommend._derive import gpu_in
+from r1rules.recommend._derive import engine_for, gpu_in
 from r1rules.recommend._recommendation import GpuChoice, Recommendation
 from r1rules.recommend._run import Run, Sessions, messages, plan_of
 from r1rules.ruleset import RuleSet
@@ -141,12 +141,12 @@ def _assemble(decision: Decision) -> Recommendation:
         concurrency,
         run.workload.prompt_tokens,
         run.workload.output_tokens,
-        kv_precision=run.workload.kv_cache_precision,
-        tensor_parallel=tp,
-        pipeline_parallel=pp,
-        expert_parallel=ep,
-        data_parallel_attention=dp_attention,
-        engine=run.rules.catalog.engine(run.workload.engine),
+        run.workload.kv_cache_precision,
+        tp,
+        pp,
+        ep,
+        dp_attention,
+        engine_for(run.workload, catalog),
     )
     return Recommendation(
         edition=str(facts["edition"]),
@@ -162,7 +162,7 @@ def _assemble(decision: Decision) -> Recommendation:
         trace=tuple(run.trace),
         estimates=estimates,
         ruleset_version=run.rules.version,
-        facts=facts,
+        facts=FrozenMap.adopting(facts),  # the answer's run ends here: nothing changes them
         workload=run.workload,
         rules=run.rules,
         cost=run.cost,

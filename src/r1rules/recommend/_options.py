@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -16,12 +16,14 @@ from r1rules.recommend._run import EXCLUDED_FACT, Run
 __all__ = [
     "EXCLUDED_FACT",
     "Option",
+    "Unranked",
     "finish",
     "non_dominated",
     "option_from",
     "preview_key",
     "preview_option",
     "rank_key",
+    "unranked_from",
 ]
 
 RULE_ERROR = "rule-error"  # excluded_by of an option its rules could not decide
@@ -93,8 +95,37 @@ class Option:
         return (self.gpu, self.precision)
 
 
-def option_from(run: Run, *, quantized: bool, article: bool, chosen: bool = False) -> Option:
-    """The option a decided branch describes (its facts after the rules ran)."""
+class Unranked(NamedTuple):
+    """An option before ``finish`` ranks it: Option's fields but the three ``finish``
+    sets, in Option's order (a tuple: cheaper to make than an Option, and ``finish``
+    makes the Option once)."""
+
+    gpu: str
+    gpu_name: str
+    precision: str
+    gpu_count: int
+    nodes: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    expert_parallel: int
+    data_parallel_attention: bool
+    replicas: int
+    ttft_ms: float
+    tpot_ms: float
+    output_tokens_per_s: float
+    memory_per_gpu_gb: float
+    fits: bool
+    meets_targets: bool
+    cost: Cost | None
+    within_budget: bool | None
+    excluded_by: tuple[str, ...]
+    warned_by: tuple[str, ...]
+    quantized: bool
+    article: bool
+
+
+def unranked_from(run: Run, *, quantized: bool, article: bool) -> Unranked:
+    """The option a decided branch describes (its facts after the rules ran), unranked."""
     facts = run.facts
     sizing = run.sizing
     assert sizing is not None
@@ -103,19 +134,23 @@ def option_from(run: Run, *, quantized: bool, article: bool, chosen: bool = Fals
         excluded = [*excluded, RULE_ERROR]
     budget_share = facts.get("budget_share")
     within = None if budget_share is None else float(budget_share) <= 1.0  # type: ignore[arg-type]
-    return preview_option(
+    return _unranked(
         sizing,
         run.cost,
         within,
-        article=article,
-        precision=str(facts["precision"]),
-        output_tokens_per_s=float(facts["output_tokens_per_s"]),  # type: ignore[arg-type]
-        memory_per_gpu_gb=float(facts["memory_per_gpu_gb"]),  # type: ignore[arg-type]
-        excluded_by=tuple(excluded),
-        warned_by=tuple(dict.fromkeys(run.warned_by)),
-        quantized=quantized,
-        chosen=chosen,
+        article,
+        str(facts["precision"]),
+        float(facts["output_tokens_per_s"]),  # type: ignore[arg-type]
+        float(facts["memory_per_gpu_gb"]),  # type: ignore[arg-type]
+        tuple(excluded),
+        tuple(dict.fromkeys(run.warned_by)),
+        quantized,
     )
+
+
+def option_from(run: Run, *, quantized: bool, article: bool, chosen: bool = False) -> Option:
+    """The option a decided branch describes (its facts after the rules ran)."""
+    return Option(*unranked_from(run, quantized=quantized, article=article), chosen)
 
 
 def preview_option(
@@ -134,38 +169,60 @@ def preview_option(
 ) -> Option:
     """An option from sizing and cost alone (no rule has judged it: nothing excluded);
     ``option_from`` completes it from a decided branch's facts (the keyword arguments)."""
+    fields = _unranked(
+        sizing,
+        cost,
+        within,
+        article,
+        precision,
+        output_tokens_per_s,
+        memory_per_gpu_gb,
+        excluded_by,
+        warned_by,
+        quantized,
+    )
+    return Option(*fields, chosen)
+
+
+def _unranked(
+    sizing: Sizing,
+    cost: Cost | None,
+    within: bool | None,
+    article: bool,
+    precision: str,
+    output_tokens_per_s: float,
+    memory_per_gpu_gb: float,
+    excluded_by: tuple[str, ...],
+    warned_by: tuple[str, ...],
+    quantized: bool,
+) -> Unranked:
     placement = sizing.placement
     gpu = sizing.gpu
-    return Option(
-        gpu=gpu.id,
-        gpu_name=gpu.name,
-        precision=precision,
-        gpu_count=sizing.sized_gpu_count,
-        nodes=sizing.nodes,
-        tensor_parallel=placement.tensor_parallel,
-        pipeline_parallel=placement.pipeline_parallel,
-        expert_parallel=placement.expert_parallel,
-        data_parallel_attention=placement.data_parallel_attention,
-        replicas=sizing.replicas,
-        ttft_ms=sizing.ttft_ms,
-        tpot_ms=sizing.tpot_ms,
-        output_tokens_per_s=output_tokens_per_s,
-        memory_per_gpu_gb=memory_per_gpu_gb,
-        fits=sizing.feasible,
-        meets_targets=sizing.feasible and sizing.meets_latency and sizing.meets_tpot,
-        cost=cost,
-        within_budget=within,
-        excluded_by=excluded_by,
-        warned_by=warned_by,
-        quantized=quantized,
-        article=article,
-        chosen=chosen,
+    feasible = sizing.feasible
+    return Unranked(
+        gpu.id,
+        gpu.name,
+        precision,
+        sizing.sized_gpu_count,
+        sizing.nodes,
+        placement.tensor_parallel,
+        placement.pipeline_parallel,
+        placement.expert_parallel,
+        placement.data_parallel_attention,
+        sizing.replicas,
+        sizing.ttft_ms,
+        sizing.tpot_ms,
+        output_tokens_per_s,
+        memory_per_gpu_gb,
+        feasible,
+        feasible and sizing.meets_latency and sizing.meets_tpot,
+        cost,
+        within,
+        excluded_by,
+        warned_by,
+        quantized,
+        article,
     )
-
-
-def _capital(option: Option) -> float:
-    capital = option.capital_usd
-    return math.inf if capital is None else capital
 
 
 def rank_key(option: Option, objective: str) -> tuple[object, ...]:
@@ -259,30 +316,59 @@ def non_dominated(points: Sequence[Point]) -> list[int]:
     found: list[int] = []
     for i in sorted(range(len(points)), key=points.__getitem__):
         point = points[i]
-        if not any(_dominates(other, point) for other in kept):
+        a, b, c = point
+        for other in kept:  # ``_dominates(other, point)``, written out
+            if other[0] <= a and other[1] <= b and other[2] <= c and other != point:
+                break
+        else:
             kept.append(point)
             found.append(i)
     return sorted(found)
 
 
 def finish(
-    options: Sequence[Option], objective: str, chosen: tuple[str, str]
+    options: Sequence[Option | Unranked], objective: str, chosen: tuple[str, str]
 ) -> tuple[Option, ...]:
     """Rank ``options`` by ``objective``, mark the Pareto set and the chosen one.
 
     The Pareto set is taken among the priced options that fit, that no rule excludes and
     that meet the targets (quantized ones included); when none meets them, among all that
     fit: an option that misses the targets is no trade-off against one that meets them."""
-    ranked = sorted(options, key=lambda o: rank_key(o, objective))
+
+    def rank(o: Option | Unranked) -> tuple[object, ...]:  # ``rank_key``, written out
+        eligible = not o.excluded_by and not o.quantized
+        return _rank(
+            objective,
+            o.article,
+            eligible,
+            o.fits,
+            o.meets_targets,
+            o.within_budget,
+            o.cost,
+            o.ttft_ms,
+            (o.gpu, o.precision),
+        )
+
+    ranked = sorted(options, key=rank)
     frontier = [o for o in ranked if o.fits and o.cost is not None and not o.excluded_by]
     meeting = [o for o in frontier if o.meets_targets]
     frontier = meeting or frontier
-    points = [(_capital(o), o.ttft_ms, o.gpu_count) for o in frontier]
-    pareto = {frontier[i].key for i in non_dominated(points)}
-    return tuple(
-        _ranked(o, chosen=o.key == chosen, pareto=o.key in pareto, rank=i)
-        for i, o in enumerate(ranked, 1)
-    )
+    points = [
+        (math.inf if o.cost is None else o.cost.capital_usd, o.ttft_ms, o.gpu_count)
+        for o in frontier
+    ]
+    pareto = {(frontier[i].gpu, frontier[i].precision) for i in non_dominated(points)}
+    out = []
+    for i, o in enumerate(ranked, 1):
+        key = (o.gpu, o.precision)
+        fields: tuple[Any, ...] = (
+            *(o if isinstance(o, tuple) else _UNRANKED(o)),
+            key == chosen,
+            key in pareto,
+            i,
+        )
+        out.append(Option(*fields))
+    return tuple(out)
 
 
 # Every field but the three ``finish`` sets, in order: a new Option without attrs.evolve's
@@ -291,9 +377,9 @@ _RANKING = ("chosen", "pareto", "rank")
 _UNRANKED: Callable[[Option], tuple[Any, ...]] = operator.attrgetter(
     *(f.name for f in attrs.fields(Option) if f.name not in _RANKING)
 )
-if tuple(f.name for f in attrs.fields(Option))[-3:] != _RANKING:  # pragma: no cover
-    raise TypeError(
-        f"Option's last fields must be {_RANKING}: finish passes the others by position"
+if tuple(f.name for f in attrs.fields(Option)) != (*Unranked._fields, *_RANKING):
+    raise TypeError(  # pragma: no cover
+        f"Option's fields must be Unranked's, then {_RANKING}: they are passed by position"
     )
 
 

@@ -66,8 +66,9 @@ def _show(value: object) -> str:
 
 
 def _read_only(facts: Mapping[str, object]) -> Mapping[str, object]:
-    """A read-only copy: a caller cannot change the facts a Recommendation was built with."""
-    return FrozenMap(facts)
+    """A read-only copy: a caller cannot change the facts a Recommendation was built with
+    (a FrozenMap, read-only already, as it is)."""
+    return facts if isinstance(facts, FrozenMap) else FrozenMap(facts)
 
 
 @attrs.frozen(eq=False)

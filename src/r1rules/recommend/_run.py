@@ -13,6 +13,7 @@ from r1rules._workload import Workload
 from r1rules.catalog import Model
 from r1rules.engine import CompiledRules, Session
 from r1rules.physics import Cost, Sizing
+from r1rules.recommend._cache import Identity
 from r1rules.recommend._derive import input_facts
 from r1rules.recommend._message import Message, TraceStep
 from r1rules.ruleset import Alternative, HitPolicy, Rule, RuleSet, Table
@@ -67,11 +68,15 @@ class _Fired:
 
 class Plan:
     """A rule set worked out once for evaluations: each rule's ``_Fired`` by rule id, and
-    its strata before sizing (``pre``) and after (``post``)."""
+    its strata before sizing (``pre``) and after (``post``); its catalog's and price list's
+    cache keys (the same key objects in every evaluation: a cache finds them by identity,
+    without comparing keys in Python)."""
 
-    __slots__ = ("fired", "post", "pre")
+    __slots__ = ("catalog", "fired", "post", "pre", "prices")
 
     def __init__(self, rules: RuleSet) -> None:
+        self.catalog = Identity(rules.catalog)
+        self.prices = Identity(rules.catalog.prices)
         self.fired = {rule_id: _Fired(rule) for rule_id, rule in rules.rules_by_id.items()}
         split = rules.sizing_stratum
         self.pre = tuple((s, t) for s, t in rules.by_stratum if s <= split)
@@ -94,7 +99,7 @@ def plan_of(rules: RuleSet) -> Plan:
 
 def messages(pending: Sequence[Pending]) -> tuple[Message, ...]:
     """The notes or warnings of a run, written out."""
-    return tuple(Message(render(text, values), rule_id) for rule_id, text, values in pending)
+    return tuple([Message(render(text, values), rule_id) for rule_id, text, values in pending])
 
 
 class Sessions:
@@ -211,15 +216,15 @@ class Run:
                 continue
             policy = table.hit_policy
             assigned: dict[str, tuple[object, str]] | None = None
-            if policy is HitPolicy.FIRST:
+            if len(matched) == 1:  # the usual case: one rule, nothing to conflict with
+                firing = matched
+            elif policy is HitPolicy.FIRST:
                 firing = matched[:1]
             elif policy is HitPolicy.UNIQUE:
-                if len(matched) > 1:
-                    raise EvaluationError(
-                        f"{table.file}: table {table.id!r} is unique but rules "
-                        f"{', '.join(repr(r.id) for r in matched)} all matched this workload"
-                    )
-                firing = matched
+                raise EvaluationError(
+                    f"{table.file}: table {table.id!r} is unique but rules "
+                    f"{', '.join(repr(r.id) for r in matched)} all matched this workload"
+                )
             else:  # any, collect: several may fire
                 firing = matched
                 assigned = {}
@@ -228,13 +233,9 @@ class Run:
                 sets = rule.constant
                 if sets is None:  # a value copied from a fact
                     sets = self._set(rule.rule, assigned, policy)
-                elif sets:
+                else:
                     if assigned is not None:
-                        for name, value in sets:
-                            earlier = assigned.get(name)
-                            if earlier is not None and earlier[0] != value:
-                                self._set(rule.rule, assigned, policy)  # raises
-                            assigned[name] = (value, rule.id)
+                        self._assigned(rule.rule, sets, assigned, policy)
                     facts.update(sets)
                 if texts:
                     trace.append((rule.id, values, sets, False))
@@ -258,6 +259,21 @@ class Run:
                 for other in matched[1:]:
                     names = other.names
                     trace.append((other.id, tuple([(name, get(name)) for name in names]), (), True))
+
+    def _assigned(
+        self,
+        rule: Rule,
+        sets: tuple[tuple[str, object], ...],
+        assigned: dict[str, tuple[object, str]],
+        policy: HitPolicy,
+    ) -> None:
+        """Record constant ``sets`` in ``assigned``: EvaluationError (``_set``'s) when an
+        earlier rule of the table set one of the facts to another value."""
+        for name, value in sets:
+            earlier = assigned.get(name)
+            if earlier is not None and earlier[0] != value:
+                self._set(rule, assigned, policy)  # raises
+            assigned[name] = (value, rule.id)
 
     def _set(
         self, rule: Rule, assigned: dict[str, tuple[object, str]] | None, policy: HitPolicy

@@ -163,6 +163,11 @@ def render(text: Text, values: Sequence[object]) -> str:
     writes from facts holding those values."""
     if not text.names:
         return text.text
+    for value in values:
+        if value is None or isinstance(value, tuple):
+            break
+    else:  # every value is written by its format spec
+        return text.template.format(*values)
     return text.template.format(
         *[
             _NOT_AVAILABLE
