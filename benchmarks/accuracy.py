@@ -32,8 +32,12 @@ Unknown KV precision is the engine's default (``kv_cache_precision`` of its cata
 entry), and FP8 for TensorRT-LLM serving NVIDIA's ModelOpt FP8 checkpoints (``default_kv``
 says why). Cases r1rules cannot express (a GPU or precision outside the catalog, speculative
 decoding, lengths or concurrency not stated, more requests in flight than the KV cache holds
-for a TTFT or TPOT) are listed as skipped with the reason. A deployment r1rules says does
-not fit is scored as a -100 % (rates) or infinite (times) error, not skipped.
+for a TTFT or TPOT) are listed as skipped with the reason. So are cases whose source leaves
+open a condition the prediction needs (``unstated``: which engine ran, the layout, whether
+a throughput counts prompt tokens) and cases of older engine releases than their profile's
+``since``: those two kinds are also predicted and printed with their errors, unscored and
+never fitted on. A deployment r1rules says does not fit is scored as a -100 % (rates) or
+infinite (times) error, not skipped.
 
 Split: within each (metric family, vendor) stratum, cases sorted by SHA-256 of their id;
 the first 60 % (at least one, and at least one left when there are two) train, the rest
@@ -151,6 +155,8 @@ def skip_reason(case: Case, catalog: Catalog) -> str | None:
         return f"speculative decoding ({m['speculative']}) at an unstated acceptance rate"
     if "request_rate_qps" in m:
         return "an open-loop request rate is not modelled"
+    if "unstated" in m:  # a condition the prediction needs that the source leaves open
+        return f"{UNSTATED}: {m['unstated']}"
     needs_output = case.metric not in ("prefill_tokens_per_s", "tokens_per_s_per_user")
     needs_input = case.metric != "tokens_per_s_per_user"
     if (needs_input and "input_tokens" not in m) or (needs_output and "output_tokens" not in m):
@@ -161,6 +167,7 @@ def skip_reason(case: Case, catalog: Catalog) -> str | None:
 
 
 OLDER = "an older release"  # how older_release's reasons start
+UNSTATED = "the source does not state"  # how the reasons of ``unstated`` cases start
 
 
 def older_release(case: Case, catalog: Catalog) -> str | None:
@@ -525,13 +532,14 @@ def report(cases: list[Case], catalog: Catalog, refit: bool) -> None:
     print("\nskipped (r1rules cannot express them)")
     for cid, reason in skipped.items():
         print(f"  {cid:<62} {reason}")
-    older = [c for c in cases if skipped.get(c.id, "").startswith(OLDER)]
-    if older:
-        print(
-            "\nolder engine releases than the profiles model (not scored; shown so that "
-            "nothing is hidden)"
-        )
-        for c in older:
+    for start, title in (
+        (OLDER, "older engine releases than the profiles model"),
+        (UNSTATED, "conditions the source does not state (engine, layout or metric)"),
+    ):
+        shown = [c for c in cases if skipped.get(c.id, "").startswith(start)]
+        if shown:
+            print(f"\n{title} (not scored; shown so that nothing is hidden)")
+        for c in shown:
             got = predict(c, catalog)
             print(f"  {c.id:<62} {c.measured:>10.4g} {got:>10.4g} {error(got, c.measured):>+8.1%}")
     constants(live, catalog, base, refit)
