@@ -59,7 +59,7 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
     facts["latency_ms"] = workload.latency_ms
     facts["prompt_tokens"] = workload.prompt_tokens
     facts["output_tokens"] = workload.output_tokens
-    facts["sequence_tokens"] = workload.prompt_tokens + workload.output_tokens
+    facts["sequence_tokens"] = workload.sequence_tokens
     facts["stage"] = workload.stage
     facts["objective"] = workload.objective
     facts["has_budget"] = workload.budget_usd is not None
