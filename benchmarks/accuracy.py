@@ -20,8 +20,12 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   requests in flight the benchmark client starts C requests together and, lengths being
   fixed, they finish together, so each wave of b = ``batch_per_replica`` prompts is
   prefilled first-come first-served: mean TTFT = mean over k = 1..b of ``prefill_ms`` of k
-  prompts, and each request's decode waits for the rest of its wave (added to TPOT). This
-  queueing is the benchmark's; r1rules' own ``ttft_ms`` has none.
+  prompts, and each request's decode waits for the rest of its wave (added to TPOT). With
+  random lengths (``length_range_ratio``) requests drift apart into a closed-loop steady
+  state (``steady_state``); a case that states ``requests`` (InferenceX: 10 x C) starts its
+  first C together, and those queue for their prefills as a wave does: the mean TTFT
+  weighs the first wave's by its share, C / ``requests``. This queueing is the
+  benchmark's; r1rules' own ``ttft_ms`` has none.
 - ``output_tokens_per_s``: ``Estimates.throughput_tokens_per_s`` (prefill included); with no
   concurrency stated (max-throughput runs at an infinite request rate) at the largest batch
   the KV cache holds. ``output_tokens_per_s_per_gpu``: the same over ``gpu_count``.
@@ -262,6 +266,13 @@ def predict(case: Case, catalog: Catalog) -> float:
         per_replica = math.ceil(users / e.replicas)
         ttft, tpot, rate = steady_state(per_replica, output, one, step)
         throughput = rate * 1000.0 * output * e.replicas
+        # the client starts ``users`` requests at once: that first wave queues for its
+        # prefills (first come, first served) and waits for no scheduler admission
+        first_share = users / int(m["requests"]) if "requests" in m else 0.0
+        first_wave = statistics.fmean(
+            _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
+            for k in range(1, per_replica + 1)
+        )
     else:
         b = e.batch_per_replica
         waves = [
@@ -270,9 +281,11 @@ def predict(case: Case, catalog: Catalog) -> float:
         ]
         ttft = statistics.fmean(waves)
         tpot = e.tpot_ms + (waves[-1] - ttft) / output
-    ttft += engine.profile(gpu).request_ms  # the way to the first token off the GPU
+        first_share, first_wave = 0.0, 0.0
     # a scheduler that takes in new requests every N iterations: half of N - 1 steps' wait
     ttft += (int(m.get("admission_wait_steps", 1)) - 1) / 2.0 * tpot
+    ttft = first_share * first_wave + (1.0 - first_share) * ttft
+    ttft += engine.profile(gpu).request_ms  # the way to the first token off the GPU
     return {
         "ttft_ms": ttft,
         "tpot_ms": tpot,

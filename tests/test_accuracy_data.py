@@ -7,6 +7,7 @@ import datetime
 import importlib.util
 import math
 import re
+import statistics
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
@@ -68,6 +69,7 @@ REQUIRED: dict[str, type | tuple[type, ...]] = {
 OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "concurrency": int,
     "request_rate_qps": (int, float),
+    "requests": int,
     "input_tokens": int,
     "output_tokens": int,
     "length_range_ratio": float,
@@ -237,7 +239,41 @@ def test_a_case_stating_its_launch_settings_is_predicted_with_them() -> None:
     extra = accuracy.predict(waiting, catalog) - accuracy.predict(
         attrs.evolve(waiting, m=eager), catalog
     )
-    assert extra == pytest.approx(29 / 2 * tpot)
+    later = 1 - waiting.m["concurrency"] / waiting.m["requests"]  # the first wave waits not
+    assert extra == pytest.approx(later * 29 / 2 * tpot)
+
+
+def test_the_first_wave_of_a_run_queues_for_its_prefills() -> None:
+    """A client that starts C of its requests at once: alone (requests = C) they are one
+    wave, prefilled first come, first served (the mean of the prefills of 1..C prompts);
+    among ever more requests their share fades to the steady state's TTFT."""
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    case = {c.id: c for c in accuracy.load(catalog)}[
+        "inferencex-sglang-r10528-fp8-8xh200-c64-1k1k-ttft"
+    ]
+    users = case.m["concurrency"]
+    assert case.m["requests"] == 10 * users
+    gpu = catalog.gpu(case.m["gpu"])
+    engine = catalog.engine(case.m["engine"])
+    prompt, _ = accuracy.lengths(case.m)
+    model = catalog.model(case.m["model"])
+    layout = accuracy.Layout(case.m["tensor_parallel"], 1, 1, False)
+    wave = statistics.fmean(
+        accuracy._ep.layout_prefill_ms(model, "fp8", gpu, layout, prompt, k, engine)
+        for k in range(1, users + 1)
+    )
+    alone = accuracy.predict(attrs.evolve(case, m={**case.m, "requests": users}), catalog)
+    assert alone == pytest.approx(wave + engine.profile(gpu).request_ms)
+    steady = {k: v for k, v in case.m.items() if k != "requests"}
+    found = [
+        accuracy.predict(attrs.evolve(case, m={**case.m, "requests": n}), catalog)
+        for n in (users, 10 * users, 1000 * users)
+    ]
+    assert found == sorted(found, reverse=True)  # the wave's prefills outlast steady waits
+    assert found[-1] == pytest.approx(
+        accuracy.predict(attrs.evolve(case, m=steady), catalog), rel=0.01
+    )
 
 
 def test_a_case_leaving_a_condition_unstated_is_shown_but_not_scored() -> None:
