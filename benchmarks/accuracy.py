@@ -256,6 +256,7 @@ def predict(case: Case, catalog: Catalog) -> float:
             "queue for whole request cycles (not modelled)"
         )
     throughput = e.throughput_tokens_per_s
+    first_share, first_wave = 0.0, 0.0  # the share of the requests in a first wave, its TTFT
     if float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED:
 
         def step(b: int) -> float:
@@ -266,13 +267,14 @@ def predict(case: Case, catalog: Catalog) -> float:
         per_replica = math.ceil(users / e.replicas)
         ttft, tpot, rate = steady_state(per_replica, output, one, step)
         throughput = rate * 1000.0 * output * e.replicas
-        # the client starts ``users`` requests at once: that first wave queues for its
-        # prefills (first come, first served) and waits for no scheduler admission
-        first_share = users / int(m["requests"]) if "requests" in m else 0.0
-        first_wave = statistics.fmean(
-            _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
-            for k in range(1, per_replica + 1)
-        )
+        if "requests" in m:
+            # the client starts ``users`` requests at once: that first wave queues for its
+            # prefills (first come, first served) and waits for no scheduler admission
+            first_share = users / int(m["requests"])
+            first_wave = statistics.fmean(
+                _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
+                for k in range(1, per_replica + 1)
+            )
     else:
         b = e.batch_per_replica
         waves = [
@@ -281,7 +283,6 @@ def predict(case: Case, catalog: Catalog) -> float:
         ]
         ttft = statistics.fmean(waves)
         tpot = e.tpot_ms + (waves[-1] - ttft) / output
-        first_share, first_wave = 0.0, 0.0
     # a scheduler that takes in new requests every N iterations: half of N - 1 steps' wait
     ttft += (int(m.get("admission_wait_steps", 1)) - 1) / 2.0 * tpot
     ttft = first_share * first_wave + (1.0 - first_share) * ttft
