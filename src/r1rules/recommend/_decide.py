@@ -27,7 +27,6 @@ could be quantized to.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 
 import attrs
@@ -40,6 +39,7 @@ from r1rules.recommend._cache import Identity, cost_by_identity
 from r1rules.recommend._derive import (
     cost_facts,
     engine_for,
+    output_tokens_per_s,
     shared_facts_of,
     sizing_facts,
     sizings_for,
@@ -50,6 +50,7 @@ from r1rules.recommend._options import (
     Unranked,
     finish,
     option_from,
+    preview_key,
     unranked_from,
 )
 from r1rules.recommend._run import Run, Sessions, Strata, plan_of
@@ -171,17 +172,15 @@ class _Brancher:
 
     def ordered(self, gpus: list[Gpu], objective: str) -> list[Gpu]:
         """``gpus`` in the objective's order (``rank_key``) from each one's sizing and cost
-        alone, before any rule judged it: ``preview_key``'s order, its tuple written out here
-        without what every preview shares (eligible; ids are unique)."""
+        alone, before any rule judged it (``preview_key``)."""
         base = self.base
         prices = self.keys.prices
         fabric = str(base.facts.get("fabric", ""))
         budget = base.workload.budget_usd
         sizings = self.sizings
+        article = None if self.quantized else self.article_gpu.id
         cost_of = cost_by_identity
-        assert objective in ("cost", "latency")  # the article's answer is never searched for
-        latency = objective == "latency"
-        keyed: list[tuple[object, ...]] = []
+        keyed: list[tuple[tuple[object, ...], Gpu]] = []
         for gpu in gpus:
             sizing = sizings[gpu.id]
             assert sizing is not None  # only sizable GPUs are ordered
@@ -191,23 +190,14 @@ class _Brancher:
                 sizing.sized_gpu_count,
                 sizing.nodes,
                 fabric,
-                # ``output_tokens_per_s(sizing)``, written out
-                sizing.replicas * sizing.batch_per_replica * 1000.0 / sizing.tpot_ms,
+                output_tokens_per_s(sizing),
                 False,
             )
-            capital = math.inf if cost is None else cost.capital_usd
-            ttft = sizing.ttft_ms
-            feasible = sizing.feasible
-            if latency:
-                over = cost is None or (budget is not None and not capital <= budget)
-                figure = capital if over else ttft
-                keyed.append((not feasible, over, figure, ttft, capital, gpu.id, gpu))
-            else:
-                meets = feasible and sizing.meets_latency and sizing.meets_tpot
-                figure = capital if meets else ttft
-                keyed.append((not feasible, not meets, figure, ttft, capital, gpu.id, gpu))
-        keyed.sort()
-        return [key[-1] for key in keyed]  # type: ignore[misc]
+            within = None if budget is None or cost is None else cost.capital_usd <= budget
+            key = preview_key(sizing, cost, within, article=gpu.id == article, objective=objective)
+            keyed.append((key, gpu))
+        keyed.sort(key=_first)  # each key ends with its GPU's id: no two are equal
+        return [gpu for _, gpu in keyed]
 
     def option(self, gpu: Gpu, *, messages: bool = True, chosen: bool = False) -> Option:
         run = self.decided(gpu, messages=messages)
@@ -276,6 +266,10 @@ def _by_id(catalog: Identity) -> tuple[Gpu, ...]:
     item = catalog.item
     assert isinstance(item, Catalog)
     return tuple(sorted(item.gpus.values(), key=lambda g: g.id))
+
+
+def _first(pair: tuple[tuple[object, ...], Gpu]) -> tuple[object, ...]:
+    return pair[0]
 
 
 def _first_eligible(brancher: _Brancher, gpus: list[Gpu], objective: str) -> Gpu:

@@ -249,19 +249,20 @@ def preview_key(
     sizing: Sizing, cost: Cost | None, within: bool | None, *, article: bool, objective: str
 ) -> tuple[object, ...]:
     """``rank_key(preview_option(sizing, cost, within, article=article), objective)``,
-    without making the option (the order of the options before any rule judged them)."""
+    without making the option (the order of the options before any rule judged them):
+    ``_rank`` written out for a preview, which is eligible (in the workload's precision,
+    and nothing excluded it yet). The decision calls it for every sizable GPU."""
+    if objective == "article":
+        return (not article, *preview_key(sizing, cost, within, article=article, objective="cost"))
+    capital = math.inf if cost is None else cost.capital_usd
+    ttft = sizing.ttft_ms
     feasible = sizing.feasible
-    return _rank(
-        objective,
-        article,
-        True,  # a preview is in the workload's precision, and nothing excluded it yet
-        feasible,
-        feasible and sizing.meets_latency and sizing.meets_tpot,
-        within,
-        cost,
-        sizing.ttft_ms,
-        (sizing.gpu.id, ""),
-    )
+    key = (sizing.gpu.id, "")
+    if objective == "latency":
+        over = within is False or cost is None
+        return (False, not feasible, over, capital if over else ttft, ttft, capital, key)
+    meets = feasible and sizing.meets_latency and sizing.meets_tpot
+    return (False, not feasible, not meets, capital if meets else ttft, ttft, capital, key)
 
 
 def _rank(
