@@ -24,24 +24,27 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   random lengths (``length_range_ratio``) requests drift apart into a closed-loop steady
   state (``steady_state``); a case that states ``requests`` (InferenceX: 10 x C) starts its
   first C together, and those queue for their prefills as a wave does: the mean TTFT
-  weighs the first wave's by its share, C / ``requests``. This queueing is the
-  benchmark's; r1rules' own ``ttft_ms`` has none.
+  weighs the first wave's by its share, C / ``requests``; a median (``statistic``) is a
+  steady-state request's. This queueing is the benchmark's; r1rules' own ``ttft_ms`` has
+  none.
 - ``output_tokens_per_s``: ``Estimates.throughput_tokens_per_s`` (prefill included); with no
   concurrency stated (max-throughput runs at an infinite request rate) at the largest batch
   the KV cache holds. ``output_tokens_per_s_per_gpu``: the same over ``gpu_count``.
 - ``tokens_per_s_per_user``: 1000 / predicted TPOT; no input length stated: a 1-token prompt.
 - ``prefill_tokens_per_s``: prompt tokens x 1000 / predicted TTFT.
 
-Unknown KV precision is the engine's default (``kv_cache_precision`` of its catalog
-entry), and FP8 for TensorRT-LLM serving NVIDIA's ModelOpt FP8 checkpoints (``default_kv``
-says why). Cases r1rules cannot express (a GPU or precision outside the catalog, speculative
+Unknown KV precision is the engine's default (``kv_cache_precision`` of its catalog entry),
+and FP8 for TensorRT-LLM serving NVIDIA's ModelOpt FP8 checkpoints (``default_kv`` says
+why). Cases r1rules cannot express (a GPU or precision outside the catalog, speculative
 decoding, lengths or concurrency not stated, more requests in flight than the KV cache holds
-for a TTFT or TPOT) are listed as skipped with the reason. So are cases whose source leaves
-open a condition the prediction needs (``unstated``: which engine ran, the layout, whether
-a throughput counts prompt tokens) and cases of older engine releases than their profile's
-``since``: those two kinds are also predicted and printed with their errors, unscored and
-never fitted on. A deployment r1rules says does not fit is scored as a -100 % (rates) or
-infinite (times) error, not skipped.
+for a TTFT or TPOT: whole sequences at fixed lengths, and with random lengths, where
+requests drift apart, each prompt plus half its output, their mean occupancy) are listed as
+skipped with the reason. So are cases whose source leaves open a condition the prediction
+needs (``unstated``: which engine ran, the layout, whether a throughput counts prompt
+tokens) and cases of older engine releases than their profile's ``since``: those two kinds
+are also predicted and printed with their errors, unscored and never fitted on. A deployment
+r1rules says does not fit is scored as a -100 % (rates) or infinite (times) error, not
+skipped.
 
 Split: within each (metric family, vendor) stratum, cases sorted by SHA-256 of their id;
 the first 60 % (at least one, and at least one left when there are two) train, the rest
@@ -250,14 +253,35 @@ def predict(case: Case, catalog: Catalog) -> float:
     )
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
-    if e.kv_limited and users != SATURATED and case.family != "throughput":
+    drifting = float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED
+    held = e
+    if drifting and e.kv_limited:
+        # requests drawn at random lengths drift apart: at any moment each holds its prompt
+        # and on average half its output, not its whole sequence, so the cache is judged
+        # at that mean occupancy (the time per step is already taken at that context)
+        held = estimate_deployment(
+            model,
+            precision,
+            gpu,
+            count,
+            users,
+            prompt + output // 2,
+            1,
+            kv,
+            tp,
+            pp,
+            expert_parallel=ep,
+            data_parallel_attention=dpa,
+            engine=engine,
+        )
+    if held.kv_limited and users != SATURATED and case.family != "throughput":
         raise Skip(
-            f"{users} requests exceed the {e.max_concurrency} the KV cache holds: the rest "
+            f"{users} requests exceed the {held.max_concurrency} the KV cache holds: the rest "
             "queue for whole request cycles (not modelled)"
         )
     throughput = e.throughput_tokens_per_s
     first_share, first_wave = 0.0, 0.0  # the share of the requests in a first wave, its TTFT
-    if float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED:
+    if drifting:
 
         def step(b: int) -> float:
             context = prompt + output / 2
@@ -267,9 +291,10 @@ def predict(case: Case, catalog: Catalog) -> float:
         per_replica = math.ceil(users / e.replicas)
         ttft, tpot, rate = steady_state(per_replica, output, one, step)
         throughput = rate * 1000.0 * output * e.replicas
-        if "requests" in m:
+        if "requests" in m and m.get("statistic", "mean") == "mean":
             # the client starts ``users`` requests at once: that first wave queues for its
-            # prefills (first come, first served) and waits for no scheduler admission
+            # prefills (first come, first served) and waits for no scheduler admission; a
+            # median is a steady-state request's (the wave is a tenth of the run)
             first_share = users / int(m["requests"])
             first_wave = statistics.fmean(
                 _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
@@ -358,7 +383,8 @@ def worse_than_2x(err: float) -> bool:
 @attrs.frozen
 class Constant:
     """One fitted figure: ``field`` of ``engine``'s profile for GPUs of ``kind`` (a vendor
-    and segment, e.g. "AMD datacenter"), as ``ENGINES`` holds it."""
+    and segment, e.g. "AMD datacenter", and maybe an architecture), as ``ENGINES`` holds
+    it."""
 
     engine: str
     kind: str
@@ -389,7 +415,8 @@ class Constant:
 def profile_id(profile: EngineProfile) -> str:
     """The id of a profile's [engine_profiles.<id>] table, as engines.toml names them."""
     engine = profile.engine.replace(".", "-")
-    return f"{engine}-{profile.vendor.lower()}-{profile.segment}"
+    arch = f"-{profile.architecture}" if profile.architecture else ""
+    return f"{engine}-{profile.vendor.lower()}-{profile.segment}{arch}"
 
 
 def calibrated() -> list[Constant]:
@@ -617,6 +644,7 @@ def ep_target(catalog: Catalog) -> None:
         "tokens/s per 8 x H800 node (and ~73.7k input tokens/s per node in prefill)"
     )
     r1, h100 = catalog.model("deepseek-r1"), catalog.gpu("h100-sxm")
+    default_met = False
     for engine in ENGINES.values():
         s = size(
             r1,
@@ -634,11 +662,20 @@ def ep_target(catalog: Catalog) -> None:
         ratio = s.sized_gpu_count / implied
         met = 1 / 1.5 <= ratio <= 1.5
         tag = " (default)" if engine.id == DEFAULT_ENGINE else ""
+        verdict = "met" if met else "NOT met"
+        if not engine.expert_parallel:
+            verdict = "no expert parallelism in this engine: shown for comparison"
         print(
             f"  {engine.id + tag:<20} {s.sized_gpu_count:>4} x H100 in {s.replicas} replica(s) of "
-            f"{s.placement.layout.describe():<28} {ratio:5.2f}x implied: "
-            f"{'met' if met else 'NOT met'}"
+            f"{s.placement.layout.describe():<28} {ratio:5.2f}x implied: {verdict}"
         )
+        if engine.id == DEFAULT_ENGINE:
+            default_met = met
+    print(
+        f"  the target, on the default engine ({DEFAULT_ENGINE}): "
+        f"{'met' if default_met else 'NOT met'}; each other engine is sized with its own "
+        "fitted efficiencies"
+    )
 
 
 # --- the curve check ------------------------------------------------------------------------

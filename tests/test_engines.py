@@ -79,6 +79,7 @@ def test_every_catalog_gpu_has_a_sourced_profile_or_a_stated_refusal(
     # the profile of the GPU's own vendor and segment, or the engine's named fallback vendor
     assert profile.segment == gpu.segment
     assert profile.vendor in (gpu.vendor, engine.fallback_vendor)
+    assert profile.architecture in (None, gpu.architecture)
     assert set(profile.sources) == set(FIGURES)
     for figure in FIGURES:
         source = profile.sources[figure]
@@ -107,6 +108,55 @@ def test_a_gpu_of_another_vendor_takes_the_named_fallback_vendor_of_its_segment(
             assert not engine.runs_on(intel)
             continue
         assert engine.profile(intel) is engine.profiles[f"{engine.fallback_vendor} datacenter"]
+
+
+def test_a_profile_kept_for_an_architecture_serves_its_gpus_before_their_segments() -> None:
+    """TensorRT-LLM keeps a Hopper profile (its block-FP8 MoE runs only on CUTLASS kernels
+    there): H100 and H200 take it; Blackwell, Ampere and a GPU of no stated architecture take
+    the data-center one; engines without such a profile give Hopper their segment's."""
+    trt = _engine("trtllm")
+    hopper = trt.profiles["NVIDIA datacenter hopper"]
+    assert hopper.architecture == "hopper" and hopper.kind == "NVIDIA datacenter hopper"
+    for gpu_id in ("h100-sxm", "h100-pcie", "h100-nvl", "h200"):
+        assert CATALOG.gpu(gpu_id).architecture == "hopper"
+        assert trt.profile(CATALOG.gpu(gpu_id)) is hopper
+    plain = trt.profiles["NVIDIA datacenter"]
+    unstated = attrs.evolve(CATALOG.gpu("h200"), architecture=None)
+    for gpu in (CATALOG.gpu("b200"), CATALOG.gpu("a100-80gb"), unstated):
+        assert trt.profile(gpu) is plain
+    vllm = _engine("vllm")
+    assert vllm.profile(CATALOG.gpu("h200")) is vllm.profiles["NVIDIA datacenter"]
+    assert hopper != plain  # it differs in what it was fitted on
+
+
+def test_two_profiles_of_one_architecture_are_a_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "engines.toml"
+    hopper = 'architecture = "hopper"\n'
+    bad.write_text(
+        "[engine_profiles.vllm-nvidia-datacenter-hopper]\n"
+        + hopper
+        + _profile()
+        + "[engine_profiles.vllm-hopper-again]\n"
+        + hopper
+        + _profile(),
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(bad)
+    (problem,) = caught.value.problems
+    assert _place(problem) == ("load", str(bad), "engine profile 'vllm-hopper-again'", "")
+    assert problem.message.startswith(
+        "'vllm' on NVIDIA datacenter hopper GPUs is already profiled by "
+        "'vllm-nvidia-datacenter-hopper'"
+    )
+    good = tmp_path / "one.toml"
+    good.write_text(
+        "[engine_profiles.vllm-nvidia-datacenter-hopper]\n" + hopper + _profile(step_ms="9.5"),
+        encoding="utf-8",
+    )
+    vllm = load_catalog(good).engine("vllm")
+    assert vllm.profile(CATALOG.gpu("h200")).step_ms == 9.5
+    assert vllm.profile(CATALOG.gpu("b200")).step_ms == STEP
 
 
 def test_capabilities_have_sources_and_llama_cpp_runs_no_expert_parallelism() -> None:

@@ -1,13 +1,15 @@
 """Serving engines as records: what each engine can run, and its efficiency profile on each
-kind of GPU (vendor and segment), every figure with its source or the cases it was fitted on.
+kind of GPU (vendor and segment, maybe architecture), every figure with its source or the
+cases it was fitted on.
 
 The shipped figures live in ``rules/catalog/engines.toml``; a rule folder's ``catalog/``
 replaces any entry the way it replaces a GPU (``replace = true``). ``[engines.<id>]`` holds
 an engine's capabilities (the layouts it runs, its default KV-cache precision, the vendors it
 runs on); ``[engine_profiles.<id>]`` one profile: the roofline's efficiencies of that engine
-on one vendor's GPUs of one segment. A GPU of a vendor without a profile of its own takes
-the profile of the engine's ``fallback_vendor`` in its segment: the fallback is data, named
-in the entry, never implicit.
+on one vendor's GPUs of one segment, or, with ``architecture``, of one chip generation of
+them (TensorRT-LLM on Hopper), which serves those GPUs first. A GPU of a vendor without a
+profile of its own takes the profile of the engine's ``fallback_vendor`` in its segment: the
+fallback is data, named in the entry, never implicit.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from r1rules._errors import CatalogError, Problem, ProblemKind, suggest
+from r1rules._errors import CatalogError, suggest
 from r1rules._vocabulary import ENGINES, KV_PRECISIONS
 from r1rules.catalog._records import FrozenMap, Gpu, frozen
 from r1rules.catalog._release import RELEASE
@@ -31,8 +33,8 @@ __all__ = [
     "PROFILE_SCHEMA",
     "Engine",
     "EngineProfile",
-    "engine_table_problems",
     "engines_of",
+    "profile_kind",
 ]
 
 # The figures of a profile: a time the datasheet has no rate for, then fractions of a
@@ -88,11 +90,18 @@ PROFILE_SCHEMA: Mapping[str, Spec] = {
         name: Spec("number", minimum="non_negative" if name in _LIMITS else "positive")
         for name in FIGURES
     },
+    "architecture": Spec("str", required=False),
     "since": Spec("str", required=False),
     "sources": Spec("sources"),
 }
 
 Pairs = list[tuple[str, str]]
+
+
+def profile_kind(vendor: str, segment: str, architecture: str | None = None) -> str:
+    """The key of the GPUs a profile serves: ``"NVIDIA datacenter"``, or with an
+    architecture ``"NVIDIA datacenter hopper"``."""
+    return f"{vendor} {segment} {architecture}" if architecture else f"{vendor} {segment}"
 
 
 def _checked(fields: Mapping[str, Any], schema: Mapping[str, Spec]) -> Pairs:
@@ -200,6 +209,7 @@ class EngineProfile:
     kernel_us: float
     seq_us: float
     request_ms: float
+    architecture: str | None = None
     since: str | None = None
     sources: Mapping[str, str] = attrs.field(
         factory=FrozenMap, converter=frozen, eq=False, repr=False
@@ -213,8 +223,9 @@ class EngineProfile:
 
     @property
     def kind(self) -> str:
-        """The GPUs it serves: vendor and segment, e.g. ``"NVIDIA datacenter"``."""
-        return f"{self.vendor} {self.segment}"
+        """The GPUs it serves: vendor and segment, e.g. ``"NVIDIA datacenter"``, and its
+        architecture when it is kept for one (``"NVIDIA datacenter hopper"``)."""
+        return profile_kind(self.vendor, self.segment, self.architecture)
 
 
 @attrs.frozen(cache_hash=True)
@@ -256,8 +267,9 @@ class Engine:
         return self._find(gpu) is not None
 
     def profile(self, gpu: Gpu) -> EngineProfile:
-        """The profile of ``gpu``'s vendor and segment, else the fallback vendor's of its
-        segment; CatalogError (:meth:`refusal`) when the engine does not run on it."""
+        """The profile of ``gpu``'s vendor, segment and architecture, else of its vendor and
+        segment, else the fallback vendor's of its segment; CatalogError (:meth:`refusal`)
+        when the engine does not run on it."""
         found = self._find(gpu)
         if found is None:
             raise CatalogError(self.refusal(gpu))
@@ -267,6 +279,10 @@ class Engine:
         if self.vendors and gpu.vendor not in self.vendors:
             return None
         profiles = self.profiles
+        if gpu.architecture:
+            found = profiles.get(profile_kind(gpu.vendor, gpu.segment, gpu.architecture))
+            if found is not None:
+                return found
         found = profiles.get(f"{gpu.vendor} {gpu.segment}")
         return found or profiles.get(f"{self.fallback_vendor} {gpu.segment}")
 
@@ -305,85 +321,6 @@ def engines_of(
     return FrozenMap(
         {e.id: Engine(id=e.id, profiles=by_engine.get(e.id, {}), **e.fields) for e in engines}
     )
-
-
-def engine_table_problems(
-    engines: Sequence[EntryLike], profiles: Sequence[EntryLike], gpus: Sequence[EntryLike]
-) -> list[Problem]:
-    """Problems between the tables: unknown engine ids, an engine of the vocabulary without
-    an entry, a profile of an engine without one or of a vendor it does not run on, two
-    profiles of one GPU kind, and a catalog GPU an engine runs on without a profile."""
-    out: list[Problem] = []
-    unknown, invalid, load = ProblemKind.UNKNOWN_NAME, ProblemKind.INVALID, ProblemKind.LOAD
-    defined = {e.id: e for e in engines}
-    for e in engines:
-        if e.id not in ENGINES:
-            message = f"unknown engine{suggest(e.id, ENGINES)}; allowed: {', '.join(ENGINES)}"
-            out.append(
-                Problem(kind=unknown, file=e.file, entry=f"engine {e.id!r}", message=message)
-            )
-    if engines:
-        out += [
-            Problem(
-                kind=load,
-                entry=f"engine {name!r}",
-                message="no [engines] entry: every engine of the vocabulary needs one",
-            )
-            for name in ENGINES
-            if name not in defined
-        ]
-    kinds: dict[tuple[str, str], EntryLike] = {}
-    for p in profiles:
-        name, vendor, segment = p.fields["engine"], p.fields["vendor"], p.fields["segment"]
-        where = f"engine profile {p.id!r}"
-        engine = defined.get(name)
-        if engine is None:
-            message = f"engine {name!r} has no [engines.{name}] entry"
-            out.append(
-                Problem(kind=unknown, file=p.file, entry=where, key_path="engine", message=message)
-            )
-        elif engine.fields["vendors"] and vendor not in engine.fields["vendors"]:
-            message = (
-                f"{name!r} runs only on {', '.join(engine.fields['vendors'])} GPUs "
-                f"(its vendors); a {vendor} profile would never be used"
-            )
-            out.append(
-                Problem(kind=invalid, file=p.file, entry=where, key_path="vendor", message=message)
-            )
-        earlier = kinds.setdefault((name, f"{vendor} {segment}"), p)
-        if earlier is not p:
-            message = (
-                f"{name!r} on {vendor} {segment} GPUs is already profiled by "
-                f"{earlier.id!r} ({earlier.file}); one profile per GPU kind"
-            )
-            out.append(Problem(kind=load, file=p.file, entry=where, message=message))
-    for e in (e for e in engines if e.id in ENGINES):
-        vendors, fallback = e.fields["vendors"], e.fields["fallback_vendor"]
-        missing: dict[str, list[str]] = {}
-        for g in gpus:
-            vendor, segment = g.fields["vendor"], g.fields["segment"]
-            if vendors and vendor not in vendors:
-                continue
-            if (e.id, f"{vendor} {segment}") not in kinds and (
-                e.id,
-                f"{fallback} {segment}",
-            ) not in kinds:
-                missing.setdefault(f"{vendor} {segment}", []).append(g.id)
-        for kind, ids in missing.items():
-            message = (
-                f"no profile for {kind} GPUs ({', '.join(ids)}) nor for the fallback "
-                f"vendor {fallback} of that segment"
-            )
-            out.append(
-                Problem(
-                    kind=load,
-                    file=e.file,
-                    entry=f"engine {e.id!r}",
-                    key_path="fallback_vendor",
-                    message=message,
-                )
-            )
-    return out
 
 
 # Top-level table -> (entry kind, noun, schema, cross-key check): rows of ``_load.TABLES``.

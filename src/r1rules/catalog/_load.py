@@ -16,7 +16,8 @@ import attrs
 
 from r1rules._errors import CatalogError, Problem, ProblemKind, suggest
 from r1rules._files import UnreadableFile, read_text, toml_of
-from r1rules.catalog._engines import ENGINE_TABLES, engine_table_problems
+from r1rules.catalog._engine_tables import engine_table_problems
+from r1rules.catalog._engines import ENGINE_TABLES
 from r1rules.catalog._prices import PRICE_TABLES, record_problems
 from r1rules.catalog._schema import (
     GPU_SCHEMA,

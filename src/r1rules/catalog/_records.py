@@ -145,6 +145,9 @@ class Gpu:
     price_usd: float | None  # approximate purchase price per GPU; None when no source gives one
     cloud_usd_per_hour: float | None
     source: str
+    # the vendor's name of its chip generation ("hopper", "blackwell", "cdna3"): engine
+    # profiles may be kept per architecture; None when not stated
+    architecture: str | None = None
 
     def __attrs_post_init__(self) -> None:
         _validate("gpu", self)

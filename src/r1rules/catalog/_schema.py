@@ -144,6 +144,7 @@ GPU_SCHEMA: Mapping[str, Spec] = {
     "price_usd": _OPTIONAL_NUM,
     "cloud_usd_per_hour": _OPTIONAL_NUM,
     "source": _STR,
+    "architecture": _OPTIONAL_STR,
 }
 
 
