@@ -35,7 +35,7 @@ from r1rules._errors import EvaluationError
 from r1rules._vocabulary import PRECISIONS
 from r1rules.catalog import Catalog, Gpu
 from r1rules.physics import Sizing
-from r1rules.recommend._cache import Identity, cost_by_identity
+from r1rules.recommend._cache import Identity, cost_by_identity, on_clear
 from r1rules.recommend._derive import (
     cost_facts,
     engine_for,
@@ -103,6 +103,7 @@ class _Brancher:
         # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable_gpus``
         # finds them, ``ordered`` and ``sized`` read them.
         self.sizings: dict[str, Sizing | None] = {}
+        self.found: tuple[Sizing | None, ...] = ()  # the same, in the order of ``_by_id``
         # The evaluation's engine session, shared by every fork (one fact each: far cheaper
         # than a session each); ``sessions`` deletes it when the evaluation ends.
         self.sessions = sessions
@@ -166,38 +167,25 @@ class _Brancher:
         base = self.base
         gpus = _by_id(self.keys.catalog)
         found = sizings_for(base.workload, base.model, gpus, base.facts, self.serving)
+        self.found = found
         for gpu, sizing in zip(gpus, found, strict=True):
             self.sizings[gpu.id] = sizing
         return [gpu for gpu, sizing in zip(gpus, found, strict=True) if sizing is not None]
 
-    def ordered(self, gpus: list[Gpu], objective: str) -> list[Gpu]:
-        """``gpus`` in the objective's order (``rank_key``) from each one's sizing and cost
-        alone, before any rule judged it (``preview_key``)."""
-        base = self.base
-        prices = self.keys.prices
-        fabric = str(base.facts.get("fabric", ""))
-        budget = base.workload.budget_usd
-        sizings = self.sizings
-        article = None if self.quantized else self.article_gpu.id
-        cost_of = cost_by_identity
-        keyed: list[tuple[tuple[object, ...], Gpu]] = []
-        for gpu in gpus:
-            sizing = sizings[gpu.id]
-            assert sizing is not None  # only sizable GPUs are ordered
-            cost = cost_of(
-                prices,
-                gpu,
-                sizing.sized_gpu_count,
-                sizing.nodes,
-                fabric,
-                output_tokens_per_s(sizing),
-                False,
-            )
-            within = None if budget is None or cost is None else cost.capital_usd <= budget
-            key = preview_key(sizing, cost, within, article=gpu.id == article, objective=objective)
-            keyed.append((key, gpu))
-        keyed.sort(key=_first)  # each key ends with its GPU's id: no two are equal
-        return [gpu for _, gpu in keyed]
+    def ordered(self, objective: str) -> tuple[Gpu, ...]:
+        """The sizable GPUs (``sizable_gpus`` found them) in the objective's order
+        (``rank_key``) from each one's sizing and cost alone, before any rule judged it
+        (``preview_key``); cached, as a function of the sizings (the same tuple while the
+        sizing cache holds it), the prices, the fabric, the budget and the article's GPU."""
+        return _order(
+            self.keys.catalog,
+            self.keys.prices,
+            Identity(self.found),
+            str(self.base.facts.get("fabric", "")),
+            self.base.workload.budget_usd,
+            None if self.quantized else self.article_gpu.id,
+            objective,
+        )
 
     def option(self, gpu: Gpu, *, messages: bool = True, chosen: bool = False) -> Option:
         run = self.decided(gpu, messages=messages)
@@ -237,7 +225,7 @@ def decide(
     if objective == "article":
         chosen_gpu = brancher.article_gpu
     else:
-        chosen_gpu = _first_eligible(brancher, gpus, objective)
+        chosen_gpu = _first_eligible(brancher, objective)
     run = brancher.decided(chosen_gpu)
     if run.error is not None:  # the answer's own rules failed (a gap or an overlap)
         raise run.error
@@ -268,18 +256,56 @@ def _by_id(catalog: Identity) -> tuple[Gpu, ...]:
     return tuple(sorted(item.gpus.values(), key=lambda g: g.id))
 
 
+@functools.lru_cache(maxsize=1024, typed=True)
+def _order(
+    catalog: Identity,
+    prices: Identity,
+    found: Identity,
+    fabric: str,
+    budget: float | None,
+    article: str | None,
+    objective: str,
+) -> tuple[Gpu, ...]:
+    """``_Brancher.ordered``: the catalog's GPUs that ``found`` sized (its sizings, in the
+    order of ``_by_id``; None for a GPU that cannot hold the model) sorted by
+    ``preview_key``."""
+    sizings = found.item
+    assert isinstance(sizings, tuple)
+    keyed: list[tuple[tuple[object, ...], Gpu]] = []
+    for gpu, sizing in zip(_by_id(catalog), sizings, strict=True):
+        if sizing is None:
+            continue
+        cost = cost_by_identity(
+            prices,
+            gpu,
+            sizing.sized_gpu_count,
+            sizing.nodes,
+            fabric,
+            output_tokens_per_s(sizing),
+            False,
+        )
+        within = None if budget is None or cost is None else cost.capital_usd <= budget
+        key = preview_key(sizing, cost, within, article=gpu.id == article, objective=objective)
+        keyed.append((key, gpu))
+    keyed.sort(key=_first)  # each key ends with its GPU's id: no two are equal
+    return tuple([gpu for _, gpu in keyed])
+
+
+on_clear(_order.cache_clear)
+
+
 def _first(pair: tuple[tuple[object, ...], Gpu]) -> tuple[object, ...]:
     return pair[0]
 
 
-def _first_eligible(brancher: _Brancher, gpus: list[Gpu], objective: str) -> Gpu:
+def _first_eligible(brancher: _Brancher, objective: str) -> Gpu:
     """The first GPU, in the objective's order, whose option the rules do not exclude
     (the article's GPU when every option is excluded).
 
     The order is found from each GPU's sizing and cost alone (``ordered``); the rules
     then run on the forks in that order until one is not excluded.
     """
-    for gpu in brancher.ordered(gpus, objective):
+    for gpu in brancher.ordered(objective):
         run = brancher.decided(gpu)
         if run.error is None and run.facts.get(EXCLUDED_FACT) is not True:
             return gpu
