@@ -206,7 +206,7 @@ def shared_facts_of(deploy: Sizing, gpu: Gpu) -> Mapping[str, object]:
 
 # Keyed by the Sizing's identity: sizing (``physics.size``, cached) returns the same record
 # for the same deployment, and hashing one by value costs more than these facts.
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _deploy_facts(sizing: Identity, gpu: Gpu) -> Mapping[str, object]:
     deploy = sizing.item
     assert isinstance(deploy, Sizing)
