@@ -27,7 +27,8 @@ could be quantized to.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -102,7 +103,7 @@ class _Brancher:
         self.done: dict[str, Run] = {}
         # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable_gpus``
         # finds them, ``ordered`` and ``sized`` read them.
-        self.sizings: dict[str, Sizing | None] = {}
+        self.sizings: Mapping[str, Sizing | None] = {}
         self.found: tuple[Sizing | None, ...] = ()  # the same, in the order of ``_by_id``
         # The evaluation's engine session, shared by every fork (one fact each: far cheaper
         # than a session each); ``sessions`` deletes it when the evaluation ends.
@@ -168,9 +169,8 @@ class _Brancher:
         gpus = _by_id(self.keys.catalog)
         found = sizings_for(base.workload, base.model, gpus, base.facts, self.serving)
         self.found = found
-        for gpu, sizing in zip(gpus, found, strict=True):
-            self.sizings[gpu.id] = sizing
-        return [gpu for gpu, sizing in zip(gpus, found, strict=True) if sizing is not None]
+        self.sizings, sizable = _sizable(self.keys.catalog, Identity(found))
+        return list(sizable)
 
     def ordered(self, objective: str) -> tuple[Gpu, ...]:
         """The sizable GPUs (``sizable_gpus`` found them) in the objective's order
@@ -254,6 +254,22 @@ def _by_id(catalog: Identity) -> tuple[Gpu, ...]:
     item = catalog.item
     assert isinstance(item, Catalog)
     return tuple(sorted(item.gpus.values(), key=lambda g: g.id))
+
+
+@functools.lru_cache(maxsize=1024)
+def _sizable(
+    catalog: Identity, found: Identity
+) -> tuple[Mapping[str, Sizing | None], tuple[Gpu, ...]]:
+    """Each GPU's sizing in ``found`` (``sizings_for`` the catalog's GPUs, by id) by its id,
+    read-only, and the GPUs that can hold the model; cached by the tuple's identity."""
+    sizings = found.item
+    assert isinstance(sizings, tuple)
+    gpus = _by_id(catalog)
+    by_id = types.MappingProxyType({g.id: s for g, s in zip(gpus, sizings, strict=True)})
+    return by_id, tuple([g for g, s in zip(gpus, sizings, strict=True) if s is not None])
+
+
+on_clear(_sizable.cache_clear)
 
 
 @functools.lru_cache(maxsize=1024, typed=True)

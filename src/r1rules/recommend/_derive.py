@@ -101,8 +101,10 @@ def sizings_for(
     engine: Engine,
 ) -> tuple[Sizing | None, ...]:
     """``sizing_for`` each of ``gpus`` (None for one that ``engine`` does not run on),
-    cached as one entry (sizing, cached itself, is looked up once per GPU otherwise)."""
-    return _sizings(model, gpus, engine, *_sizing_inputs(workload, facts))
+    cached as one entry (sizing, cached itself, is looked up once per GPU otherwise),
+    keyed by the identity of ``gpus`` (the same tuple for a catalog: hashing its GPUs
+    costs more than the lookup)."""
+    return _sizings(model, Identity(gpus), engine, *_sizing_inputs(workload, facts))
 
 
 _SizingInputs = tuple[str, str, float, float, float | None, float | None, int, int, float, int]
@@ -165,10 +167,12 @@ def _size_cached(model: Model, gpu: Gpu, engine: Engine, *inputs: Any) -> Sizing
 
 @functools.lru_cache(maxsize=1024, typed=True)
 def _sizings(
-    model: Model, gpus: tuple[Gpu, ...], engine: Engine, *inputs: Any
+    model: Model, gpus: Identity, engine: Engine, *inputs: Any
 ) -> tuple[Sizing | None, ...]:
     found: list[Sizing | None] = []
-    for gpu in gpus:
+    every = gpus.item
+    assert isinstance(every, tuple)
+    for gpu in every:
         try:
             found.append(_size(model, gpu, engine, *inputs))
         except EvaluationError:  # the engine does not run on this GPU
