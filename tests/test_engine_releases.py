@@ -89,3 +89,10 @@ def test_the_report_names_the_release_line_of_the_engines_profile() -> None:
     assert since is not None
     assert engine_line("sglang").endswith(f"sglang; profile of releases {since} and later")
     assert engine_line("llama.cpp").split() == ["engine", "llama.cpp"]  # builds, no release
+    hopper = r1rules.Workload(
+        model="deepseek-r1", peak_qps=2.0, latency_ms=5000, gpu="h200", engine="trtllm"
+    )
+    report = r1rules.evaluate(hopper, options=False).report()
+    (line,) = [x for x in report.splitlines() if x.strip().startswith("engine ")]
+    trt = default_catalog().engine("trtllm").profiles["NVIDIA datacenter hopper"]
+    assert line.endswith(f"trtllm; its Hopper profile, of releases {trt.since} and later")

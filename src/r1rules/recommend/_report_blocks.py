@@ -199,10 +199,14 @@ def _tpot_default(value: object) -> str:
 
 
 def _release_line(rec: Any, engine: str) -> str:
-    """Which releases of the engine its profile on the answer's GPU describes."""
+    """Which releases of the engine its profile on the answer's GPU describes, and the
+    GPU generation when the profile is kept for one."""
     catalog = rec.rules.catalog
-    since = catalog.engine(engine).profile(catalog.gpu(rec.gpu.id)).since
-    return "" if since is None else f"; profile of releases {since} and later"
+    profile = catalog.engine(engine).profile(catalog.gpu(rec.gpu.id))
+    kind = f"its {profile.architecture.capitalize()} profile" if profile.architecture else ""
+    if profile.since is None:
+        return f"; {kind}" if kind else ""
+    return f"; {kind or 'profile'}{',' if kind else ''} of releases {profile.since} and later"
 
 
 def input_lines(rec: Any) -> list[str]:
