@@ -159,6 +159,35 @@ def test_two_profiles_of_one_architecture_are_a_problem(tmp_path: Path) -> None:
     assert vllm.profile(CATALOG.gpu("b200")).step_ms == STEP
 
 
+def test_a_profile_of_an_architecture_no_gpu_has_is_a_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "engines.toml"
+    bad.write_text(
+        '[engine_profiles.vllm-nvidia-datacenter-hoper]\narchitecture = "hoper"\n' + _profile(),
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(bad)
+    (problem,) = caught.value.problems
+    assert _place(problem) == (
+        "invalid",
+        str(bad),
+        "engine profile 'vllm-nvidia-datacenter-hoper'",
+        "architecture",
+    )
+    assert problem.message == (
+        "no catalog GPU is of vendor NVIDIA, segment datacenter and architecture 'hoper': the "
+        "profile would never be used (did you mean 'hopper'?); architectures of NVIDIA "
+        "datacenter GPUs: ada, ampere, blackwell, hopper"
+    )
+    # a generation the catalog has no GPU of (no near spelling) is no mistake: it waits
+    bad.write_text(
+        '[engine_profiles.vllm-nvidia-datacenter-rubin]\narchitecture = "rubin"\n' + _profile(),
+        encoding="utf-8",
+    )
+    rubin = load_catalog(bad).engine("vllm").profiles["NVIDIA datacenter rubin"]
+    assert rubin.architecture == "rubin"
+
+
 def test_capabilities_have_sources_and_llama_cpp_runs_no_expert_parallelism() -> None:
     for engine in CATALOG.engines.values():
         assert {"expert_parallel", "data_parallel_attention", "kv_cache_precision"} <= set(

@@ -17,8 +17,9 @@ def engine_table_problems(
     engines: Sequence[EntryLike], profiles: Sequence[EntryLike], gpus: Sequence[EntryLike]
 ) -> list[Problem]:
     """Problems between the tables: unknown engine ids, an engine of the vocabulary without
-    an entry, a profile of an engine without one or of a vendor it does not run on, two
-    profiles of one GPU kind, and a catalog GPU an engine runs on without a profile."""
+    an entry, a profile of an engine without one or of a vendor it does not run on, a
+    profile of an architecture no catalog GPU has but one is spelt like, two profiles of one
+    GPU kind, and a catalog GPU an engine runs on without a profile."""
     out: list[Problem] = []
     unknown, invalid, load = ProblemKind.UNKNOWN_NAME, ProblemKind.INVALID, ProblemKind.LOAD
     defined = {e.id: e for e in engines}
@@ -38,6 +39,10 @@ def engine_table_problems(
             for name in ENGINES
             if name not in defined
         ]
+    served = {
+        profile_kind(g.fields["vendor"], g.fields["segment"], g.fields.get("architecture"))
+        for g in gpus
+    }
     kinds: dict[tuple[str, str], EntryLike] = {}
     for p in profiles:
         name, vendor, segment = p.fields["engine"], p.fields["vendor"], p.fields["segment"]
@@ -56,6 +61,22 @@ def engine_table_problems(
             )
             out.append(
                 Problem(kind=invalid, file=p.file, entry=where, key_path="vendor", message=message)
+            )
+        arch = p.fields.get("architecture")
+        have = sorted({k.split()[-1] for k in served if k.startswith(f"{vendor} {segment} ")})
+        if arch and kind not in served and suggest(arch, have):
+            # a misspelt architecture (a catalog without such GPUs at all is no mistake:
+            # the shipped Hopper profile stays when a custom catalog has no Hopper GPU)
+            message = (
+                f"no catalog GPU is of vendor {vendor}, segment {segment} and architecture "
+                f"{arch!r}: the profile would never be used"
+                f"{suggest(arch, have)}; architectures of {vendor} {segment} GPUs: "
+                f"{', '.join(have) or 'none stated'}"
+            )
+            out.append(
+                Problem(
+                    kind=invalid, file=p.file, entry=where, key_path="architecture", message=message
+                )
             )
         earlier = kinds.setdefault((name, kind), p)
         if earlier is not p:
