@@ -387,11 +387,12 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
         f"{cold_ratio:.1f}; evaluate() / objective=article = "
         f"{medians['evaluate()'] / medians['objective=article']:.2f}"
     )
-    for label in ("evaluate()", "evaluate() cold sizing"):
+    # issue 5's goal is the warm call's: a cold one also works its physics out from scratch
+    for label, goal in (("evaluate()", " (goal <= 1.5)"), ("evaluate() cold sizing", "")):
         ev = medians[label]
         print(
-            f"{label}: / raw durable Host = {ev / medians['raw durable Host']:.2f} (goal <= "
-            f"1.5)   / raw durable C = {ev / medians['raw durable C']:.2f}"
+            f"{label}: / raw durable Host = {ev / medians['raw durable Host']:.2f}{goal}   "
+            f"/ raw durable C = {ev / medians['raw durable C']:.2f}"
         )
     raw_ratio = medians["options=True"] / medians["raw C, options' facts"]
     print(f"options=True: / raw C, options' facts = {raw_ratio:.2f}")
