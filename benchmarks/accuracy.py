@@ -82,7 +82,7 @@ from r1rules import CatalogError, default_catalog  # noqa: E402
 from r1rules._vocabulary import PRECISIONS  # noqa: E402
 from r1rules._workload import DEFAULT_ENGINE  # noqa: E402
 from r1rules.catalog import Catalog, Engine, EngineProfile, release  # noqa: E402
-from r1rules.physics import _ep, estimate_deployment, size  # noqa: E402
+from r1rules.physics import Estimates, _ep, estimate_deployment, size  # noqa: E402
 from r1rules.physics._layout import Layout  # noqa: E402
 
 MEASUREMENTS = ROOT / "benchmarks" / "measurements.toml"
@@ -236,21 +236,25 @@ def predict(case: Case, catalog: Catalog) -> float:
     users = int(m.get("concurrency", SATURATED))
     ep, dpa = int(m["expert_parallel"]), bool(m["data_parallel_attention"])
     layout = Layout(tp, pp, ep, dpa)
-    e = estimate_deployment(
-        model,
-        precision,
-        gpu,
-        count,
-        users,
-        prompt,
-        output,
-        kv,
-        tp,
-        pp,
-        expert_parallel=ep,
-        data_parallel_attention=dpa,
-        engine=engine,
-    )
+
+    def deployment(prompt_tokens: int, output_tokens: int) -> Estimates:
+        return estimate_deployment(
+            model,
+            precision,
+            gpu,
+            count,
+            users,
+            prompt_tokens,
+            output_tokens,
+            kv,
+            tp,
+            pp,
+            expert_parallel=ep,
+            data_parallel_attention=dpa,
+            engine=engine,
+        )
+
+    e = deployment(prompt, output)
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
     drifting = float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED
@@ -259,21 +263,7 @@ def predict(case: Case, catalog: Catalog) -> float:
         # requests drawn at random lengths drift apart: at any moment each holds its prompt
         # and on average half its output, not its whole sequence, so the cache is judged
         # at that mean occupancy (the time per step is already taken at that context)
-        held = estimate_deployment(
-            model,
-            precision,
-            gpu,
-            count,
-            users,
-            prompt + output // 2,
-            1,
-            kv,
-            tp,
-            pp,
-            expert_parallel=ep,
-            data_parallel_attention=dpa,
-            engine=engine,
-        )
+        held = deployment(prompt + output // 2, 1)
     if held.kv_limited and users != SATURATED and case.family != "throughput":
         raise Skip(
             f"{users} requests exceed the {held.max_concurrency} the KV cache holds: the rest "

@@ -18,6 +18,7 @@ from strategies import Reach
 from r1rules import (
     CatalogError,
     EvaluationError,
+    Problem,
     RuleError,
     Workload,
     WorkloadError,
@@ -132,18 +133,15 @@ def test_a_profile_kept_for_an_architecture_serves_its_gpus_before_their_segment
 def test_two_profiles_of_one_architecture_are_a_problem(tmp_path: Path) -> None:
     bad = tmp_path / "engines.toml"
     hopper = 'architecture = "hopper"\n'
-    bad.write_text(
+    problem = _only_problem(
+        bad,
         "[engine_profiles.vllm-nvidia-datacenter-hopper]\n"
         + hopper
         + _profile()
         + "[engine_profiles.vllm-hopper-again]\n"
         + hopper
         + _profile(),
-        encoding="utf-8",
     )
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(bad)
-    (problem,) = caught.value.problems
     assert _place(problem) == ("load", str(bad), "engine profile 'vllm-hopper-again'", "")
     assert problem.message.startswith(
         "'vllm' on NVIDIA datacenter hopper GPUs is already profiled by "
@@ -161,13 +159,10 @@ def test_two_profiles_of_one_architecture_are_a_problem(tmp_path: Path) -> None:
 
 def test_a_profile_of_an_architecture_no_gpu_has_is_a_problem(tmp_path: Path) -> None:
     bad = tmp_path / "engines.toml"
-    bad.write_text(
+    problem = _only_problem(
+        bad,
         '[engine_profiles.vllm-nvidia-datacenter-hoper]\narchitecture = "hoper"\n' + _profile(),
-        encoding="utf-8",
     )
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(bad)
-    (problem,) = caught.value.problems
     assert _place(problem) == (
         "invalid",
         str(bad),
@@ -235,6 +230,15 @@ def _profile(drop: str = "", **changes: str) -> str:
     return "\n".join(lines) + f"\nsources = {{ {sources} }}\n"
 
 
+def _only_problem(path: Path, text: str) -> Problem:
+    """The one problem loading a catalog file of ``text`` at ``path`` raises."""
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    (problem,) = caught.value.problems
+    return problem
+
+
 def _place(p: object) -> tuple[str, str, str, str]:
     return (p.kind, p.file, p.entry, p.key_path)  # type: ignore[attr-defined]
 
@@ -267,13 +271,10 @@ def test_a_bad_profile_value_is_a_problem_naming_file_entry_and_key(tmp_path: Pa
 
 def test_a_figure_without_a_source_is_a_problem(tmp_path: Path) -> None:
     bad = tmp_path / "engines.toml"
-    bad.write_text(
+    problem = _only_problem(
+        bad,
         "[engine_profiles.vllm-nvidia-datacenter]\nreplace = true\n" + _profile("kernel_us"),
-        encoding="utf-8",
     )
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(bad)
-    (problem,) = caught.value.problems
     assert _place(problem) == (
         "invalid",
         str(bad),
@@ -313,7 +314,8 @@ def test_problems_between_the_engine_tables(tmp_path: Path) -> None:
 
 def test_an_engine_without_a_profile_for_a_catalog_gpu_is_a_problem(tmp_path: Path) -> None:
     bad = tmp_path / "engines.toml"
-    bad.write_text(
+    problem = _only_problem(
+        bad,
         '[engines.sglang]\nreplace = true\nname = "SGLang"\nexpert_parallel = true\n'
         'data_parallel_attention = true\nkv_cache_precision = "bf16"\nfallback_vendor = "Intel"\n'
         'memory_fraction = 0.81\nmemory_budget = "device"\n'
@@ -321,11 +323,7 @@ def test_an_engine_without_a_profile_for_a_catalog_gpu_is_a_problem(tmp_path: Pa
         "kv_cache_precision = 'c', memory_fraction = 'd', memory_budget = 'e' }\n"
         "[engine_profiles.sglang-amd-datacenter]\n"  # an entry cannot be removed: ...
         "replace = true\n" + _profile(engine='"sglang"', vendor='"Intel"', segment='"consumer"'),
-        encoding="utf-8",
     )
-    with pytest.raises(CatalogError) as caught:
-        load_catalog(bad)
-    (problem,) = caught.value.problems
     assert _place(problem) == ("load", str(bad), "engine 'sglang'", "fallback_vendor")
     assert problem.message == (
         "no profile for AMD datacenter GPUs (mi300x, mi325x) nor for the fallback vendor "
