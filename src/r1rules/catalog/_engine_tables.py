@@ -1,6 +1,6 @@
 """Problems between the engine tables of a catalog: engine ids, profiles of engines or vendors
-that do not exist, two profiles of one GPU kind, and catalog GPUs an engine has no profile
-for (``_load`` reports them with the entries' own problems)."""
+that do not exist, a misspelt profile architecture, two profiles of one GPU kind, and catalog
+GPUs an engine has no profile for (``_load`` reports them with the entries' own problems)."""
 
 from __future__ import annotations
 
