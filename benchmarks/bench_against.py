@@ -9,10 +9,12 @@ token lengths, stage); those that either checkout refuses are left out, and the 
 printed. Each checkout then runs in its own process (``PYTHONPATH=<checkout>/src``), with
 the same timer: every workload evaluated once to warm the caches, then 9 timed passes over
 all of them, each after a garbage collection; the median pass is the process's per-call
-time. The processes alternate (other, this, this with ``objective="article"``) for
-``--rounds`` rounds, and the medians over rounds are printed with their ratios. This
-checkout runs ``evaluate(w, options=False)``; a release without ``options`` runs
-``evaluate(w)``, which was its single answer.
+time. The "read" rows also read each answer's notes, warnings and article after the call
+(a release may leave those to be worked out on first use). The processes alternate (other,
+this, this with ``objective="article"``, other and this reading) for ``--rounds`` rounds,
+and the medians over rounds are printed with their ratios. This checkout runs
+``evaluate(w, options=False)``; a release without ``options`` runs ``evaluate(w)``, which
+was its single answer.
 """
 
 from __future__ import annotations
@@ -60,8 +62,13 @@ passes = []
 for _ in range(9):
     gc.collect()
     start = time.perf_counter()
-    for w in ws:
-        r1rules.evaluate(w, **opts)
+    if mode == "read":  # and read what a release may work out on first use
+        for w in ws:
+            r = r1rules.evaluate(w, **opts)
+            r.notes, r.warnings, getattr(r, "article", None)
+    else:
+        for w in ws:
+            r1rules.evaluate(w, **opts)
     passes.append((time.perf_counter() - start) / len(ws) * 1e6)
 print(statistics.median(passes))
 """
@@ -104,19 +111,31 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{len(both)} of {len(rows)} workloads evaluate in both checkouts "
             f"(bench_evaluate.py's, seed {args.seed}); {args.rounds} alternating rounds"
         )
-        runs: dict[str, list[float]] = {"other": [], "this": [], "this, article": []}
+        runs: dict[str, list[float]] = {
+            "other": [],
+            "this": [],
+            "this, article": [],
+            "other, read": [],
+            "this, read": [],
+        }
         article = json.dumps({"objective": "article"})
         for _ in range(args.rounds):
             runs["other"].append(float(run(other, str(path), "time", "{}", keep)))
             runs["this"].append(float(run(HERE, str(path), "time", "{}", keep)))
             runs["this, article"].append(float(run(HERE, str(path), "time", article, keep)))
-    base = statistics.median(runs["other"])
+            runs["other, read"].append(float(run(other, str(path), "read", "{}", keep)))
+            runs["this, read"].append(float(run(HERE, str(path), "read", "{}", keep)))
     print(f"{'':16} median us/call   (each round's)   / other")
     for name, times in runs.items():
+        base = statistics.median(runs["other, read" if "read" in name else "other"])
         each = ", ".join(f"{t:.1f}" for t in times)
         median = statistics.median(times)
         print(f"{name:16} {median:10.1f}   ({each})   {median / base:5.2f}")
     print(f"other = {other}; this = {HERE}")
+    print(
+        '"read": each answer\'s notes, warnings and article read after the call (what a '
+        'release may work out on first use; those rows are against other\'s "read")'
+    )
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import attrs
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import PRECISIONS
 from r1rules.catalog import Catalog, Gpu
+from r1rules.engine import compiled
 from r1rules.physics import Sizing
 from r1rules.recommend._cache import Identity, cost_by_identity, on_clear
 from r1rules.recommend._derive import (
@@ -56,7 +57,14 @@ from r1rules.recommend._options import (
 )
 from r1rules.recommend._run import Run, Sessions, Strata, plan_of
 
-__all__ = ["QUANTIZE_TO", "SELECTIONS", "Decision", "decide", "quantized_precisions"]
+__all__ = [
+    "QUANTIZE_TO",
+    "SELECTIONS",
+    "Decision",
+    "article_option",
+    "decide",
+    "quantized_precisions",
+]
 
 SELECTIONS = {"pinned": "article", "article": "article", "cheapest": "cost", "fastest": "latency"}
 QUANTIZE_TO = ("fp8", "int4")
@@ -64,10 +72,12 @@ QUANTIZE_TO = ("fp8", "int4")
 
 @attrs.frozen
 class Decision:
-    """The answer's run, the article's configuration, and the ranked options (if asked)."""
+    """The answer's run, the article's configuration (``article_option``), and the ranked
+    options (if asked)."""
 
     run: Run
-    article: Option
+    # not the answer, and no options asked for: what works it out on first use
+    article: Option | Callable[[], Option]
     chosen: Option
     options: tuple[Option, ...]
     objective: str
@@ -101,6 +111,8 @@ class _Brancher:
             self.keys.prices, self.article_gpu, self.article_facts, base.facts
         )
         self.done: dict[str, Run] = {}
+        self.waiting: dict[str, Run] = {}  # forks sized (``screened_out``), not yet decided
+        self.screen = self.keys.screen
         # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable_gpus``
         # finds them, ``ordered`` and ``sized`` read them.
         self.sizings: Mapping[str, Sizing | None] = {}
@@ -153,7 +165,7 @@ class _Brancher:
         """
         run = self.done.get(gpu.id)
         if run is None or (messages and not run.messages):
-            run = self.sized(gpu)
+            run = self.waiting.pop(gpu.id, None) or self.sized(gpu)
             run.messages = messages
             try:
                 run.run_strata(self.post, self.sessions.current())
@@ -162,6 +174,26 @@ class _Brancher:
                 self.sessions.drop()  # the next run starts afresh, whatever this one left
             self.done[gpu.id] = run
         return run
+
+    def screened(self, gpu: Gpu) -> bool:
+        """Whether ``gpu``'s option is excluded by the rules after sizing: as an earlier
+        run of them found for the same deciding facts (``Screen``), else as they find now
+        (and the screen learns it). The answer's option is decided with its messages."""
+        screen = self.screen
+        if screen is None or gpu.id in self.done:
+            run = self.decided(gpu)
+            return run.error is not None or run.facts.get(EXCLUDED_FACT) is True
+        sized = self.sized(gpu)
+        key = screen.key(sized.facts)
+        if screen.excluded(key):
+            return True
+        self.waiting[gpu.id] = sized
+        run = self.decided(gpu)
+        if run.error is not None:
+            return True
+        excluded = run.facts.get(EXCLUDED_FACT) is True
+        screen.learn(key, excluded)
+        return excluded
 
     def sizable_gpus(self) -> list[Gpu]:
         """The catalog's GPUs, by id, that can hold the model (``sizable``)."""
@@ -230,10 +262,9 @@ def decide(
     if run.error is not None:  # the answer's own rules failed (a gap or an overlap)
         raise run.error
     chosen = brancher.option(chosen_gpu, chosen=True)
+    article: Option | Callable[[], Option] = functools.partial(article_option, base, post)
     if chosen_gpu.id == brancher.article_gpu.id:
         article = chosen  # the same option (the same GPU, in the workload's precision)
-    else:  # listed only: its trace and texts are not kept
-        article = brancher.option(brancher.article_gpu, messages=False)
     options: tuple[Option, ...] = ()
     if with_options:
         every = [brancher.unranked(gpu) for gpu in gpus]
@@ -244,8 +275,22 @@ def decide(
             every += [other.unranked(gpu) for gpu in gpus if gpu.id in sizable]
         options = finish(every, objective, chosen.key)
         chosen = next(o for o in options if o.chosen)
-        article = next((o for o in options if o.article), article)
+        listed = next((o for o in options if o.article), None)  # None: it cannot hold it
+        if listed is not None:
+            article = listed
+        elif not isinstance(article, Option):
+            article = brancher.option(brancher.article_gpu, messages=False)
     return Decision(run, article, chosen, options, objective)
+
+
+def article_option(base: Run, post: Strata) -> Option:
+    """The article's configuration, from the pre-sizing ``base`` of an evaluation whose
+    answer it is not, decided by the same rules (its trace and texts not kept), in an
+    engine session of its own: ``Recommendation.article`` calls it on first use. ``base``
+    is only read (every option forks it)."""
+    with Sessions(compiled(base.rules)) as sessions:
+        brancher = _Brancher(base, post, quantized=False, sessions=sessions)
+        return brancher.option(brancher.article_gpu, messages=False)
 
 
 @functools.lru_cache(maxsize=64)
@@ -319,10 +364,10 @@ def _first_eligible(brancher: _Brancher, objective: str) -> Gpu:
     (the article's GPU when every option is excluded).
 
     The order is found from each GPU's sizing and cost alone (``ordered``); the rules
-    then run on the forks in that order until one is not excluded.
+    then run on the forks in that order until one is not excluded, but for those an
+    earlier run of theirs excluded on the same deciding facts (``screened``).
     """
     for gpu in brancher.ordered(objective):
-        run = brancher.decided(gpu)
-        if run.error is None and run.facts.get(EXCLUDED_FACT) is not True:
+        if not brancher.screened(gpu):
             return gpu
     return brancher.article_gpu

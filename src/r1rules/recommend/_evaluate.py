@@ -3,6 +3,7 @@ the rules after sizing -> Recommendation."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -157,8 +158,8 @@ def _assemble(decision: Decision) -> Recommendation:
         storage=str(facts["storage"]),
         network=str(facts["network"]),
         alternatives=tuple(run.alternatives),
-        notes=messages(run.notes),
-        warnings=messages(run.warnings),
+        notes=functools.partial(messages, tuple(run.notes)) if run.notes else (),
+        warnings=functools.partial(messages, tuple(run.warnings)) if run.warnings else (),
         trace=tuple(run.trace),
         estimates=estimates,
         ruleset_version=run.rules.version,

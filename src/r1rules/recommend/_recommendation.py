@@ -71,7 +71,10 @@ def _read_only(facts: Mapping[str, object]) -> Mapping[str, object]:
     return facts if isinstance(facts, FrozenMap) else FrozenMap(facts)
 
 
-@attrs.frozen(eq=False)
+Messages = tuple[Message, ...]
+
+
+@attrs.frozen(eq=False, repr=False)
 class Recommendation:
     """Hardware for one workload and why.
 
@@ -94,8 +97,10 @@ class Recommendation:
     storage: str
     network: str
     alternatives: tuple[Alternative, ...]
-    notes: tuple[Message, ...]
-    warnings: tuple[Message, ...]
+    # ``notes`` and ``warnings``: the messages, or what writes them out on first use (once;
+    # then the messages): most callers of ``evaluate`` never read a rule's text.
+    _notes: Messages | Callable[[], Messages] = attrs.field(alias="notes")
+    _warnings: Messages | Callable[[], Messages] = attrs.field(alias="warnings")
     # The fired rules as (rule id, values read, values set, suppressed), in firing order;
     # ``justifications`` turns them into Justification values on first use.
     trace: tuple[TraceStep, ...] = attrs.field(repr=False)
@@ -105,7 +110,9 @@ class Recommendation:
     workload: Any = attrs.field(repr=False)  # r1rules.Workload
     rules: Any = attrs.field(repr=False)  # the RuleSet that decided
     cost: Cost | None
-    article: Option = attrs.field(repr=False)
+    # The article's configuration (``article``), or, when it is not the answer and no
+    # options were asked for, what works it out on first use (once; then the Option).
+    _article: Option | Callable[[], Option] = attrs.field(repr=False, alias="article")
     chosen: Option = attrs.field(repr=False)
     options: tuple[Option, ...] = attrs.field(repr=False)
     objective: str
@@ -114,6 +121,53 @@ class Recommendation:
     _justifications: tuple[Justification, ...] | None = attrs.field(
         default=None, init=False, repr=False
     )
+
+    @property
+    def notes(self) -> Messages:
+        """What the rules that fired note about the answer (the report's notes)."""
+        notes = self._notes
+        if isinstance(notes, tuple):
+            return notes
+        written = notes()
+        object.__setattr__(self, "_notes", written)  # the same value from any thread
+        return written
+
+    @property
+    def warnings(self) -> Messages:
+        """What the rules that fired warn about the answer."""
+        warnings = self._warnings
+        if isinstance(warnings, tuple):
+            return warnings
+        written = warnings()
+        object.__setattr__(self, "_warnings", written)
+        return written
+
+    def __getstate__(self) -> dict[str, object]:
+        """For pickle (and copy): every field, those worked out on first use worked out
+        (a recipe for one would carry the evaluation's run with it)."""
+        self.article, self.notes, self.warnings  # noqa: B018
+        return {f.name: getattr(self, f.name) for f in attrs.fields(Recommendation)}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _shown())
+        return f"Recommendation({shown})"
+
+    @property
+    def article(self) -> Option:
+        """The article's own configuration, sized, priced and judged by the rules as the
+        answer was (the answer itself when it is the article's). ``evaluate(w,
+        options=False)`` leaves it to be worked out here, on first use, when it is not the
+        answer (about as long again as the answer's rules took); the result is kept."""
+        article = self._article
+        if isinstance(article, Option):
+            return article
+        built = article()
+        object.__setattr__(self, "_article", built)  # the same value from any thread
+        return built
 
     @property
     def justifications(self) -> tuple[Justification, ...]:
@@ -180,3 +234,8 @@ class Recommendation:
         which the edition, the chosen GPU or the GPU count changes, with the rule that
         makes it change. Computed on demand (a few dozen evaluations)."""
         return boundaries_of(self)
+
+
+def _shown() -> tuple[str, ...]:
+    """The fields ``repr`` shows, as attrs would, each by its name in ``__init__``."""
+    return tuple(f.alias or f.name for f in attrs.fields(Recommendation) if f.repr)

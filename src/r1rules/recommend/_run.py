@@ -19,7 +19,17 @@ from r1rules.recommend._message import Message, TraceStep
 from r1rules.ruleset import Alternative, HitPolicy, Rule, RuleSet, Table
 from r1rules.ruleset._placeholders import Text, compile_text, render
 
-__all__ = ["EXCLUDED_FACT", "Pending", "Plan", "Run", "Sessions", "Strata", "messages", "plan_of"]
+__all__ = [
+    "EXCLUDED_FACT",
+    "Pending",
+    "Plan",
+    "Run",
+    "Screen",
+    "Sessions",
+    "Strata",
+    "messages",
+    "plan_of",
+]
 
 EXCLUDED_FACT = "option_excluded"  # a rule that sets it to true excludes the option
 
@@ -70,9 +80,9 @@ class Plan:
     """A rule set worked out once for evaluations: each rule's ``_Fired`` by rule id, and
     its strata before sizing (``pre``) and after (``post``); its catalog's and price list's
     cache keys (the same key objects in every evaluation: a cache finds them by identity,
-    without comparing keys in Python)."""
+    without comparing keys in Python); its ``Screen`` (None when it has none)."""
 
-    __slots__ = ("catalog", "fired", "post", "pre", "prices")
+    __slots__ = ("catalog", "fired", "post", "pre", "prices", "screen")
 
     def __init__(self, rules: RuleSet) -> None:
         self.catalog = Identity(rules.catalog)
@@ -81,6 +91,64 @@ class Plan:
         split = rules.sizing_stratum
         self.pre = tuple((s, t) for s, t in rules.by_stratum if s <= split)
         self.post = tuple((s, t) for s, t in rules.by_stratum if s > split)
+        self.screen = Screen.of(self.post)
+
+
+class Screen:
+    """Which options the rules after sizing exclude, remembered by the only facts that
+    decide it, so that an answer need not run them on an option they exclude.
+
+    The facts are those of every rule in a table after sizing that sets ``EXCLUDED_FACT``
+    (its tests and the facts it copies), and ``EXCLUDED_FACT`` itself; a rule set has a
+    screen only when no rule after sizing sets one of them (but those tables,
+    ``EXCLUDED_FACT``): their values before those rules run are then the values the rules
+    read, and whether the option ends excluded is a function of them. Typically the
+    stage, the GPU's segment and class and whether it is pinned: a few dozen keys.
+    ``excluded`` tells what an earlier run of the same rules found for the same values
+    (each typed: ``1`` and ``True`` reach the engine as different values)."""
+
+    __slots__ = ("_known", "names")
+
+    LIMIT = 4096  # keys remembered (past it, new ones are run every time, as without one)
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self._known: dict[tuple[object, ...], bool] = {}
+
+    @classmethod
+    def of(cls, post: Strata) -> Screen | None:
+        tables = [t for _, ts in post for t in ts]
+        deciding = [
+            t for t in tables if any(a.fact == EXCLUDED_FACT for r in t.rules for a in r.sets)
+        ]
+        if not deciding:
+            return None
+        names = [EXCLUDED_FACT]
+        for table in deciding:
+            for rule in table.rules:
+                names += rule.condition_facts
+                names += [a.from_fact for a in rule.sets if a.from_fact]
+        key = tuple(dict.fromkeys(names))
+        set_after = {
+            a.fact
+            for table in tables
+            for rule in table.rules
+            for a in rule.sets
+            if not (table in deciding and a.fact == EXCLUDED_FACT)
+        }
+        return None if set_after.intersection(key) else cls(key)
+
+    def key(self, facts: Mapping[str, object]) -> tuple[object, ...]:
+        values = tuple(map(facts.get, self.names))
+        return (values, tuple(map(type, values)))
+
+    def excluded(self, key: tuple[object, ...]) -> bool:
+        return self._known.get(key, False)
+
+    def learn(self, key: tuple[object, ...], excluded: bool) -> None:
+        known = self._known
+        if len(known) < self.LIMIT:
+            known[key] = excluded  # one store: safe from any thread (the same value)
 
 
 _plans: weakref.WeakKeyDictionary[RuleSet, Plan] = weakref.WeakKeyDictionary()

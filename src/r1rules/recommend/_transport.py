@@ -32,6 +32,7 @@ class _Shape:
     def __init__(self, cls: type) -> None:
         fields = [f for f in attrs.fields(cls) if f.init]  # derived fields rebuild themselves
         self.names = tuple(f.name for f in fields)
+        self.aliases = tuple(f.alias for f in fields)  # as __init__ names them
         self.positional = all(not f.kw_only for f in fields)
         getter = operator.attrgetter(*self.names)
         self.get: Callable[[object], tuple[object, ...]] = (
@@ -50,6 +51,8 @@ def _shape(cls: type) -> _Shape:
 
 
 def encode(rec: Recommendation, workload: Workload, rules: RuleSet) -> tuple[object, ...]:
+    # worked out here (a worker), not by the parent on first use
+    rec.article, rec.notes, rec.warnings  # noqa: B018
     shape = _shape(Recommendation)
     parts: list[tuple[int, object, object]] = []
     value: Any
@@ -93,4 +96,4 @@ def decode(
             values.append(value)
     if _shape(Recommendation).positional:
         return Recommendation(*values)
-    return Recommendation(**dict(zip(_shape(Recommendation).names, values, strict=True)))
+    return Recommendation(**dict(zip(_shape(Recommendation).aliases, values, strict=True)))
