@@ -63,6 +63,7 @@ GPU against tokens/s per user, each measured point of ``measurements.toml`` with
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import math
 import statistics
@@ -277,9 +278,13 @@ def predict(case: Case, catalog: Catalog) -> float:
             context = prompt + output / 2
             return _ep.layout_decode_ms(model, precision, kv, gpu, layout, b, context, 0.0, engine)
 
-        one = _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, 1, engine)
+        @functools.cache
+        def prefill(k: int) -> float:
+            return _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
+
         per_replica = math.ceil(users / e.replicas)
-        ttft, tpot, rate = steady_state(per_replica, output, one, step)
+        waiting = int(m.get("admission_wait_steps", 1))
+        ttft, tpot, rate = steady_state(per_replica, output, prefill, step, waiting)
         throughput = rate * 1000.0 * output * e.replicas
         if "requests" in m and m.get("statistic", "mean") == "mean":
             # the client starts ``users`` requests at once: that first wave queues for its
@@ -298,8 +303,8 @@ def predict(case: Case, catalog: Catalog) -> float:
         ]
         ttft = statistics.fmean(waves)
         tpot = e.tpot_ms + (waves[-1] - ttft) / output
-    # a scheduler that takes in new requests every N iterations: half of N - 1 steps' wait
-    ttft += (int(m.get("admission_wait_steps", 1)) - 1) / 2.0 * tpot
+        # a scheduler that takes in new requests every N iterations: half of N - 1 steps' wait
+        ttft += (int(m.get("admission_wait_steps", 1)) - 1) / 2.0 * tpot
     ttft = first_share * first_wave + (1.0 - first_share) * ttft
     ttft += engine.profile(gpu).request_ms  # the way to the first token off the GPU
     return {
@@ -313,28 +318,42 @@ def predict(case: Case, catalog: Catalog) -> float:
 
 
 def steady_state(
-    users: int, output: int, prefill_ms: float, decode_ms: Callable[[int], float]
+    users: int,
+    output: int,
+    prefill_ms: Callable[[int], float],
+    decode_ms: Callable[[int], float],
+    wait_steps: int = 1,
 ) -> tuple[float, float, float]:
     """(TTFT ms, TPOT ms, requests per ms) of ``users`` closed-loop clients of one replica
     whose requests have drifted apart (lengths drawn at random): continuous batching with
-    chunked prefill, in steady state.
+    chunked prefill, in steady state. ``prefill_ms(k)``: k prompts prefilled together.
 
-    X requests per ms complete; the others' prefills take rho = X x prefill x (users - 1) /
-    users of the replica's time, so a decode step of the b requests decoding is stretched
-    to decode_ms(b) / (1 - rho); a new prompt waits for the step under way (half a step)
-    and for the prompts queued before it (M/D/1: rho x prefill / (2 (1 - rho))), then takes
-    its prefill. X solves Little's law, users = X x (TTFT + output x TPOT), by damped
-    fixed-point iteration.
+    X requests per ms complete. A scheduler that takes in new requests every
+    ``wait_steps`` iterations admits the prompts that arrived meanwhile together:
+    k = X x wait_steps x TPOT of them (at least one, at most every user), prefilled as one
+    batch; each new prompt waits half of the wait_steps - 1 steps for it. The others'
+    prefills take rho = X x prefill_ms(k) / k x (users - 1) / users of the replica's time
+    (a batch costs no less per prompt when one prefill already fills the replica, less
+    where it fills one attention group of several), so a decode step of the b requests
+    decoding is stretched to decode_ms(b) / (1 - rho); a new prompt waits for the step
+    under way (half a step) and for the prompts queued before it (M/D/1:
+    rho x prefill / (2 (1 - rho))), then takes its batch's prefill. X solves Little's law,
+    users = X x (TTFT + output x TPOT), by damped fixed-point iteration.
     """
     others = (users - 1) / users
-    rate = users / (prefill_ms + output * decode_ms(users))
+    rate = users / (prefill_ms(1) + output * decode_ms(users))
     ttft = tpot = 0.0
     for _ in range(200):
-        rho = min(0.95, rate * prefill_ms * others)
-        decoding = max(1, min(users, round(rate * output * (tpot or decode_ms(users)))))
+        step = tpot or decode_ms(users)
+        together = max(1.0, min(float(users), rate * wait_steps * step)) if wait_steps > 1 else 1.0
+        low = math.floor(together)
+        share = together - low
+        batch = prefill_ms(low) * (1.0 - share) + (prefill_ms(low + 1) * share if share else 0.0)
+        rho = min(0.95, rate * batch / together * others)
+        decoding = max(1, min(users, round(rate * output * step)))
         tpot = decode_ms(decoding) / (1.0 - rho)
-        wait = (tpot / 2.0 if users > 1 else 0.0) + rho * prefill_ms / (2.0 * (1.0 - rho))
-        ttft = prefill_ms + wait
+        wait = (tpot / 2.0 if users > 1 else 0.0) + rho * batch / (2.0 * (1.0 - rho))
+        ttft = batch + wait + (wait_steps - 1) / 2.0 * tpot
         rate = 0.5 * rate + 0.5 * users / (ttft + output * tpot)
     return ttft, tpot, rate
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import attrs
 
@@ -24,11 +26,15 @@ from r1rules.physics import Estimates, estimate_in
 from r1rules.recommend._cache import cached_estimates
 from r1rules.recommend._decide import Decision, decide
 from r1rules.recommend._derive import engine_for, gpu_in
-from r1rules.recommend._recommendation import GpuChoice, Recommendation
-from r1rules.recommend._run import Run, Sessions, messages, plan_of
+from r1rules.recommend._message import Message
+from r1rules.recommend._options import Option
+from r1rules.recommend._recommendation import GpuChoice, Later, Recommendation
+from r1rules.recommend._run import Pending, Run, Sessions, messages, plan_of
 from r1rules.ruleset import RuleSet
 
 __all__ = ["estimate", "evaluate", "resolve_rules"]
+
+Messages = tuple[Message, ...]
 
 
 def resolve_rules(rules: RuleSet | str | os.PathLike[str] | None) -> RuleSet:
@@ -109,6 +115,13 @@ def evaluate(
     return _assemble(decision)
 
 
+def _later(
+    write: Callable[[Sequence[Pending]], Messages], pending: tuple[Pending, ...]
+) -> Messages:
+    """Texts written on first read (``Later``), as a field of Recommendation takes them."""
+    return cast(Messages, Later(functools.partial(write, pending)))
+
+
 def _assemble(decision: Decision) -> Recommendation:
     run = decision.run
     facts = run.facts
@@ -158,8 +171,8 @@ def _assemble(decision: Decision) -> Recommendation:
         storage=str(facts["storage"]),
         network=str(facts["network"]),
         alternatives=tuple(run.alternatives),
-        notes=functools.partial(messages, tuple(run.notes)) if run.notes else (),
-        warnings=functools.partial(messages, tuple(run.warnings)) if run.warnings else (),
+        notes=_later(messages, tuple(run.notes)) if run.notes else (),
+        warnings=_later(messages, tuple(run.warnings)) if run.warnings else (),
         trace=tuple(run.trace),
         estimates=estimates,
         ruleset_version=run.rules.version,
@@ -167,7 +180,11 @@ def _assemble(decision: Decision) -> Recommendation:
         workload=run.workload,
         rules=run.rules,
         cost=run.cost,
-        article=decision.article,
+        article=(
+            decision.article
+            if isinstance(decision.article, Option)
+            else cast(Option, Later(decision.article))
+        ),
         chosen=decision.chosen,
         options=decision.options,
         objective=decision.objective,

@@ -71,10 +71,43 @@ def _read_only(facts: Mapping[str, object]) -> Mapping[str, object]:
     return facts if isinstance(facts, FrozenMap) else FrozenMap(facts)
 
 
-Messages = tuple[Message, ...]
+class Later:
+    """A field's value still to be worked out: ``make()`` returns it. ``evaluate(w,
+    options=False)`` leaves the rules' texts and, when it is not the answer, the article's
+    configuration in this form, and the field gives the value on first read (``_OnRead``);
+    no caller ever sees a Later."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
 
 
-@attrs.frozen(eq=False, repr=False)
+class _OnRead:
+    """A slot of Recommendation that may hold a ``Later``: read, it works the value out
+    once and keeps it (two threads reading at once may both work it out: the same value).
+    Everything else (attrs' ``__init__``, ``evolve``, pickling) reads and writes the value
+    through it, so no Later escapes."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.slot.__get__(obj, owner)
+        if type(value) is Later:
+            value = value.make()
+            self.slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        self.slot.__set__(obj, value)
+
+
+@attrs.frozen(eq=False)
 class Recommendation:
     """Hardware for one workload and why.
 
@@ -87,6 +120,10 @@ class Recommendation:
     price); ``chosen`` the answer as an option; ``article`` the article's own
     configuration, sized and priced the same way; ``options`` every option weighed,
     ranked by ``objective`` with the Pareto set marked (empty with ``options=False``).
+
+    ``evaluate(w, options=False)`` leaves ``notes``, ``warnings`` and (when it is not the
+    answer) ``article`` to be worked out on first read, once; they are the same values
+    either way, and pickling or copying a recommendation works them out first.
     """
 
     edition: str
@@ -97,10 +134,8 @@ class Recommendation:
     storage: str
     network: str
     alternatives: tuple[Alternative, ...]
-    # ``notes`` and ``warnings``: the messages, or what writes them out on first use (once;
-    # then the messages): most callers of ``evaluate`` never read a rule's text.
-    _notes: Messages | Callable[[], Messages] = attrs.field(alias="notes")
-    _warnings: Messages | Callable[[], Messages] = attrs.field(alias="warnings")
+    notes: tuple[Message, ...]
+    warnings: tuple[Message, ...]
     # The fired rules as (rule id, values read, values set, suppressed), in firing order;
     # ``justifications`` turns them into Justification values on first use.
     trace: tuple[TraceStep, ...] = attrs.field(repr=False)
@@ -110,9 +145,7 @@ class Recommendation:
     workload: Any = attrs.field(repr=False)  # r1rules.Workload
     rules: Any = attrs.field(repr=False)  # the RuleSet that decided
     cost: Cost | None
-    # The article's configuration (``article``), or, when it is not the answer and no
-    # options were asked for, what works it out on first use (once; then the Option).
-    _article: Option | Callable[[], Option] = attrs.field(repr=False, alias="article")
+    article: Option = attrs.field(repr=False)
     chosen: Option = attrs.field(repr=False)
     options: tuple[Option, ...] = attrs.field(repr=False)
     objective: str
@@ -121,53 +154,6 @@ class Recommendation:
     _justifications: tuple[Justification, ...] | None = attrs.field(
         default=None, init=False, repr=False
     )
-
-    @property
-    def notes(self) -> Messages:
-        """What the rules that fired note about the answer (the report's notes)."""
-        notes = self._notes
-        if isinstance(notes, tuple):
-            return notes
-        written = notes()
-        object.__setattr__(self, "_notes", written)  # the same value from any thread
-        return written
-
-    @property
-    def warnings(self) -> Messages:
-        """What the rules that fired warn about the answer."""
-        warnings = self._warnings
-        if isinstance(warnings, tuple):
-            return warnings
-        written = warnings()
-        object.__setattr__(self, "_warnings", written)
-        return written
-
-    def __getstate__(self) -> dict[str, object]:
-        """For pickle (and copy): every field, those worked out on first use worked out
-        (a recipe for one would carry the evaluation's run with it)."""
-        self.article, self.notes, self.warnings  # noqa: B018
-        return {f.name: getattr(self, f.name) for f in attrs.fields(Recommendation)}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for name, value in state.items():
-            object.__setattr__(self, name, value)
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _shown())
-        return f"Recommendation({shown})"
-
-    @property
-    def article(self) -> Option:
-        """The article's own configuration, sized, priced and judged by the rules as the
-        answer was (the answer itself when it is the article's). ``evaluate(w,
-        options=False)`` leaves it to be worked out here, on first use, when it is not the
-        answer (about as long again as the answer's rules took); the result is kept."""
-        article = self._article
-        if isinstance(article, Option):
-            return article
-        built = article()
-        object.__setattr__(self, "_article", built)  # the same value from any thread
-        return built
 
     @property
     def justifications(self) -> tuple[Justification, ...]:
@@ -236,6 +222,5 @@ class Recommendation:
         return boundaries_of(self)
 
 
-def _shown() -> tuple[str, ...]:
-    """The fields ``repr`` shows, as attrs would, each by its name in ``__init__``."""
-    return tuple(f.alias or f.name for f in attrs.fields(Recommendation) if f.repr)
+for _name in ("notes", "warnings", "article"):  # may hold a Later (see ``_OnRead``)
+    setattr(Recommendation, _name, _OnRead(Recommendation.__dict__[_name]))

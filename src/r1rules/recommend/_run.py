@@ -104,16 +104,18 @@ class Screen:
     ``EXCLUDED_FACT``): their values before those rules run are then the values the rules
     read, and whether the option ends excluded is a function of them. Typically the
     stage, the GPU's segment and class and whether it is pinned: a few dozen keys.
-    ``excluded`` tells what an earlier run of the same rules found for the same values
-    (each typed: ``1`` and ``True`` reach the engine as different values)."""
+    ``excluded`` tells whether an earlier run of the same rules excluded an option with the
+    same values (each typed: ``1`` and ``True`` reach the engine as different values).
+    Only exclusions are kept (nothing else skips a run), at most ``LIMIT`` of them: past
+    it (rules that exclude by a continuous fact), the screen starts over."""
 
     __slots__ = ("_known", "names")
 
-    LIMIT = 4096  # keys remembered (past it, new ones are run every time, as without one)
+    LIMIT = 4096  # exclusions remembered (past it, the screen forgets them and starts over)
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
-        self._known: dict[tuple[object, ...], bool] = {}
+        self._known: dict[tuple[object, ...], bool] = {}  # only True: excluded
 
     @classmethod
     def of(cls, post: Strata) -> Screen | None:
@@ -146,9 +148,12 @@ class Screen:
         return self._known.get(key, False)
 
     def learn(self, key: tuple[object, ...], excluded: bool) -> None:
+        if not excluded:
+            return
         known = self._known
-        if len(known) < self.LIMIT:
-            known[key] = excluded  # one store: safe from any thread (the same value)
+        if len(known) >= self.LIMIT:
+            known.clear()  # one call: a thread reading meanwhile finds nothing, and runs
+        known[key] = True  # one store: safe from any thread (the same value)
 
 
 _plans: weakref.WeakKeyDictionary[RuleSet, Plan] = weakref.WeakKeyDictionary()

@@ -51,8 +51,6 @@ def _shape(cls: type) -> _Shape:
 
 
 def encode(rec: Recommendation, workload: Workload, rules: RuleSet) -> tuple[object, ...]:
-    # worked out here (a worker), not by the parent on first use
-    rec.article, rec.notes, rec.warnings  # noqa: B018
     shape = _shape(Recommendation)
     parts: list[tuple[int, object, object]] = []
     value: Any
