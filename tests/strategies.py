@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import event
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
 from r1rules import Workload, default_catalog
@@ -17,6 +17,15 @@ from r1rules.ruleset import HitPolicy
 from r1rules.ruleset._model import OPERATORS
 
 CATALOG = default_catalog()
+
+#: Settings of a law over generated workloads: 40 examples, the same ones every run.
+LAW = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    database=None,
+    derandomize=True,
+)
 
 
 class Reach:

@@ -8,9 +8,9 @@ from pathlib import Path
 import attrs
 import pytest
 import tomli
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import Reach
+from strategies import LAW, Reach
 
 import r1rules
 from r1rules import Recommendation, Workload, WorkloadError, estimate, evaluate
@@ -154,13 +154,6 @@ workloads: st.SearchStrategy[dict[str, object]] = st.builds(
     output_tokens=st.sampled_from([128, 1024, 4096]),
     stage=st.sampled_from(["development", "production"]),
 )
-_LAW = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    database=None,
-    derandomize=True,
-)
 
 
 def test_more_load_never_costs_less() -> None:
@@ -168,7 +161,7 @@ def test_more_load_never_costs_less() -> None:
     costs at least what the lower load's answer costs."""
     reach = Reach("more load never costs less")
 
-    @_LAW
+    @LAW
     @given(fields=workloads, more=st.floats(1.05, 4.0))
     def law(fields: dict[str, object], more: float) -> None:
         reach.run()
@@ -191,7 +184,7 @@ def test_options_marked_as_meeting_the_targets_meet_them() -> None:
     the same layout (one node per replica)."""
     reach = Reach("options meet")
 
-    @_LAW
+    @LAW
     @given(fields=workloads)
     def law(fields: dict[str, object]) -> None:
         reach.run()
@@ -232,7 +225,7 @@ def test_the_answer_is_never_dearer_than_an_allowed_option_meeting_the_targets()
     than the answer."""
     reach = Reach("cheapest meeting")
 
-    @_LAW
+    @LAW
     @given(fields=workloads)
     def law(fields: dict[str, object]) -> None:
         reach.run()

@@ -10,10 +10,10 @@ from pathlib import Path
 import attrs
 import pytest
 import tomli
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from rulefiles import write_rules
-from strategies import Reach
+from strategies import LAW, Reach
 
 from r1rules import (
     CatalogError,
@@ -37,13 +37,6 @@ from r1rules.recommend._derive import input_facts
 CATALOG = default_catalog()
 R1 = CATALOG.model("deepseek-r1")
 STEP = CATALOG.engine("vllm").profiles["NVIDIA datacenter"].step_ms
-SETTINGS = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-    database=None,
-)
 
 
 def _engine(name: str) -> Engine:
@@ -453,7 +446,7 @@ def test_llama_cpp_is_never_offered_an_expert_parallel_layout() -> None:
 LLAMA_CPP_EP = Reach("llama.cpp: a fitting R1 deployment")
 
 
-@SETTINGS
+@LAW
 @given(
     gpu=st.sampled_from(["h100-sxm", "h200", "b200", "mi300x", "a100-80gb"]),
     count=st.integers(8, 48),
@@ -558,7 +551,7 @@ def _runs(engine: str, gpu: str) -> bool:
     return _engine(engine).runs_on(CATALOG.gpu(gpu))
 
 
-@SETTINGS
+@LAW
 @given(
     engine=st.sampled_from(ENGINES),
     model=st.sampled_from(MODELS),
@@ -587,7 +580,7 @@ def test_nothing_reported_fitting_exceeds_usable_memory_on_any_engine_reach() ->
     FITS.check(0.4)
 
 
-@SETTINGS
+@LAW
 @given(
     engine=st.sampled_from(ENGINES),
     model=st.sampled_from(MODELS),

@@ -12,8 +12,8 @@ import threading
 from unittest import mock
 
 import attrs
-from hypothesis import HealthCheck, given, settings
-from strategies import Reach, workloads
+from hypothesis import given
+from strategies import LAW, Reach, workloads
 
 import r1rules
 from r1rules import Recommendation, Workload, evaluate
@@ -23,14 +23,6 @@ from r1rules.recommend._recommendation import Later
 from r1rules.recommend._run import EXCLUDED_FACT, Screen, plan_of
 from r1rules.ruleset import Assignment, HitPolicy, Rule, Table
 from r1rules.ruleset import Test as Condition
-
-_LAW = settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    database=None,
-    derandomize=True,
-)
 
 R1 = Workload(
     model="deepseek-r1", peak_qps=20, latency_ms=2000, prompt_tokens=2048, output_tokens=4096
@@ -113,7 +105,7 @@ def test_screened_answers_are_the_answers_without_a_screen() -> None:
         skipped.append(verdict)
         return verdict
 
-    @_LAW
+    @LAW
     @given(workload=workloads(pinned=False))
     def law(workload: Workload) -> None:
         reach.run()
@@ -154,7 +146,7 @@ def test_the_article_worked_out_later_is_the_one_every_option_lists() -> None:
     reach = Reach("lazy article")
     later: list[bool] = []
 
-    @_LAW
+    @LAW
     @given(workload=workloads())
     def law(workload: Workload) -> None:
         reach.run()
