@@ -111,7 +111,7 @@ class _Brancher:
             self.keys.prices, self.article_gpu, self.article_facts, base.facts
         )
         self.done: dict[str, Run] = {}
-        self.waiting: dict[str, Run] = {}  # forks sized (``screened_out``), not yet decided
+        self.waiting: dict[str, Run] = {}  # forks sized (``screened``), not yet decided
         self.screen = self.keys.screen
         # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable_gpus``
         # finds them, ``ordered`` and ``sized`` read them.
@@ -262,9 +262,11 @@ def decide(
     if run.error is not None:  # the answer's own rules failed (a gap or an overlap)
         raise run.error
     chosen = brancher.option(chosen_gpu, chosen=True)
-    article: Option | Callable[[], Option] = functools.partial(article_option, base, post)
-    if chosen_gpu.id == brancher.article_gpu.id:
-        article = chosen  # the same option (the same GPU, in the workload's precision)
+    article: Option | Callable[[], Option] = (
+        chosen  # the same option (the same GPU, in the workload's precision)
+        if chosen_gpu.id == brancher.article_gpu.id
+        else functools.partial(article_option, base, post)  # worked out on first read
+    )
     options: tuple[Option, ...] = ()
     if with_options:
         every = [brancher.unranked(gpu) for gpu in gpus]

@@ -115,7 +115,7 @@ class Screen:
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
-        self._known: dict[tuple[object, ...], bool] = {}  # only True: excluded
+        self._known: set[tuple[object, ...]] = set()  # the keys of excluded options
 
     @classmethod
     def of(cls, post: Strata) -> Screen | None:
@@ -145,7 +145,7 @@ class Screen:
         return (values, tuple(map(type, values)))
 
     def excluded(self, key: tuple[object, ...]) -> bool:
-        return self._known.get(key, False)
+        return key in self._known
 
     def learn(self, key: tuple[object, ...], excluded: bool) -> None:
         if not excluded:
@@ -153,7 +153,7 @@ class Screen:
         known = self._known
         if len(known) >= self.LIMIT:
             known.clear()  # one call: a thread reading meanwhile finds nothing, and runs
-        known[key] = True  # one store: safe from any thread (the same value)
+        known.add(key)  # one call: safe from any thread
 
 
 _plans: weakref.WeakKeyDictionary[RuleSet, Plan] = weakref.WeakKeyDictionary()

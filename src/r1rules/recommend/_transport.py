@@ -32,7 +32,6 @@ class _Shape:
     def __init__(self, cls: type) -> None:
         fields = [f for f in attrs.fields(cls) if f.init]  # derived fields rebuild themselves
         self.names = tuple(f.name for f in fields)
-        self.aliases = tuple(f.alias for f in fields)  # as __init__ names them
         self.positional = all(not f.kw_only for f in fields)
         getter = operator.attrgetter(*self.names)
         self.get: Callable[[object], tuple[object, ...]] = (
@@ -94,4 +93,4 @@ def decode(
             values.append(value)
     if _shape(Recommendation).positional:
         return Recommendation(*values)
-    return Recommendation(**dict(zip(_shape(Recommendation).aliases, values, strict=True)))
+    return Recommendation(**dict(zip(_shape(Recommendation).names, values, strict=True)))
