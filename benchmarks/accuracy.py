@@ -259,6 +259,8 @@ def predict(case: Case, catalog: Catalog) -> float:
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
     drifting = float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED
+    # a scheduler that takes in new requests every N iterations (``steady_state``)
+    waiting = int(m.get("admission_wait_steps", 1))
     held = e
     if drifting and e.kv_limited:
         # requests drawn at random lengths drift apart: at any moment each holds its prompt
@@ -283,7 +285,6 @@ def predict(case: Case, catalog: Catalog) -> float:
             return _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
 
         per_replica = math.ceil(users / e.replicas)
-        waiting = int(m.get("admission_wait_steps", 1))
         ttft, tpot, rate = steady_state(per_replica, output, prefill, step, waiting)
         throughput = rate * 1000.0 * output * e.replicas
         if "requests" in m and m.get("statistic", "mean") == "mean":
@@ -303,8 +304,7 @@ def predict(case: Case, catalog: Catalog) -> float:
         ]
         ttft = statistics.fmean(waves)
         tpot = e.tpot_ms + (waves[-1] - ttft) / output
-        # a scheduler that takes in new requests every N iterations: half of N - 1 steps' wait
-        ttft += (int(m.get("admission_wait_steps", 1)) - 1) / 2.0 * tpot
+        ttft += (waiting - 1) / 2.0 * tpot  # half of the N - 1 steps' wait
     ttft = first_share * first_wave + (1.0 - first_share) * ttft
     ttft += engine.profile(gpu).request_ms  # the way to the first token off the GPU
     return {
