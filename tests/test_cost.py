@@ -207,3 +207,21 @@ def test_bad_price_entries_are_problems_naming_file_entry_and_key(tmp_path: Path
     assert (str(bad), "purchase_usd") in found
     assert (str(bad), "purchase_status") in found
     assert "rumoured" in str(caught.value)
+
+
+def test_each_budget_gets_its_own_shares_of_the_same_deployments_cost() -> None:
+    """The budget facts are worked out once per priced deployment and budget (cached): the
+    same deployment under another budget, or none, is never given another's shares."""
+    base = Workload(model="deepseek-r1", peak_qps=5, latency_ms=2000, gpu="h200")
+    seen = []
+    for budget in (1e6, 4e6, None, 1e6):
+        rec = evaluate(attrs.evolve(base, budget_usd=budget), options=False)
+        assert rec.cost is not None
+        seen.append(rec.cost.capital_usd)
+        if budget is None:
+            assert "budget_share" not in rec.facts and "over_budget_usd" not in rec.facts
+            continue
+        assert rec.facts["budget_share"] == rec.cost.capital_usd / budget
+        assert rec.facts["gpu_budget_share"] == rec.cost.gpus_usd / budget
+        assert rec.facts["over_budget_usd"] == max(0.0, rec.cost.capital_usd - budget)
+    assert len(set(seen)) == 1  # one deployment, four budgets

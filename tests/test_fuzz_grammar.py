@@ -21,12 +21,13 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from firing import in_rule_order, reference_firing
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from rulefiles import write_rules
@@ -47,7 +48,6 @@ from r1rules.check import load_rules
 from r1rules.engine import Session, compiled, set_rule_set_limit
 from r1rules.ruleset import enum_values
 from r1rules.ruleset._model import OPERATORS
-from r1rules.ruleset._reference import matches
 
 RANDOM_EXAMPLES = int(os.environ.get("R1RULES_FUZZ_EXAMPLES", "0"))
 MAX_SECONDS = 20.0  # for one example to load and evaluate; they take milliseconds
@@ -97,23 +97,19 @@ def load(doc: Document, check: bool) -> RuleSet:
         return load_rules(write_rules(Path(tmp), toml_text(doc)), check=check)
 
 
-def reference_firing(rules: RuleSet, stratum: int, facts: Mapping[str, object]) -> tuple[str, ...]:
-    """The rules of one stratum the reference evaluator matches on the facts, in order."""
-    tables = dict(rules.by_stratum).get(stratum, ())
-    matched = [rule for table in tables for rule in table.rules if matches(rule, facts)]
-    return tuple(rule.id for rule in sorted(matched, key=lambda rule: rule.index))
-
-
-RunStratum = Callable[[Session, int, Mapping[str, object]], tuple[str, ...]]
+RunStratum = Callable[[Session, int, Mapping[str, object]], Sequence[str]]
 
 
 def held_to_the_reference(rules: RuleSet, compared: list[int]) -> RunStratum:
     """``Session.run_stratum`` asserting that each firing is the reference evaluator's on
     the same facts: whatever path an evaluation takes, every stratum goes through it."""
 
-    def run_stratum(session: Session, stratum: int, facts: Mapping[str, object]) -> tuple[str, ...]:
+    def run_stratum(session: Session, stratum: int, facts: Mapping[str, object]) -> Sequence[str]:
         fired = _real_run_stratum(session, stratum, facts)
-        assert fired == reference_firing(rules, stratum, facts), (stratum, dict(facts))
+        assert in_rule_order(rules, fired) == reference_firing(rules, stratum, facts), (
+            stratum,
+            dict(facts),
+        )
         compared[0] += 1
         return fired
 
@@ -167,7 +163,10 @@ def engine_matches_reference_on_drawn_facts(rules: RuleSet, data: st.DataObject)
                 assert "compares whole numbers exactly only within" in str(exc)
                 continue
         assert not inexact, f"the engine took {inexact} without refusing it"
-        assert fired == reference_firing(rules, stratum, facts), (stratum, facts)
+        assert in_rule_order(rules, fired) == reference_firing(rules, stratum, facts), (
+            stratum,
+            facts,
+        )
         compared += 1
     return compared
 

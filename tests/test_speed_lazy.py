@@ -1,4 +1,4 @@
-"""The single answer's lazy parts (recommend/_run.py ``Screen``, _decide.py, _recommendation.py)
+"""The single answer's lazy parts (recommend/_plan.py ``Screen``, _decide.py, _recommendation.py)
 answer exactly what the eager ones did: an option skipped because the screen remembers the
 rules excluding it changes no answer; the article's configuration and the rules' texts,
 worked out on first use, equal those an evaluation with every option works out; pickling,
@@ -19,8 +19,8 @@ import r1rules
 from r1rules import Recommendation, Workload, evaluate
 from r1rules.recommend import _transport
 from r1rules.recommend._options import Option
+from r1rules.recommend._plan import EXCLUDED_FACT, Screen, plan_of
 from r1rules.recommend._recommendation import Later
-from r1rules.recommend._run import EXCLUDED_FACT, Screen, plan_of
 from r1rules.ruleset import Assignment, HitPolicy, Rule, Table
 from r1rules.ruleset import Test as Condition
 

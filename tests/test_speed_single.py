@@ -1,4 +1,4 @@
-"""The single answer's fast paths (recommend/_run.py, _decide.py, _options.py, _cache.py,
+"""The single answer's fast paths (recommend/_run.py, _plan.py, _decide.py, _options.py, _cache.py,
 _derive.py, ruleset/_placeholders.py) answer exactly what the plain ones did: texts parsed
 once and written as ``fill`` wrote them, the options put in order without making them (and
 ranked from rows before they are made), the caches of pure physics equal to no cache, and
@@ -31,7 +31,8 @@ from r1rules.recommend._options import (
     preview_option,
     rank_key,
 )
-from r1rules.recommend._run import Run, Sessions, plan_of
+from r1rules.recommend._plan import plan_of
+from r1rules.recommend._run import Run, Sessions
 from r1rules.ruleset import fill
 
 WORKLOADS = (

@@ -168,12 +168,14 @@ class Session:
             with self._rules._lock:
                 _dre.delete_state(self._rules._handle, self._sid)
 
-    def run_stratum(self, stratum: int, facts: Mapping[str, object]) -> tuple[str, ...]:
-        """Assert the facts for one stratum; the ids of every rule that fired, in order."""
+    def run_stratum(self, stratum: int, facts: Mapping[str, object]) -> list[str]:
+        """Assert the facts for one stratum; the ids of every rule that fired, as the engine
+        reported them: a rule it matched twice (two alternatives of an ``$or``) is listed
+        twice, and the order is the engine's (the caller orders each table's rules)."""
         rules = self._rules
         plan = rules.strata.get(stratum)
         if plan is None:
-            return ()
+            return []
         self._asserted += 1
         extra = f'{plan.extra},"sid":"{self._sid}","id":"{self._asserted}"'
         fact = encode_stratum(facts, plan, extra)
@@ -191,7 +193,7 @@ class Session:
                     "report it"
                 ) from None
             if result[0] in (_RESULT_NO_MATCH, _RESULT_OBSERVED):
-                return ()
+                return fired
             # Drain every pending action before anything else can happen: deleting a
             # session with an action still queued crashes the process.
             state_handle = result[1]
@@ -201,10 +203,7 @@ class Session:
             while message:
                 append(message[2 : message.index('"', 2)])
                 message = complete(handle, state_handle)
-        if len(fired) == 1:
-            return (fired[0],)
-        # A rule the engine matched twice (two alternatives of an $or) fired once.
-        return tuple(sorted(set(fired), key=rules.rule_ids.__getitem__))
+        return fired
 
 
 def compiled(rules: RuleSet) -> CompiledRules:

@@ -3,10 +3,11 @@
 from r1rules.physics._cost import HOURS_PER_YEAR, Cost, cost_of
 from r1rules.physics._estimates import Estimates, estimate_deployment, estimate_in
 from r1rules.physics._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
-from r1rules.physics._sizing import Sizing, size
+from r1rules.physics._sizing import SIZING_CACHE_SIZE, Sizing, size
 
 __all__ = [
     "HOURS_PER_YEAR",
+    "SIZING_CACHE_SIZE",
     "Cost",
     "Estimates",
     "Sizing",

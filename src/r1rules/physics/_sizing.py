@@ -23,7 +23,7 @@ from r1rules.physics._memory import usable_gb_per_gpu, weights_gb_per_gpu
 from r1rules.physics._placement import Placement, placements
 from r1rules.physics._roofline import MAX_COUNT, native_support
 
-__all__ = ["Placement", "Sizing", "placements", "size"]
+__all__ = ["SIZING_CACHE_SIZE", "Placement", "Sizing", "placements", "size"]
 
 
 @attrs.frozen
@@ -55,7 +55,12 @@ class Sizing:
 MAX_NODES_PER_REPLICA = 1024
 
 
-@functools.lru_cache(maxsize=16384)
+# Sizings kept (``size``'s cache): a planner's working set of deployments, each GPU of the
+# catalog for each workload it evaluates again.
+SIZING_CACHE_SIZE = 16384
+
+
+@functools.lru_cache(maxsize=SIZING_CACHE_SIZE)
 def size(
     model: Model,
     precision: str,

@@ -55,7 +55,8 @@ from r1rules.recommend._options import (
     preview_key,
     unranked_from,
 )
-from r1rules.recommend._run import Run, Sessions, Strata, plan_of
+from r1rules.recommend._plan import Strata, plan_of
+from r1rules.recommend._run import Run, Sessions
 
 __all__ = [
     "QUANTIZE_TO",
@@ -142,7 +143,7 @@ class _Brancher:
         run.sizing, run.cost = sizing, cost
         return run
 
-    def _compare(self, gpu: Gpu, costs: dict[str, object], facts: dict[str, object]) -> None:
+    def _compare(self, gpu: Gpu, costs: Mapping[str, object], facts: dict[str, object]) -> None:
         """Set the facts that compare ``gpu``'s option with the article's configuration."""
         article = self.article_facts
         facts["article_gpu"] = self.article_gpu.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from r1rules._errors import EvaluationError
@@ -12,7 +13,7 @@ from r1rules._vocabulary import SIZING_INPUTS
 from r1rules._workload import Workload
 from r1rules.catalog import Catalog, Engine, Gpu, Model
 from r1rules.physics import Cost, Sizing, kv_cache_bytes_per_token, size, weights_gb
-from r1rules.recommend._cache import Identity, cost_by_identity, on_clear
+from r1rules.recommend._cache import COST_CACHE_SIZE, Identity, cost_by_identity, on_clear
 
 __all__ = [
     "cost_facts",
@@ -310,9 +311,10 @@ def sizing_facts(
 
 def cost_facts(
     prices: Identity, gpu: Gpu, sized: Mapping[str, object], facts: Mapping[str, object]
-) -> tuple[dict[str, object], Cost | None]:
-    """Cost facts of a sized deployment (``sized``: its sizing facts) for the budget rules;
-    ``prices``: the rule set's price list as a cache key (``Plan.prices``)."""
+) -> tuple[Mapping[str, object], Cost | None]:
+    """Cost facts of a sized deployment (``sized``: its sizing facts) for the budget rules,
+    to read (never to change: cached); ``prices``: the rule set's price list as a cache key
+    (``Plan.prices``)."""
     cost = cost_by_identity(
         prices,
         gpu,
@@ -323,7 +325,21 @@ def cost_facts(
         True,
     )
     if cost is None:
-        return {"gpu_price_known": False}, None
+        return _UNPRICED, None
+    budget = facts.get("budget_usd")
+    shares = budget if isinstance(budget, float) and budget > 0 else None
+    return _priced(Identity(cost), shares), cost
+
+
+_UNPRICED: Mapping[str, object] = MappingProxyType({"gpu_price_known": False})
+
+
+# Keyed by the Cost's identity: ``cost_by_identity`` returns the same record for the same
+# deployment while it holds it (as large: one entry per priced deployment).
+@functools.lru_cache(maxsize=COST_CACHE_SIZE, typed=True)
+def _priced(priced: Identity, budget: float | None) -> Mapping[str, object]:
+    cost = priced.item
+    assert isinstance(cost, Cost)
     out: dict[str, object] = {
         "gpu_price_known": True,
         "gpu_cost_usd": cost.gpus_usd,
@@ -335,9 +351,11 @@ def cost_facts(
         out["usd_per_million_tokens"] = cost.onprem_usd_per_million_tokens
     if cost.cloud_usd_per_hour is not None:
         out["cloud_usd_per_hour"] = cost.cloud_usd_per_hour
-    budget = facts.get("budget_usd")
-    if isinstance(budget, float) and budget > 0:
+    if budget is not None:
         out["gpu_budget_share"] = cost.gpus_usd / budget
         out["budget_share"] = cost.capital_usd / budget
         out["over_budget_usd"] = max(0.0, cost.capital_usd - budget)
-    return out, cost
+    return MappingProxyType(out)
+
+
+on_clear(_priced.cache_clear)

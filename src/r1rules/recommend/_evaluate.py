@@ -26,10 +26,11 @@ from r1rules.physics import Estimates, estimate_in
 from r1rules.recommend._cache import cached_estimates
 from r1rules.recommend._decide import Decision, decide
 from r1rules.recommend._derive import engine_for, gpu_in
-from r1rules.recommend._message import Message
+from r1rules.recommend._message import Message, TraceStep
 from r1rules.recommend._options import Option
+from r1rules.recommend._plan import Pending, Step, messages, plan_of, trace_steps
 from r1rules.recommend._recommendation import GpuChoice, Later, Recommendation
-from r1rules.recommend._run import Pending, Run, Sessions, messages, plan_of
+from r1rules.recommend._run import Run, Sessions
 from r1rules.ruleset import RuleSet
 
 __all__ = ["estimate", "evaluate", "resolve_rules"]
@@ -122,6 +123,11 @@ def _later(
     return cast(Messages, Later(functools.partial(write, pending)))
 
 
+def _later_trace(pending: tuple[Step, ...]) -> tuple[TraceStep, ...]:
+    """The trace written out on first read (``Later``), as Recommendation takes it."""
+    return cast(tuple[TraceStep, ...], Later(functools.partial(trace_steps, pending)))
+
+
 def _assemble(decision: Decision) -> Recommendation:
     run = decision.run
     facts = run.facts
@@ -173,7 +179,7 @@ def _assemble(decision: Decision) -> Recommendation:
         alternatives=tuple(run.alternatives),
         notes=_later(messages, tuple(run.notes)) if run.notes else (),
         warnings=_later(messages, tuple(run.warnings)) if run.warnings else (),
-        trace=tuple(run.trace),
+        trace=_later_trace(tuple(run.trace)) if run.trace else (),
         estimates=estimates,
         ruleset_version=run.rules.version,
         facts=FrozenMap.adopting(facts),  # the answer's run ends here: nothing changes them

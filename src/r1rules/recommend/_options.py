@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 import attrs
 
 from r1rules.physics import Cost, Sizing
-from r1rules.recommend._run import EXCLUDED_FACT, Run
+from r1rules.recommend._plan import EXCLUDED_FACT
+from r1rules.recommend._run import Run
 
 __all__ = [
     "EXCLUDED_FACT",

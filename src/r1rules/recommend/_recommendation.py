@@ -121,9 +121,10 @@ class Recommendation:
     configuration, sized and priced the same way; ``options`` every option weighed,
     ranked by ``objective`` with the Pareto set marked (empty with ``options=False``).
 
-    ``evaluate(w, options=False)`` leaves ``notes``, ``warnings`` and (when it is not the
-    answer) ``article`` to be worked out on first read, once; they are the same values
-    either way, and pickling or copying a recommendation works them out first.
+    ``evaluate`` leaves ``notes``, ``warnings`` and ``trace`` (and, with ``options=False``,
+    ``article`` when it is not the answer) to be worked out on first read, once; they are
+    the same values either way, and pickling or copying a recommendation works them out
+    first.
     """
 
     edition: str
@@ -222,5 +223,5 @@ class Recommendation:
         return boundaries_of(self)
 
 
-for _name in ("notes", "warnings", "article"):  # may hold a Later (see ``_OnRead``)
+for _name in ("notes", "warnings", "trace", "article"):  # may hold a Later (``_OnRead``)
     setattr(Recommendation, _name, _OnRead(Recommendation.__dict__[_name]))

@@ -4,8 +4,6 @@ table under each table's hit policy."""
 from __future__ import annotations
 
 import contextlib
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 
 from r1rules._errors import EvaluationError
@@ -13,166 +11,11 @@ from r1rules._workload import Workload
 from r1rules.catalog import Model
 from r1rules.engine import CompiledRules, Session
 from r1rules.physics import Cost, Sizing
-from r1rules.recommend._cache import Identity
 from r1rules.recommend._derive import input_facts
-from r1rules.recommend._message import Message, TraceStep
-from r1rules.ruleset import Alternative, HitPolicy, Rule, RuleSet, Table
-from r1rules.ruleset._placeholders import Text, compile_text, render
+from r1rules.recommend._plan import EXCLUDED_FACT, Fired, Pending, Plan, Step, Strata, plan_of
+from r1rules.ruleset import Alternative, HitPolicy, RuleSet, Table
 
-__all__ = [
-    "EXCLUDED_FACT",
-    "Pending",
-    "Plan",
-    "Run",
-    "Screen",
-    "Sessions",
-    "Strata",
-    "messages",
-    "plan_of",
-]
-
-EXCLUDED_FACT = "option_excluded"  # a rule that sets it to true excludes the option
-
-Strata = Sequence[tuple[int, Sequence[Table]]]
-# A note or warning as its rule fired: the rule, its text, and the values of the facts its
-# placeholders name at that moment; written out (``messages``) only for the answer's run.
-Pending = tuple[str, Text, tuple[object, ...]]
-
-
-class _Fired:
-    """What firing one rule needs, worked out once per rule set: the facts its condition
-    reads, its assignments (as pairs when none copies a fact), its texts parsed."""
-
-    __slots__ = (
-        "alternatives",
-        "constant",
-        "excludes",
-        "id",
-        "more",
-        "names",
-        "notes",
-        "rule",
-        "table_id",
-        "texts",
-        "warnings",
-    )
-
-    def __init__(self, rule: Rule) -> None:
-        self.rule = rule
-        self.id = rule.id
-        self.table_id = rule.table_id
-        self.names = rule.condition_facts
-        self.excludes = any(a.fact == EXCLUDED_FACT for a in rule.sets)
-        self.constant: tuple[tuple[str, object], ...] | None = (
-            None
-            if any(a.from_fact for a in rule.sets)
-            else tuple((a.fact, a.value) for a in rule.sets)
-        )
-        self.notes = tuple(compile_text(text) for text in rule.notes)
-        self.warnings = tuple(compile_text(text) for text in rule.warnings)
-        self.texts = bool(self.notes or self.warnings)
-        self.alternatives = rule.alternatives
-        # anything to do beyond the trace and the sets (a warning is a text)
-        self.more = bool(self.excludes or self.texts or self.alternatives)
-
-
-class Plan:
-    """A rule set worked out once for evaluations: each rule's ``_Fired`` by rule id, and
-    its strata before sizing (``pre``) and after (``post``); its catalog's and price list's
-    cache keys (the same key objects in every evaluation: a cache finds them by identity,
-    without comparing keys in Python); its ``Screen`` (None when it has none)."""
-
-    __slots__ = ("catalog", "fired", "post", "pre", "prices", "screen")
-
-    def __init__(self, rules: RuleSet) -> None:
-        self.catalog = Identity(rules.catalog)
-        self.prices = Identity(rules.catalog.prices)
-        self.fired = {rule_id: _Fired(rule) for rule_id, rule in rules.rules_by_id.items()}
-        split = rules.sizing_stratum
-        self.pre = tuple((s, t) for s, t in rules.by_stratum if s <= split)
-        self.post = tuple((s, t) for s, t in rules.by_stratum if s > split)
-        self.screen = Screen.of(self.post)
-
-
-class Screen:
-    """Which options the rules after sizing exclude, remembered by the only facts that
-    decide it, so that an answer need not run them on an option they exclude.
-
-    The facts are those of every rule in a table after sizing that sets ``EXCLUDED_FACT``
-    (its tests and the facts it copies), and ``EXCLUDED_FACT`` itself; a rule set has a
-    screen only when no rule after sizing sets one of them (but those tables,
-    ``EXCLUDED_FACT``): their values before those rules run are then the values the rules
-    read, and whether the option ends excluded is a function of them. Typically the
-    stage, the GPU's segment and class and whether it is pinned: a few dozen keys.
-    ``excluded`` tells whether an earlier run of the same rules excluded an option with the
-    same values (each typed: ``1`` and ``True`` reach the engine as different values).
-    Only exclusions are kept (nothing else skips a run), at most ``LIMIT`` of them: past
-    it (rules that exclude by a continuous fact), the screen starts over."""
-
-    __slots__ = ("_known", "names")
-
-    LIMIT = 4096  # exclusions remembered (past it, the screen forgets them and starts over)
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self.names = names
-        self._known: set[tuple[object, ...]] = set()  # the keys of excluded options
-
-    @classmethod
-    def of(cls, post: Strata) -> Screen | None:
-        tables = [t for _, ts in post for t in ts]
-        deciding = [
-            t for t in tables if any(a.fact == EXCLUDED_FACT for r in t.rules for a in r.sets)
-        ]
-        if not deciding:
-            return None
-        names = [EXCLUDED_FACT]
-        for table in deciding:
-            for rule in table.rules:
-                names += rule.condition_facts
-                names += [a.from_fact for a in rule.sets if a.from_fact]
-        key = tuple(dict.fromkeys(names))
-        set_after = {
-            a.fact
-            for table in tables
-            for rule in table.rules
-            for a in rule.sets
-            if not (table in deciding and a.fact == EXCLUDED_FACT)
-        }
-        return None if set_after.intersection(key) else cls(key)
-
-    def key(self, facts: Mapping[str, object]) -> tuple[object, ...]:
-        values = tuple(map(facts.get, self.names))
-        return (values, tuple(map(type, values)))
-
-    def excluded(self, key: tuple[object, ...]) -> bool:
-        return key in self._known
-
-    def learn(self, key: tuple[object, ...], excluded: bool) -> None:
-        if not excluded:
-            return
-        known = self._known
-        if len(known) >= self.LIMIT:
-            known.clear()  # one call: a thread reading meanwhile finds nothing, and runs
-        known.add(key)  # one call: safe from any thread
-
-
-_plans: weakref.WeakKeyDictionary[RuleSet, Plan] = weakref.WeakKeyDictionary()
-_plans_lock = threading.Lock()
-
-
-def plan_of(rules: RuleSet) -> Plan:
-    """The rule set's ``Plan`` (built once per RuleSet, for its rule objects)."""
-    plan = _plans.get(rules)
-    if plan is None:
-        plan = Plan(rules)
-        with _plans_lock:
-            plan = _plans.setdefault(rules, plan)
-    return plan
-
-
-def messages(pending: Sequence[Pending]) -> tuple[Message, ...]:
-    """The notes or warnings of a run, written out."""
-    return tuple([Message(render(text, values), rule_id) for rule_id, text, values in pending])
+__all__ = ["Run", "Sessions"]
 
 
 class Sessions:
@@ -224,7 +67,7 @@ class Run:
         self.model = model
         self.plan = (plan_of(rules) if plan is None else plan).fired
         self.facts: dict[str, object] = input_facts(workload, model)
-        self.trace: list[TraceStep] = []
+        self.trace: list[Step] = []
         self.notes: list[Pending] = []
         self.warnings: list[Pending] = []
         self.alternatives: list[Alternative] = []
@@ -264,8 +107,9 @@ class Run:
     def apply(self, tables: Sequence[Table], fired: Sequence[str]) -> None:
         """Apply one stratum's firings table by table, enforcing each hit policy: each
         fired rule's consequences (``assigned`` catches conflicting sets within a table
-        whose policy lets several rules fire: any, collect)."""
-        by_table: dict[str, list[_Fired]] = {}
+        whose policy lets several rules fire: any, collect). ``fired`` may be in any order
+        and name a rule twice: a table's rules apply once each, in the rule set's order."""
+        by_table: dict[str, list[Fired]] = {}
         plan = self.plan
         for rule_id in fired:
             rule = plan[rule_id]
@@ -278,6 +122,11 @@ class Run:
         get = facts.get
         trace = self.trace
         texts = self.messages
+        # The values the engine matched: a rule reads only facts set in earlier strata (or
+        # by its own table), so they are the facts as this stratum starts.
+        seen: tuple[object, ...] = ()
+        if texts and fired:
+            seen = tuple(map(get, plan[fired[0]].read))
         for table in tables:
             matched = by_table.get(table.id)
             if matched is None:
@@ -289,6 +138,8 @@ class Run:
                 continue
             policy = table.hit_policy
             assigned: dict[str, tuple[object, str]] | None = None
+            if len(matched) > 1:  # once each, in order (the engine's order is not promised)
+                matched = sorted(set(matched), key=_index)
             if len(matched) == 1:  # the usual case: one rule, nothing to conflict with
                 firing = matched
             elif policy is HitPolicy.FIRST:
@@ -302,16 +153,15 @@ class Run:
                 firing = matched
                 assigned = {}
             for rule in firing:
-                values = tuple([(name, get(name)) for name in rule.names]) if texts else ()
                 sets = rule.constant
                 if sets is None:  # a value copied from a fact
-                    sets = self._set(rule.rule, assigned, policy)
+                    sets = self._set(rule, assigned, policy)
                 else:
                     if assigned is not None:
-                        self._assigned(rule.rule, sets, assigned, policy)
+                        self._assigned(rule, sets, assigned, policy)
                     facts.update(sets)
                 if texts:
-                    trace.append((rule.id, values, sets, False))
+                    trace.append((rule, seen, sets, False))
                 if not rule.more:
                     continue
                 if rule.excludes:
@@ -330,12 +180,11 @@ class Run:
                     self.alternatives.extend(rule.alternatives)
             if texts and len(firing) < len(matched):  # first: later matches are suppressed
                 for other in matched[1:]:
-                    names = other.names
-                    trace.append((other.id, tuple([(name, get(name)) for name in names]), (), True))
+                    trace.append((other, seen, (), True))
 
     def _assigned(
         self,
-        rule: Rule,
+        fired: Fired,
         sets: tuple[tuple[str, object], ...],
         assigned: dict[str, tuple[object, str]],
         policy: HitPolicy,
@@ -345,37 +194,40 @@ class Run:
         for name, value in sets:
             earlier = assigned.get(name)
             if earlier is not None and earlier[0] != value:
-                self._set(rule, assigned, policy)  # raises
-            assigned[name] = (value, rule.id)
+                self._set(fired, assigned, policy)  # raises
+            assigned[name] = (value, fired.id)
 
     def _set(
-        self, rule: Rule, assigned: dict[str, tuple[object, str]] | None, policy: HitPolicy
+        self, fired: Fired, assigned: dict[str, tuple[object, str]] | None, policy: HitPolicy
     ) -> tuple[tuple[str, object], ...]:
         facts = self.facts
         done = []
-        for assignment in rule.sets:
-            name = assignment.fact
-            if assignment.from_fact:
-                if assignment.from_fact not in facts:
+        for name, source, value in fired.assignments:
+            if source:
+                if source not in facts:
+                    rule = fired.rule
                     raise EvaluationError(
                         f"{rule.file}: rule {rule.id!r}: set.{name}: fact "
-                        f"{assignment.from_fact!r} has no value for this workload"
+                        f"{source!r} has no value for this workload"
                     )
-                value = facts[assignment.from_fact]
-            else:
-                value = assignment.value
+                value = facts[source]
             if assigned is not None:
                 earlier = assigned.get(name)
                 if earlier is not None and earlier[0] != value:
+                    rule = fired.rule
                     raise EvaluationError(
                         f"{rule.file}: table {rule.table_id!r} ({policy}): rules "
                         f"{earlier[1]!r} and {rule.id!r} set {name!r} to different values "
                         f"({earlier[0]!r} and {value!r})"
                     )
-                assigned[name] = (value, rule.id)
+                assigned[name] = (value, fired.id)
             facts[name] = value
             done.append((name, value))
         return tuple(done)
+
+
+def _index(rule: Fired) -> int:
+    return rule.index
 
 
 def _facts_read(table: Table, facts: Mapping[str, object]) -> str:
