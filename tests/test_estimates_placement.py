@@ -81,7 +81,10 @@ def test_dense_models_refuse_expert_parallelism() -> None:
         )
 
 
-def test_sizing_and_estimate_of_the_same_layout_agree() -> None:
+@pytest.mark.parametrize("mtp", [0.0, 0.7])
+def test_sizing_and_estimate_of_the_same_layout_agree(mtp: float) -> None:
+    """With MTP too: a first token waits for one whole decode step, which emits 1 + the
+    acceptance tokens (sizing had taken one token's time)."""
     h200 = CATALOG.gpu("h200")
     for qps, latency in ((0.05, 60_000.0), (5.0, 60_000.0), (20.0, 60_000.0)):
         s = size(
@@ -95,6 +98,7 @@ def test_sizing_and_estimate_of_the_same_layout_agree() -> None:
             output_tokens=1000,
             headroom_fraction=0.2,
             max_nodes=4,
+            mtp_acceptance=mtp,
         )
         p = s.placement
         e = estimate_deployment(
@@ -110,6 +114,7 @@ def test_sizing_and_estimate_of_the_same_layout_agree() -> None:
             p.pipeline_parallel,
             expert_parallel=p.expert_parallel,
             data_parallel_attention=p.data_parallel_attention,
+            mtp_acceptance=mtp,
         )
         assert (e.tensor_parallel, e.expert_parallel) == (p.tensor_parallel, p.expert_parallel)
         assert e.batch_per_replica == s.batch_per_replica

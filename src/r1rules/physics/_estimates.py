@@ -230,8 +230,7 @@ def _estimates(
         tpot = layout_decode_ms(
             model, precision, kv_precision, gpu, layout, batch, context, p.mtp_acceptance, engine
         )
-        # prefill + one decode step + the request's way to its first token off the GPU
-        ttft = p.prefill_ms + tpot * (1.0 + p.mtp_acceptance) + efficiency(gpu, engine).request_ms
+        ttft = p.first_token_ms(tpot, efficiency(gpu, engine).request_ms)
         # each request costs its prefill plus its share of the decode steps
         prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens, batch, engine)
         cycle_ms = output_tokens * tpot + prefill

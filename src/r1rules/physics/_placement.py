@@ -66,6 +66,13 @@ class Placement:
     usable_gb_per_gpu: float = 0.0
     mtp_acceptance: float = 0.0
 
+    def first_token_ms(self, tpot_ms: float, request_ms: float) -> float:
+        """Time to the first token: the prompt's prefill, one decode step (a step emits
+        1 + the MTP acceptance tokens, so it lasts that many times ``tpot_ms``) and the
+        request's way to its first token off the GPU (``request_ms``). Sizing and
+        ``estimate`` both take it from here."""
+        return self.prefill_ms + tpot_ms * (1.0 + self.mtp_acceptance) + request_ms
+
     @property
     def layout(self) -> Layout:
         return Layout(

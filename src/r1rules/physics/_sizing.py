@@ -125,7 +125,7 @@ def size(
         holding = within
     target_qps = peak_qps * (1.0 + headroom_fraction)
     request_ms = efficiency(gpu, engine).request_ms  # the way to the first token off the GPU
-    best_ttft = min(p.prefill_ms + p.step_ms[0] for p in holding) + request_ms
+    best_ttft = min(p.first_token_ms(p.step_ms[0], request_ms) for p in holding)
     scored = []
     for p in holding:
         cap = _batch_cap(p, tpot_ms)
@@ -142,7 +142,7 @@ def size(
             )
         if meets_tpot:
             batch_index = min(batch_index, cap)
-        ttft = p.prefill_ms + p.step_ms[batch_index] + request_ms
+        ttft = p.first_token_ms(p.step_ms[batch_index], request_ms)
         meets = ttft <= latency_ms
         scored.append(
             (
