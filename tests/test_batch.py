@@ -22,7 +22,8 @@ from r1rules import (
     load_rules,
 )
 from r1rules.catalog._catalog import shipped_rules_dir
-from r1rules.recommend._batch import MIN_PER_PROCESS, Batch, _decode, _encode, evaluate_many
+from r1rules.recommend._batch import MIN_PER_PROCESS, Batch, _decode, _encode
+from r1rules.recommend._many import evaluate_many
 
 MODELS = tuple(sorted(r1rules.default_catalog().models))
 GPUS = (None, "h100-sxm", "h200", "l40s", "a100-80gb", "rtx-4090", "mi300x")
@@ -308,3 +309,37 @@ def test_a_rule_set_with_its_own_catalog_reaches_the_workers(tmp_path: Path) -> 
     results = evaluate_many(good, rules=rules, workers=2)
     for w, rec in list(zip(good, results, strict=True))[::97]:
         assert rec.to_dict() == evaluate(w, rules, options=False).to_dict()
+
+
+def test_an_interrupted_batch_hands_over_what_workers_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted while a worker's chunk sits received but not yet collected: ``keep``
+    gets that chunk's outcomes (decoded as the batch would) and None for the rest."""
+    from concurrent import futures
+
+    from r1rules.recommend import _batch
+
+    rules = r1rules.default_rules()
+    workloads = varied(6, seed=3)
+    _batch._start_worker(rules, str(tmp_path))  # this process plays the worker
+    finished: futures.Future[bytes | str] = futures.Future()
+    finished.set_result(_batch._run_chunk(workloads[:2], _batch._whole))
+    running: futures.Future[bytes | str] = futures.Future()
+
+    def drive(self: object, distinct: object, done: object, *rest: object) -> None:
+        pending = rest[-1]
+        assert isinstance(pending, dict)
+        pending[finished], pending[running] = 0, 2
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Batch, "_drive", drive)
+    monkeypatch.setattr(_batch, "MIN_PER_PROCESS", 1)
+    kept: list[list[Recommendation | R1RulesError | None]] = []
+    with Batch[Recommendation](rules, processes=2) as batch, pytest.raises(KeyboardInterrupt):
+        batch.run(workloads, keep=kept.append)
+    (outcomes,) = kept
+    assert outcomes[2:] == [None] * 4
+    for workload, got in zip(workloads[:2], outcomes[:2], strict=True):
+        assert isinstance(got, Recommendation)
+        assert got.to_dict() == evaluate(workload, rules, options=False).to_dict()

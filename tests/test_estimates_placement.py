@@ -120,6 +120,7 @@ def test_sizing_and_estimate_of_the_same_layout_agree(mtp: float) -> None:
         assert e.batch_per_replica == s.batch_per_replica
         assert e.tpot_ms == pytest.approx(s.tpot_ms, rel=1e-9)
         assert e.ttft_ms == pytest.approx(s.ttft_ms, rel=1e-9)
+        assert e.throughput_tokens_per_s == pytest.approx(s.output_tokens_per_s, rel=1e-9)
         assert e.weights_per_gpu_gb == pytest.approx(p.weights_gb_per_gpu)
 
 

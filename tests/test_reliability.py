@@ -50,7 +50,7 @@ from r1rules import (
 )
 from r1rules.catalog._catalog import shipped_rules_dir
 from r1rules.engine import _adapter as _engine
-from r1rules.recommend._batch import evaluate_many
+from r1rules.recommend._many import evaluate_many
 
 
 def _valid(rec: Recommendation, workload: Workload) -> None:

@@ -134,7 +134,23 @@ def test_remedies_appear_only_when_their_situation_arises() -> None:
     split = evaluate(
         Workload(objective="article", model="deepseek-r1", peak_qps=1, latency_ms=5000)
     )
-    assert any(n.rule_id == "remedy-model-parallel" for n in split.notes)
+    fired = {n.rule_id for n in split.notes}
+    # the note names the split the layout really is (expert parallel here, as sized)
+    assert split.facts["expert_parallel"] > 1
+    assert "remedy-expert-parallel" in fired and "remedy-model-parallel" not in fired
+    tp = evaluate(
+        Workload(
+            objective="article",
+            model="deepseek-r1-distill-llama-70b",
+            peak_qps=1,
+            latency_ms=5000,
+            precision="bf16",
+            gpu="a100-40gb",
+        )
+    )
+    assert tp.facts["expert_parallel"] == 1 and not tp.facts["fits_on_one_gpu"]
+    assert "remedy-model-parallel" in {n.rule_id for n in tp.notes}
+    assert "remedy-expert-parallel" not in {n.rule_id for n in tp.notes}
     assert any(n.rule_id == "remedy-gpudirect-rdma" for n in split.notes)
     fp32 = evaluate(
         Workload(objective="article", params_b=7, precision="fp32", peak_qps=1, latency_ms=1000)

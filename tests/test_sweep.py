@@ -410,3 +410,40 @@ def test_resume_does_not_reuse_rows_of_other_rules_or_columns(
     assert counted.rows == 32
     err = capsys.readouterr().err
     assert f"not reusing {out}: its columns differ from this sweep's" in err
+
+
+def test_an_interruption_inside_a_block_keeps_every_row_finished_by_then(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C part-way through a block (one block of 16 rows): the 4 rows evaluated
+    before it reach the journal, as the full run writes them, and ``--resume`` evaluates
+    only the other 12."""
+    from r1rules.recommend import _batch
+
+    reference = tmp_path / "reference.csv"
+    assert sweep(str(small), "-o", str(reference), "--workers", "1") == 0
+    real = _batch._outcome
+    calls = [0]
+
+    def outcome(*args: object) -> object:
+        calls[0] += 1
+        if calls[0] == 5:
+            raise KeyboardInterrupt
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_batch, "_outcome", outcome)
+    out = tmp_path / "plan.csv"
+    assert sweep(str(small), "-o", str(out), "--workers", "1") == 130
+    text = (tmp_path / ".plan.csv.partial").read_text(encoding="utf-8")
+    journal = [json.loads(line) for line in text.splitlines()]
+    with reference.open(encoding="utf-8", newline="") as handle:
+        full = list(csv.DictReader(handle))
+    assert [row["peak_qps"] for row in journal] == [float(r["peak_qps"]) for r in full[:4]]
+    assert [row["gpu_count"] for row in journal] == [
+        int(r["gpu_count"]) if r["gpu_count"] else None for r in full[:4]
+    ]
+    monkeypatch.setattr(_batch, "_outcome", real)
+    counted = Interrupt(monkeypatch, at_block=None)
+    assert sweep(str(small), "-o", str(out), "--workers", "1", "--resume") == 0
+    assert counted.rows == 12
+    assert out.read_bytes() == reference.read_bytes()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import json
+import os
+import stat
 import subprocess
 import sys
 import time
@@ -93,3 +96,83 @@ def test_an_unknown_output_suffix_names_the_formats(
     assert not (tmp_path / name).exists()
     # --format decides where the suffix cannot
     assert main(["sweep", str(_grid(tmp_path)), "-o", str(tmp_path / name), "--format", "csv"]) == 0
+
+
+# -- where the output goes -----------------------------------------------------------------
+
+
+def test_a_symbolic_link_is_followed_and_kept(tmp_path: Path) -> None:
+    """The file a link names is replaced whole; the link stays a link."""
+    real = tmp_path / "real.csv"
+    real.write_text("an older output\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert main(["sweep", str(_grid(tmp_path)), "-o", str(link), "--workers", "1"]) == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert len(real.read_text(encoding="utf-8").splitlines()) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml", "link.csv", "real.csv"]
+
+
+def test_a_named_pipe_is_written_into_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A FIFO (like a device) is written straight into; its journal and lock are kept in
+    the current folder, and gone after."""
+    monkeypatch.chdir(tmp_path)
+    pipe = tmp_path / "rows.csv"
+    os.mkfifo(pipe)
+    reader = subprocess.Popen(["cat", str(pipe)], stdout=subprocess.PIPE, text=True)
+    assert main(["sweep", str(_grid(tmp_path)), "-o", str(pipe), "--workers", "1"]) == 0
+    out, _ = reader.communicate(timeout=60)
+    assert len(out.splitlines()) == 4 and out.startswith("model,")
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml", "rows.csv"]
+
+
+def test_a_dash_writes_to_standard_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", str(_grid(tmp_path)), "-o", "-", "--format", "jsonl"]) == 0
+    out, err = capfd.readouterr()
+    assert [json.loads(line)["peak_qps"] for line in out.splitlines()] == [1, 2, 3]
+    assert "sweep wrote 3 rows to -" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml"]
+    assert main(["sweep", str(_grid(tmp_path)), "-o", "-"]) == 2  # which format, then?
+    assert "'-' has no known format suffix" in capfd.readouterr().err
+
+
+def test_a_device_is_written_into_and_never_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = os.stat(os.devnull)
+    assert main(["sweep", str(_grid(tmp_path)), "-o", os.devnull, "--format", "csv"]) == 0
+    after = os.stat(os.devnull)
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (
+        before.st_ino,
+        before.st_rdev,
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml"]
+
+
+def test_standard_output_closed_early_ends_quietly_and_leaves_nothing(tmp_path: Path) -> None:
+    """``-o - | head -1``: the reader goes away mid-output; the sweep ends without a
+    traceback and leaves no journal (there is nothing to resume into a closed pipe)."""
+    grid = _grid(tmp_path, GRID.replace("[1, 2, 3]", str(list(range(1, 601)))))
+    command = [sys.executable, "-m", "r1rules", "sweep", str(grid), "-o", "-", "--format", "csv"]
+    process = subprocess.Popen(
+        [*command, "--workers", "1", "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # as ``head -1`` does
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    process.wait(timeout=120)
+    assert first.startswith(b"model,")
+    assert "Traceback" not in err and "Error" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.toml"]

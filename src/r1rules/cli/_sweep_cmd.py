@@ -1,10 +1,12 @@
 """``r1rules sweep``: evaluate a grid of workloads into CSV or JSON Lines, restartably.
 
 Rows are appended, block by block, to a journal beside the output
-(``.<output name>.partial``, JSON Lines); the output itself is only ever written whole:
-to a temporary file in its folder, flushed to disk, then renamed over the output. So an
-interrupted sweep never leaves a half-written output, and ``--resume`` carries on from the
-journal (and reuses the rows of a complete previous output made by the same rules).
+(``.<output name>.partial``, JSON Lines; an interruption adds the rows finished so far);
+the output itself is only ever written whole: to a temporary file in its folder, flushed
+to disk, then renamed over the output (a stream, such as ``-`` for standard output, is
+written into at the end: ``_sweep_target``). So an interrupted sweep never leaves a
+half-written output, and ``--resume`` carries on from the journal (and reuses the rows of
+a complete previous output made by the same rules).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from r1rules.cli._sweep import (
     workload_of,
 )
 from r1rules.cli._sweep_support import Progress, Terminated, output_lock, terminate_as_exception
-from r1rules.recommend import Batch, worker_count
+from r1rules.cli._sweep_target import Target, target_of
+from r1rules.recommend import Batch, Outcome, worker_count
 from r1rules.ruleset import RuleSet
 
 __all__ = ["add_sweep_parser", "run_sweep"]
@@ -128,12 +131,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise WorkloadError(
             "sweep: no workload fields: give a grid file or options such as --model and --peak-qps"
         )
-    output = Path(args.output)
-    if output.is_dir():
-        raise WorkloadError(f"--output: {output} is a folder")
-    if not output.parent.is_dir():
-        raise WorkloadError(f"--output: no such folder {output.parent}")
-    fmt = args.format or _format_of(output)
+    output = target_of(args.output)
+    fmt = args.format or _format_of(output.shown)
     if grid.size > args.max_rows:
         raise WorkloadError(
             f"sweep: the grid has {grid.size:,} rows, more than --max-rows {args.max_rows:,}; "
@@ -143,7 +142,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     show = not args.no_progress and sys.stderr.isatty()
     sweep = Sweep(grid, rules, output, fmt, worker_count(args.workers), Progress(show))
     try:
-        with terminate_as_exception(), output_lock(output):
+        with terminate_as_exception(), output_lock(output.file, output.shown):
             return sweep.run(resume=args.resume)
     except (KeyboardInterrupt, Terminated) as exc:
         how = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated (SIGTERM)"
@@ -155,12 +154,12 @@ def run_sweep(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_TERMINATED
 
 
-def _format_of(output: Path) -> str:
+def _format_of(output: str) -> str:
     """The output format its suffix names; an unknown suffix is an error naming the formats."""
-    fmt = FORMATS.get(output.suffix.lower())
+    fmt = FORMATS.get(Path(output).suffix.lower())
     if fmt is None:
         raise WorkloadError(
-            f"--output: {output.name!r} has no known format suffix; use .csv, .jsonl or "
+            f"--output: {Path(output).name!r} has no known format suffix; use .csv, .jsonl or "
             ".ndjson, or give --format csv|jsonl"
         )
     return fmt
@@ -173,7 +172,7 @@ class Sweep:
         self,
         grid: Grid,
         rules: RuleSet,
-        output: Path,
+        output: Target,
         fmt: str,
         processes: int,
         progress: Progress,
@@ -183,7 +182,7 @@ class Sweep:
         self.inputs = grid.columns
         self.columns = self.inputs + RESULT_COLUMNS
         self.version = rules.version[:16]
-        self.journal = output.with_name(f".{output.name}.partial")
+        self.journal = output.journal
 
     def run(self, *, resume: bool) -> int:
         """Evaluate what is missing, then write the whole output; cost O(grid size) rows,
@@ -203,7 +202,7 @@ class Sweep:
         self.journal.unlink()
         total = self.grid.size
         print(
-            f"r1rules: sweep wrote {total:,} rows to {self.output} ({evaluated:,} evaluated, "
+            f"r1rules: sweep wrote {total:,} rows to {self.output.shown} ({evaluated:,} evaluated, "
             f"{total - evaluated:,} reused, {errors:,} with errors) in "
             f"{time.monotonic() - started:.1f} s",
             file=sys.stderr,
@@ -211,9 +210,13 @@ class Sweep:
         return _all_failed(errors, total)
 
     def _previous(self) -> dict[tuple[str, ...], dict[str, Any]]:
-        """Rows already made by these rules: the complete output, then the journal."""
+        """Rows already made by these rules: the complete output (a file: a stream cannot
+        be read back), then the journal."""
         rows: dict[tuple[str, ...], dict[str, Any]] = {}
-        for path, fmt in ((self.output, self.fmt), (self.journal, "jsonl")):
+        sources = [(self.journal, "jsonl")]
+        if not self.output.stream:
+            sources.insert(0, (self.output.file, self.fmt))
+        for path, fmt in sources:
             try:
                 text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
@@ -250,20 +253,31 @@ class Sweep:
         self.progress.start(todo)
         with Batch(self.rules, self.processes, summarise) as batch:
             for block in _blocks(self.grid, previous, self.inputs, block_size):
-                rows = self._rows(block, batch, evaluated)
-                for row in rows:
-                    journal.write(json_line(row, self.columns))
-                    errors += row["error"] is not None
-                journal.flush()
-                os.fsync(journal.fileno())
+                rows = self._rows(block, batch, evaluated, journal)
+                self._append(journal, rows)
+                errors += sum(row["error"] is not None for row in rows)
                 evaluated += len(rows)
                 self.progress.show(evaluated)
         self.progress.finish()
         return evaluated, errors
 
+    def _append(self, journal: IO[str], rows: list[dict[str, object]]) -> None:
+        """Rows to the journal, on disk when this returns."""
+        for row in rows:
+            journal.write(json_line(row, self.columns))
+        journal.flush()
+        os.fsync(journal.fileno())
+
     def _rows(
-        self, block: list[dict[str, object]], batch: Batch[dict[str, object]], before: int
+        self,
+        block: list[dict[str, object]],
+        batch: Batch[dict[str, object]],
+        before: int,
+        journal: IO[str],
     ) -> list[dict[str, object]]:
+        """The block's rows, in grid order. Interrupted, the rows finished by then go to
+        the journal (in grid order, with gaps: ``--resume`` finds them by their inputs)
+        before the interruption propagates, so that no finished row is lost."""
         results: list[dict[str, object] | None] = [None] * len(block)
         valid, where = [], []
         for index, point in enumerate(block):
@@ -273,14 +287,36 @@ class Sweep:
             except R1RulesError as exc:
                 results[index] = error_row(exc)
         invalid = len(block) - len(valid)
+
+        def fill(outcomes: list[Outcome[dict[str, object]] | None]) -> None:
+            for index, outcome in zip(where, outcomes, strict=True):
+                if outcome is not None:
+                    results[index] = (
+                        error_row(outcome) if isinstance(outcome, R1RulesError) else outcome
+                    )
+
+        def keep(outcomes: list[Outcome[dict[str, object]] | None]) -> None:
+            fill(outcomes)
+            self._append(journal, self._finished(block, results))
+
         outcomes = batch.run(
-            valid, progress=lambda done, _total: self.progress.show(before + invalid + done)
+            valid,
+            progress=lambda done, _total: self.progress.show(before + invalid + done),
+            keep=keep,
         )
-        for index, outcome in zip(where, outcomes, strict=True):
-            results[index] = error_row(outcome) if isinstance(outcome, R1RulesError) else outcome
+        fill(outcomes)
+        rows = self._finished(block, results)
+        assert len(rows) == len(block), "an outcome is missing"
+        return rows
+
+    def _finished(
+        self, block: list[dict[str, object]], results: list[dict[str, object] | None]
+    ) -> list[dict[str, object]]:
+        """The rows of the block's finished points, in grid order."""
         rows = []
         for point, result in zip(block, results, strict=True):
-            assert result is not None
+            if result is None:
+                continue
             given = point_row(point)
             row: dict[str, object] = {c: given.get(c) for c in self.inputs}
             row.update(result)
@@ -291,34 +327,48 @@ class Sweep:
     def _write_output(
         self, previous: Mapping[tuple[str, ...], Mapping[str, object]], offset: int
     ) -> None:
-        """The whole output, in grid order, to a temporary file renamed over the output."""
-        temporary = self.output.with_name(
-            f".{self.output.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        )
+        """The whole output, in grid order: into the stream, or to a temporary file
+        renamed over the output file."""
+        if self.output.stream:
+            try:
+                with self.output.open_stream() as handle:
+                    self._write_rows(handle, previous, offset)
+            except BrokenPipeError:  # the reader had enough (``| head``): nothing to resume
+                self.journal.unlink(missing_ok=True)
+                raise
+            return
+        file = self.output.file
+        temporary = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         # os.open applies the umask, as creating the output directly would (mkstemp: 0600)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            with (
-                open(descriptor, "w", encoding="utf-8", newline="") as handle,
-                open(self.journal, encoding="utf-8", newline="") as journal,
-            ):
-                journal.seek(offset)
-                writer = RowWriter(handle, self.fmt, self.columns)
-                for point in self.grid.points():
-                    given = point_row(point)
-                    key = row_key(given, self.inputs)
-                    row = previous.get(key)
-                    if row is None:
-                        row = json.loads(journal.readline())
-                        assert row_key(row, self.inputs) == key, "journal out of order"
-                    # inputs as this grid gives them (a reused row may say 1 for 1.0)
-                    writer.write({**row, **{c: given.get(c) for c in self.inputs}})
-                handle.flush()
+            with open(descriptor, "w", encoding="utf-8", newline="") as handle:
+                self._write_rows(handle, previous, offset)
                 os.fsync(handle.fileno())
-            os.replace(temporary, self.output)
+            os.replace(temporary, file)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+
+    def _write_rows(
+        self,
+        handle: IO[str],
+        previous: Mapping[tuple[str, ...], Mapping[str, object]],
+        offset: int,
+    ) -> None:
+        with open(self.journal, encoding="utf-8", newline="") as journal:
+            journal.seek(offset)
+            writer = RowWriter(handle, self.fmt, self.columns)
+            for point in self.grid.points():
+                given = point_row(point)
+                key = row_key(given, self.inputs)
+                row = previous.get(key)
+                if row is None:
+                    row = json.loads(journal.readline())
+                    assert row_key(row, self.inputs) == key, "journal out of order"
+                # inputs as this grid gives them (a reused row may say 1 for 1.0)
+                writer.write({**row, **{c: given.get(c) for c in self.inputs}})
+            handle.flush()
 
 
 def _all_failed(errors: int, total: int) -> int:

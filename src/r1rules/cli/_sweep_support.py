@@ -48,7 +48,7 @@ def terminate_as_exception() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def output_lock(output: Path) -> Iterator[None]:
+def output_lock(output: Path, shown: str = "") -> Iterator[None]:
     """Hold an exclusive lock on the output (a ``.<name>.lock`` file beside it) for the whole
     sweep, so that a second sweep to the same output refuses at once instead of sharing the
     journal. The lock is the kernel's (flock): a process that dies releases it. The file is
@@ -64,8 +64,8 @@ def output_lock(output: Path) -> Iterator[None]:
         except BlockingIOError:
             handle.close()
             raise WorkloadError(
-                f"--output: another sweep is writing {output} (it holds {path}); wait for it "
-                "to finish or choose another --output"
+                f"--output: another sweep is writing {shown or output} (it holds {path}); wait "
+                "for it to finish or choose another --output"
             ) from None
         try:
             current = os.stat(path).st_ino

@@ -19,6 +19,7 @@ import attrs
 from r1rules._errors import EvaluationError
 from r1rules.catalog import Engine, Gpu, Model
 from r1rules.physics._efficiency import efficiency, engine_or_default
+from r1rules.physics._ep import layout_prefill_ms
 from r1rules.physics._memory import usable_gb_per_gpu, weights_gb_per_gpu
 from r1rules.physics._placement import Placement, placements
 from r1rules.physics._roofline import MAX_COUNT, native_support
@@ -49,6 +50,10 @@ class Sizing:
     meets_latency: bool
     precision_native: bool
     meets_tpot: bool = True
+    # output tokens/s with every replica running its operating batch: each request's cycle
+    # is its decode steps plus the prefill of a batch of prompts (``estimate``'s figure for
+    # the same deployment, and the basis of the cost per million tokens)
+    output_tokens_per_s: float = 0.0
 
 
 # A replica never spans more nodes than this, even when it is only a what-if figure.
@@ -179,6 +184,11 @@ def size(
             f"2**53: no deployment is that large; lower the load or the model size"
         )
     concurrency = max(peak_qps * duration_s, in_flight or 0.0)
+    batch = p.batches[batch_index]
+    prefill = layout_prefill_ms(model, precision, gpu, p.layout, prompt_tokens, batch, engine)
+    tokens_per_s = (
+        (sized // p.gpus) * batch * output_tokens * 1000.0 / (output_tokens * step + prefill)
+    )
     for_memory = min(q.gpus * max(1, math.ceil(concurrency / q.max_batch)) for q in holding)
     one_gpu = options[0].gpus == 1 and options[0].holds_model
     return Sizing(
@@ -194,13 +204,14 @@ def size(
         for_memory,
         one_gpu,
         concurrency,
-        p.batches[batch_index],
+        batch,
         ttft,
         best_ttft,
         step,
         meets,
         native_support(gpu, precision),
         meets_tpot,
+        tokens_per_s,
     )
 
 

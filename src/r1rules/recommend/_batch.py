@@ -1,4 +1,5 @@
-"""evaluate_many(): many workloads, one rule set, results in input order.
+"""Batch: many workloads, one rule set, results in input order (``evaluate_many`` and the
+sweep run on it).
 
 What a batch shares that a loop of ``evaluate`` cannot:
 
@@ -26,20 +27,18 @@ import multiprocessing
 import os
 import pickle
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeAlias, TypeVar
 
-import attrs
-
-from r1rules._errors import CatalogError, EvaluationError, R1RulesError, WorkloadError
+from r1rules._errors import R1RulesError
 from r1rules._workload import Workload
-from r1rules.recommend._evaluate import evaluate, resolve_rules
+from r1rules.recommend._evaluate import evaluate
 from r1rules.recommend._recommendation import Recommendation
 from r1rules.recommend._transport import AS_IS, ENCODED, decode, encode
 from r1rules.ruleset import RuleSet
 
-__all__ = ["Batch", "Outcome", "evaluate_many"]
+__all__ = ["Batch", "Outcome"]
 
 # the transport encoding, under the names the tests use
 _encode, _decode = encode, decode
@@ -59,80 +58,8 @@ IN_FLIGHT_PER_PROCESS = 2
 PAUSED_RUN = 256
 
 
-def evaluate_many(
-    workloads: Iterable[Workload],
-    rules: RuleSet | str | os.PathLike[str] | None = None,
-    workers: int | None = None,
-) -> tuple[Recommendation, ...]:
-    """The recommendation for each workload, in input order; equal to
-    ``evaluate(workload, rules, options=False)`` of each: the same answer, cost and
-    article comparison, without the ranked options (call ``evaluate`` on the few whose
-    options you want: they cost about ten times the single answer).
-
-    ``workers`` is how many processes evaluate, the caller's included: None or 1 runs in
-    this process; N > 1 starts up to N - 1 processes (with the 'spawn' start method, so a
-    script that calls this needs the usual ``if __name__ == "__main__":`` guard) for this
-    call only. Small batches (fewer than ~1,000 distinct workloads per extra process) run
-    in this process whatever ``workers`` says.
-
-    Identical workloads are evaluated once; each position still gets its own
-    Recommendation object. Raises WorkloadError naming the index of the first item that is
-    not a Workload (before any evaluation), and otherwise the error ``evaluate`` raises for
-    the first failing workload, its message prefixed with ``workloads[i]: ``; evaluation
-    stops soon after a failure. Cost: one ``evaluate`` per distinct workload, divided
-    among the processes, plus ~0.1 ms per result that crosses a process boundary.
-    """
-    items = _checked(workloads)
-    ruleset = resolve_rules(rules)
-    with Batch(ruleset, worker_count(workers), _whole) as batch:
-        outcomes = batch.run(items, stop_on_error=True)
-    results: list[Recommendation] = []
-    seen: set[int] = set()
-    for index, outcome in enumerate(outcomes):
-        if isinstance(outcome, R1RulesError):
-            raise _at(index, outcome) from outcome
-        assert outcome is not None  # nothing is skipped before the first error
-        if id(outcome) in seen:  # a repeated workload: its own object, as evaluate gives
-            outcome = attrs.evolve(outcome, facts=dict(outcome.facts))  # a fresh read-only copy
-        seen.add(id(outcome))
-        results.append(outcome)
-    return tuple(results)
-
-
 def _whole(rec: Recommendation) -> Recommendation:
     return rec
-
-
-def _checked(workloads: Iterable[Workload]) -> list[Workload]:
-    if isinstance(workloads, (Workload, str, bytes)) or not isinstance(workloads, Iterable):
-        raise WorkloadError(
-            f"workloads: expected an iterable of r1rules.Workload, not {type(workloads).__name__}"
-        )
-    items = list(workloads)
-    for index, item in enumerate(items):
-        if not isinstance(item, Workload):
-            raise WorkloadError(
-                f"workloads[{index}]: expected an r1rules.Workload, not {type(item).__name__}"
-            )
-    return items
-
-
-def worker_count(workers: object) -> int:
-    if workers is None:
-        return 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise R1RulesError(
-            f"workers: expected None or a whole number of processes (1 or more), not {workers!r}"
-        )
-    return workers
-
-
-def _at(index: int, error: R1RulesError) -> R1RulesError:
-    kind = type(error)
-    message = f"workloads[{index}]: {error}"
-    if kind in (WorkloadError, EvaluationError, CatalogError, R1RulesError):
-        return kind(message)
-    return error  # a subclass with its own constructor (RuleError): raised as it is
 
 
 class Batch(Generic[T]):
@@ -177,23 +104,35 @@ class Batch(Generic[T]):
         *,
         stop_on_error: bool = False,
         progress: Progress | None = None,
+        keep: Callable[[list[Outcome[T] | None]], None] | None = None,
     ) -> list[Outcome[T] | None]:
         """One outcome per workload, in order: ``summarise(recommendation)`` or the
         R1RulesError that ``evaluate`` raised. Any other exception (a bug) propagates.
 
         ``progress(done, total)`` is called as distinct workloads complete. With
         ``stop_on_error``, work stops soon after the first error; every position after the
-        first error may then be None, none before it is.
+        first error may then be None, none before it is. ``keep``, when the run is
+        interrupted (KeyboardInterrupt, a signal raised as an exception, any exception), is
+        given the outcomes finished by then (None for the others; results a worker had
+        finished are collected first) before the exception propagates: so that a caller
+        keeps every finished row.
         """
         slots: dict[Workload, int] = {}
         positions = [slots.setdefault(w, len(slots)) for w in workloads]
         distinct = list(slots)
         done: list[Outcome[T] | None] = [None] * len(distinct)
         extra = min(self._processes - 1, len(distinct) // MIN_PER_PROCESS)
-        if extra > 0:
-            self._run_parallel(distinct, done, extra, stop_on_error, progress)
-        else:
-            _evaluate_into(distinct, 0, done, self._rules, self._summarise, stop_on_error, progress)
+        try:
+            if extra > 0:
+                self._run_parallel(distinct, done, extra, stop_on_error, progress)
+            else:
+                _evaluate_into(
+                    distinct, 0, done, self._rules, self._summarise, stop_on_error, progress
+                )
+        except BaseException:
+            if keep is not None:
+                keep([done[p] for p in positions])
+            raise
         return [done[p] for p in positions]
 
     def _pool_for(self, extra: int) -> futures.ProcessPoolExecutor:
@@ -227,12 +166,32 @@ class Batch(Generic[T]):
         stop_on_error: bool,
         progress: Progress | None,
     ) -> None:
+        pending: dict[futures.Future[bytes | str], int] = {}
+        try:
+            self._drive(distinct, done, extra, stop_on_error, progress, pending)
+        except BaseException:
+            for future, first in pending.items():  # what workers finished meanwhile
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    outcomes = _unpack(future.result(), distinct, first, self._rules)
+                    done[first : first + len(outcomes)] = outcomes
+            raise
+
+    def _drive(
+        self,
+        distinct: list[Workload],
+        done: list[Outcome[T] | None],
+        extra: int,
+        stop_on_error: bool,
+        progress: Progress | None,
+        pending: dict[futures.Future[bytes | str], int],
+    ) -> None:
+        """``_run_parallel``'s loop: chunks to the workers, small ones here, as they finish;
+        ``pending`` holds the chunks sent and not yet received."""
         pool = self._pool_for(extra)
         size = max(MIN_CHUNK, min(MAX_CHUNK, len(distinct) // ((extra + 1) * CHUNKS_PER_PROCESS)))
         local = max(1, size // 4)
         total, finished = len(distinct), 0
         start, failed = 0, False
-        pending: dict[futures.Future[bytes | str], int] = {}
         while (start < total and not failed) or pending:
             while start < total and not failed and len(pending) < extra * IN_FLIGHT_PER_PROCESS:
                 chunk = distinct[start : start + size]
@@ -255,9 +214,10 @@ class Batch(Generic[T]):
             else:
                 ready = list(futures.wait(pending, return_when=futures.FIRST_COMPLETED).done)
             for future in ready:
-                first = pending.pop(future)
+                first = pending[future]
                 outcomes = _unpack(future.result(), distinct, first, self._rules)
                 done[first : first + len(outcomes)] = outcomes
+                del pending[future]  # only now: an interruption before keeps it pending
                 finished += len(outcomes)
                 failed = failed or (
                     stop_on_error and any(isinstance(o, R1RulesError) for o in outcomes)

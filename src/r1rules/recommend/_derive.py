@@ -265,8 +265,9 @@ on_clear(_deploy_facts.cache_clear)
 
 
 def output_tokens_per_s(deploy: Sizing) -> float:
-    """Output tokens/s of the whole deployment at its operating batch."""
-    return deploy.replicas * deploy.batch_per_replica * 1000.0 / deploy.tpot_ms
+    """Output tokens/s of the whole deployment at its operating batch (``Sizing``'s: each
+    request's cycle counts its prefill, as ``estimate`` does)."""
+    return deploy.output_tokens_per_s
 
 
 def gpu_in(catalog: Catalog, name: str) -> Gpu:
