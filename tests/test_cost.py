@@ -225,3 +225,22 @@ def test_each_budget_gets_its_own_shares_of_the_same_deployments_cost() -> None:
         assert rec.facts["gpu_budget_share"] == rec.cost.gpus_usd / budget
         assert rec.facts["over_budget_usd"] == max(0.0, rec.cost.capital_usd - budget)
     assert len(set(seen)) == 1  # one deployment, four budgets
+
+
+def test_a_node_with_more_gpus_than_its_host_takes_is_a_named_gap() -> None:
+    """A desktop tower takes two consumer cards: eight per node are priced with the tower
+    and the larger chassis they need is named as a gap, not silently left out."""
+    prices = r1rules.default_rules().catalog.prices
+    gpu = r1rules.default_catalog().gpu("rtx-3090")
+    assert prices.hosts["consumer-tower"].max_gpus == 2
+    two = cost_of(prices, gpu, 2, 1, "", 1000.0)
+    eight = cost_of(prices, gpu, 16, 2, "ethernet-1g", 1000.0)
+    assert two is not None and eight is not None
+    assert not any("chassis" in gap for gap in two.gaps)
+    assert [g for g in eight.gaps if "chassis" in g] == [
+        "a chassis for 8 GPUs per node: host consumer-tower takes 2 (priced as it is; no "
+        "sourced price for a larger one)"
+    ]
+    assert eight.hosts_usd == 2 * prices.hosts["consumer-tower"].price_usd
+    with pytest.raises(CatalogError, match="max_gpus must be a whole number"):
+        attrs.evolve(prices.hosts["consumer-tower"], max_gpus=-1)

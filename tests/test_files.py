@@ -109,3 +109,18 @@ def test_every_loader_reads_bounded_and_names_the_file(tmp_path: Path, loader: s
     with pytest.raises(r1rules.R1RulesError) as caught:
         load(huge)
     assert f"{huge}: invalid {kind}: a whole number has more than 4,300 digits" in str(caught.value)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path: Path) -> None:
+    """Editors on Windows save UTF-8 with a BOM: the workload file reads as without it (it
+    was "invalid TOML: Invalid statement (at line 1, column 1)"); only the leading one."""
+    path = tmp_path / "w.toml"
+    path.write_bytes(b'\xef\xbb\xbfmodel = "deepseek-r1"\npeak_qps = 2\nlatency_ms = 2000\n')
+    assert read_toml(path, "workload")["model"] == "deepseek-r1"
+    path.write_bytes(b'\xef\xbb\xbf\xef\xbb\xbfx = 1\n')
+    assert read_text(path) == "\ufeffx = 1\n"
+
+
+def test_an_abbreviated_choice_is_suggested() -> None:
+    with pytest.raises(WorkloadError, match=r"stage: 'prod' .* \(did you mean 'production'\?\)"):
+        r1rules.Workload(model="deepseek-r1", peak_qps=1, latency_ms=100, stage="prod")

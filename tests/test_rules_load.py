@@ -66,8 +66,8 @@ def test_every_problem_is_reported_together_with_file_rule_and_key(tmp_path: Pat
         f"{f}: rule 'r-one': when.param_b: unknown fact 'param_b' (did you mean 'params_b'?)",
         f"{f}: rule 'r-one': when.peak_qps.lessthan: unknown operator 'lessthan'; allowed: eq, "
         "ne, in, not_in, lt, lte, gt, gte",
-        f"{f}: rule 'r-one': when.stage: 'prod' is not a value of 'stage'; allowed: "
-        "development, production",
+        f"{f}: rule 'r-one': when.stage: 'prod' is not a value of 'stage' (did you mean "
+        "'production'?); allowed: development, production",
         f"{f}: rule 'r-one': when.gpu_pinned: expected true or false, got 1",
         f"{f}: rule 'r-one': set.peak_qps: fact 'peak_qps' comes from the workload and cannot "
         "be set by a rule",

@@ -257,6 +257,9 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     pool = sorted(set(choices))
     lowered = {c.lower(): c for c in pool}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    if not close:  # an abbreviation: the one choice it begins ('prod' -> 'production')
+        starting = [c for c in lowered if word and c.startswith(word.lower())]
+        close = starting if len(starting) == 1 else []
     if not close:
         return ""
     return f" (did you mean {lowered[close[0]]!r}?)"

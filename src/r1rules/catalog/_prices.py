@@ -75,6 +75,8 @@ HOST_SCHEMA: Mapping[str, Spec] = {
     "power_w": Spec("number", required=False, minimum="non_negative", default=0.0),
     "power_basis": _OPTIONAL_TEXT,
     "power_source": _OPTIONAL_TEXT,
+    "max_gpus": Spec("int", required=False, default=0),
+    "max_gpus_source": _OPTIONAL_TEXT,
 }
 FABRIC_SCHEMA: Mapping[str, Spec] = {
     "nic_usd": _USD,
@@ -169,6 +171,19 @@ class Host:
     power_w: float = attrs.field(default=0.0, validator=_finite_non_negative)
     power_basis: str = ""
     power_source: str = ""
+    # the GPUs it takes (0: as many as the GPU's max_per_node); a node holding more needs
+    # a larger chassis, which the cost names as a gap
+    max_gpus: int = 0
+    max_gpus_source: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.max_gpus, bool) or not (
+            isinstance(self.max_gpus, int) and 0 <= self.max_gpus <= 1024
+        ):
+            raise CatalogError(
+                f"host {self.id!r}: max_gpus must be a whole number in [0, 1024] (0: no "
+                f"limit of its own), got {self.max_gpus!r}"
+            )
 
 
 @attrs.frozen

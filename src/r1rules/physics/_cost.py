@@ -133,6 +133,12 @@ def cost_of(
     host_power_w = 0.0 if host is None else host.power_w
     if host is not None and not host.power_w:
         gaps.append(f"power of host {host.id} besides its GPUs (no source)")
+    per_node = -(-gpu_count // max(1, nodes))
+    if host is not None and 0 < host.max_gpus < per_node:
+        gaps.append(
+            f"a chassis for {per_node} GPUs per node: host {host.id} takes {host.max_gpus} "
+            "(priced as it is; no sourced price for a larger one)"
+        )
     fabric = prices.fabrics.get(fabric_id) if nodes > 1 else None
     fabric_usd = 0.0
     if fabric is not None:
