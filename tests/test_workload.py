@@ -45,7 +45,11 @@ KNOWN_GPUS = (
             {"precision": 8},
             "precision: 8 is not allowed; allowed: fp32, bf16, fp16, fp8, int8, int4",
         ),
-        ({"stage": "prod"}, "stage: 'prod' is not allowed (did you mean 'production'?); allowed: development, production"),
+        (
+            {"stage": "prod"},
+            "stage: 'prod' is not allowed (did you mean 'production'?); allowed: development, "
+            "production",
+        ),
         (
             {"stage": "producton"},
             "stage: 'producton' is not allowed (did you mean 'production'?); "
