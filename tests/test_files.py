@@ -117,7 +117,7 @@ def test_a_byte_order_mark_is_not_part_of_the_text(tmp_path: Path) -> None:
     path = tmp_path / "w.toml"
     path.write_bytes(b'\xef\xbb\xbfmodel = "deepseek-r1"\npeak_qps = 2\nlatency_ms = 2000\n')
     assert read_toml(path, "workload")["model"] == "deepseek-r1"
-    path.write_bytes(b'\xef\xbb\xbf\xef\xbb\xbfx = 1\n')
+    path.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbfx = 1\n")
     assert read_text(path) == "\ufeffx = 1\n"
 
 
