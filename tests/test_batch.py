@@ -314,32 +314,45 @@ def test_a_rule_set_with_its_own_catalog_reaches_the_workers(tmp_path: Path) -> 
 def test_an_interrupted_batch_hands_over_what_workers_finished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Interrupted while a worker's chunk sits received but not yet collected: ``keep``
-    gets that chunk's outcomes (decoded as the batch would) and None for the rest."""
+    """Interrupted while a worker's chunk sits finished but not yet received: ``keep`` gets
+    that chunk's outcomes (decoded as the batch would) and None for the rest."""
     from concurrent import futures
 
     from r1rules.recommend import _batch
 
     rules = r1rules.default_rules()
-    workloads = varied(6, seed=3)
+    workloads = varied(40, seed=3)
     _batch._start_worker(rules, str(tmp_path))  # this process plays the worker
-    finished: futures.Future[bytes | str] = futures.Future()
-    finished.set_result(_batch._run_chunk(workloads[:2], _batch._whole))
-    running: futures.Future[bytes | str] = futures.Future()
 
-    def drive(self: object, distinct: object, done: object, *rest: object) -> None:
-        pending = rest[-1]
-        assert isinstance(pending, dict)
-        pending[finished], pending[running] = 0, 2
-        raise KeyboardInterrupt
+    class Pool:
+        """The first chunk sent comes back finished; the others never finish."""
 
-    monkeypatch.setattr(Batch, "_drive", drive)
+        def __init__(self) -> None:
+            self.sent: list[futures.Future[bytes | str]] = []
+
+        def submit(self, _run: object, chunk: list[Workload], summarise: object) -> object:
+            future: futures.Future[bytes | str] = futures.Future()
+            if not self.sent:
+                future.set_result(_batch._run_chunk(chunk, _batch._whole))
+            self.sent.append(future)
+            return future
+
+    def interrupted(*_args: object) -> bool:
+        raise KeyboardInterrupt  # while this process evaluates its own small chunk
+
+    pool = Pool()
+    monkeypatch.setattr(Batch, "_pool_for", lambda self, extra: pool)
+    monkeypatch.setattr(_batch, "_evaluate_into", interrupted)
     monkeypatch.setattr(_batch, "MIN_PER_PROCESS", 1)
+    monkeypatch.setattr(_batch, "MIN_CHUNK", 4)
+    monkeypatch.setattr(_batch, "CHUNKS_PER_PROCESS", 10)
     kept: list[list[Recommendation | R1RulesError | None]] = []
     with Batch[Recommendation](rules, processes=2) as batch, pytest.raises(KeyboardInterrupt):
         batch.run(workloads, keep=kept.append)
     (outcomes,) = kept
-    assert outcomes[2:] == [None] * 4
-    for workload, got in zip(workloads[:2], outcomes[:2], strict=True):
+    assert len(pool.sent) == 2  # two chunks in flight, the first finished
+    first = sum(o is not None for o in outcomes)
+    assert first == 4 and outcomes[first:] == [None] * (len(workloads) - first)
+    for workload, got in zip(workloads[:first], outcomes[:first], strict=True):
         assert isinstance(got, Recommendation)
         assert got.to_dict() == evaluate(workload, rules, options=False).to_dict()

@@ -138,9 +138,7 @@ class GpuPrice:
     purchase_unit_basis: str = ""
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.purchase_unit_gpus, bool) or not (
-            isinstance(self.purchase_unit_gpus, int) and 1 <= self.purchase_unit_gpus <= 1024
-        ):
+        if not _gpu_number(self.purchase_unit_gpus, 1):
             raise CatalogError(
                 f"price of GPU {self.gpu!r}: purchase_unit_gpus must be a whole number in "
                 f"[1, 1024], got {self.purchase_unit_gpus!r}"
@@ -177,13 +175,16 @@ class Host:
     max_gpus_source: str = ""
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.max_gpus, bool) or not (
-            isinstance(self.max_gpus, int) and 0 <= self.max_gpus <= 1024
-        ):
+        if not _gpu_number(self.max_gpus, 0):
             raise CatalogError(
                 f"host {self.id!r}: max_gpus must be a whole number in [0, 1024] (0: no "
                 f"limit of its own), got {self.max_gpus!r}"
             )
+
+
+def _gpu_number(value: object, least: int) -> bool:
+    """A whole number of GPUs (not a bool) from ``least`` to 1,024."""
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= 1024
 
 
 @attrs.frozen

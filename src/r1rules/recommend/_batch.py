@@ -166,64 +166,55 @@ class Batch(Generic[T]):
         stop_on_error: bool,
         progress: Progress | None,
     ) -> None:
-        pending: dict[futures.Future[bytes | str], int] = {}
+        """Chunks to the workers, small ones here, as they finish. Interrupted, the chunks
+        workers had finished are collected into ``done`` before the exception goes on."""
+        pending: dict[futures.Future[bytes | str], int] = {}  # chunks sent, not received
         try:
-            self._drive(distinct, done, extra, stop_on_error, progress, pending)
+            pool = self._pool_for(extra)
+            size = max(
+                MIN_CHUNK, min(MAX_CHUNK, len(distinct) // ((extra + 1) * CHUNKS_PER_PROCESS))
+            )
+            local = max(1, size // 4)
+            total, finished = len(distinct), 0
+            start, failed = 0, False
+            while (start < total and not failed) or pending:
+                while start < total and not failed and len(pending) < extra * IN_FLIGHT_PER_PROCESS:
+                    chunk = distinct[start : start + size]
+                    pending[pool.submit(_run_chunk, chunk, self._summarise)] = start
+                    start += len(chunk)
+                if start < total and not failed:
+                    stop = min(total, start + local)
+                    failed = _evaluate_into(
+                        distinct[start:stop],
+                        start,
+                        done,
+                        self._rules,
+                        self._summarise,
+                        stop_on_error,
+                        None,
+                    )
+                    finished += stop - start
+                    start = stop
+                    ready = [f for f in pending if f.done()]
+                else:
+                    ready = list(futures.wait(pending, return_when=futures.FIRST_COMPLETED).done)
+                for future in ready:
+                    first = pending[future]
+                    outcomes = _unpack(future.result(), distinct, first, self._rules)
+                    done[first : first + len(outcomes)] = outcomes
+                    del pending[future]  # only now: an interruption before keeps it pending
+                    finished += len(outcomes)
+                    failed = failed or (
+                        stop_on_error and any(isinstance(o, R1RulesError) for o in outcomes)
+                    )
+                if progress is not None:
+                    progress(finished, total)
         except BaseException:
-            for future, first in pending.items():  # what workers finished meanwhile
+            for future, first in pending.items():
                 if future.done() and not future.cancelled() and future.exception() is None:
                     outcomes = _unpack(future.result(), distinct, first, self._rules)
                     done[first : first + len(outcomes)] = outcomes
             raise
-
-    def _drive(
-        self,
-        distinct: list[Workload],
-        done: list[Outcome[T] | None],
-        extra: int,
-        stop_on_error: bool,
-        progress: Progress | None,
-        pending: dict[futures.Future[bytes | str], int],
-    ) -> None:
-        """``_run_parallel``'s loop: chunks to the workers, small ones here, as they finish;
-        ``pending`` holds the chunks sent and not yet received."""
-        pool = self._pool_for(extra)
-        size = max(MIN_CHUNK, min(MAX_CHUNK, len(distinct) // ((extra + 1) * CHUNKS_PER_PROCESS)))
-        local = max(1, size // 4)
-        total, finished = len(distinct), 0
-        start, failed = 0, False
-        while (start < total and not failed) or pending:
-            while start < total and not failed and len(pending) < extra * IN_FLIGHT_PER_PROCESS:
-                chunk = distinct[start : start + size]
-                pending[pool.submit(_run_chunk, chunk, self._summarise)] = start
-                start += len(chunk)
-            if start < total and not failed:
-                stop = min(total, start + local)
-                failed = _evaluate_into(
-                    distinct[start:stop],
-                    start,
-                    done,
-                    self._rules,
-                    self._summarise,
-                    stop_on_error,
-                    None,
-                )
-                finished += stop - start
-                start = stop
-                ready = [f for f in pending if f.done()]
-            else:
-                ready = list(futures.wait(pending, return_when=futures.FIRST_COMPLETED).done)
-            for future in ready:
-                first = pending[future]
-                outcomes = _unpack(future.result(), distinct, first, self._rules)
-                done[first : first + len(outcomes)] = outcomes
-                del pending[future]  # only now: an interruption before keeps it pending
-                finished += len(outcomes)
-                failed = failed or (
-                    stop_on_error and any(isinstance(o, R1RulesError) for o in outcomes)
-                )
-            if progress is not None:
-                progress(finished, total)
 
 
 def _evaluate_into(
