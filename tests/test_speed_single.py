@@ -22,7 +22,7 @@ from r1rules.physics import _sizing, cost_of, size
 from r1rules.recommend import _options
 from r1rules.recommend._cache import Identity, cached_cost, clear
 from r1rules.recommend._decide import _Brancher
-from r1rules.recommend._derive import gpu_in, output_tokens_per_s
+from r1rules.recommend._derive import gpu_in
 from r1rules.recommend._options import (
     Option,
     Unranked,
@@ -229,7 +229,7 @@ def test_options_are_tried_in_the_order_of_their_preview_keys(
                 sizing.sized_gpu_count,
                 sizing.nodes,
                 fabric,
-                output_tokens_per_s(sizing),
+                sizing.output_tokens_per_s,
                 describe=False,
             )
             within = None if budget is None or cost is None else cost.capital_usd <= budget

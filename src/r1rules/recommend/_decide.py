@@ -41,7 +41,6 @@ from r1rules.recommend._cache import Identity, cost_by_identity, on_clear
 from r1rules.recommend._derive import (
     cost_facts,
     engine_for,
-    output_tokens_per_s,
     shared_facts_of,
     sizing_facts,
     sizings_for,
@@ -345,7 +344,7 @@ def _order(
             sizing.sized_gpu_count,
             sizing.nodes,
             fabric,
-            output_tokens_per_s(sizing),
+            sizing.output_tokens_per_s,
             False,
         )
         within = None if budget is None or cost is None else cost.capital_usd <= budget

@@ -22,7 +22,6 @@ __all__ = [
     "facts_of",
     "gpu_in",
     "input_facts",
-    "output_tokens_per_s",
     "shared_facts_of",
     "sizing_facts",
     "sizing_for",
@@ -249,7 +248,7 @@ def _deploy_facts(sizing: Identity, gpu: Gpu) -> Mapping[str, object]:
         "meets_latency": deploy.meets_latency,
         "meets_tpot": deploy.meets_tpot,
         "option_meets_targets": deploy.feasible and deploy.meets_latency and deploy.meets_tpot,
-        "output_tokens_per_s": output_tokens_per_s(deploy),
+        "output_tokens_per_s": deploy.output_tokens_per_s,
         "memory_per_gpu_gb": placement.weights_gb_per_gpu
         + min(
             placement.kv_space_gb_per_gpu,
@@ -262,12 +261,6 @@ def _deploy_facts(sizing: Identity, gpu: Gpu) -> Mapping[str, object]:
 
 
 on_clear(_deploy_facts.cache_clear)
-
-
-def output_tokens_per_s(deploy: Sizing) -> float:
-    """Output tokens/s of the whole deployment at its operating batch (``Sizing``'s: each
-    request's cycle counts its prefill, as ``estimate`` does)."""
-    return deploy.output_tokens_per_s
 
 
 def gpu_in(catalog: Catalog, name: str) -> Gpu:
