@@ -146,18 +146,25 @@ class _Recorder:
 Captured = list[list[list[tuple[str, str]]]]
 
 
-def capture(workloads: Sequence[Workload], *, options: bool = False) -> tuple[str, Captured]:
+def capture(
+    workloads: Sequence[Workload], *, options: bool = False, remembered: bool = False
+) -> tuple[str, Captured]:
     """The shipped rule set's JSON and, per workload, the facts
     ``evaluate(workload, options=options)`` asserts, grouped by the session each went to
     and split around its session id (so that each group can be replayed into any fresh
-    session: the facts carry ids unique within their session only)."""
+    session: the facts carry ids unique within their session only). Every fact the call
+    decides, unless ``remembered``: then only those the engine's memo of earlier answers
+    (kept from the calls before) does not hold."""
     recorder = _Recorder()
     saved = _engine._dre  # type: ignore[attr-defined]
     _engine._dre = recorder  # type: ignore[attr-defined]
+    forget = getattr(_engine.compiled(r1rules.default_rules()), "forget", lambda: None)
     try:
         per_workload = []
         for workload in workloads:
             recorder.facts.clear()
+            if not remembered:
+                forget()  # every fact the call decides reaches the engine
             evaluate(workload, options=options)
             sessions: dict[str, list[tuple[str, str]]] = {}
             for fact in recorder.facts:
@@ -280,6 +287,10 @@ def seed_tree(
 def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
     definition, facts = capture(workloads)
     _, option_facts = capture(workloads, options=True)
+    forget_firings = _engine.compiled(r1rules.default_rules()).forget
+    # what reaches the engine once its memo holds the answers for these workloads
+    _, facts_warm = capture(workloads, remembered=True)
+    _, option_facts_warm = capture(workloads, options=True, remembered=True)
     host, raw = RawHost(definition, facts), RawC(definition, facts)
     raw_options = RawC(definition, option_facts)
     sizes = [w.resolved_model().nominal_params_b for w in workloads]
@@ -313,6 +324,7 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
             # (the per-model/GPU placement tables, shared by every workload of a plan, stay).
             _sizing.size.cache_clear()
             clear_recommend_caches()
+            forget_firings()
             return evaluate(workload, options=options)
 
         return evaluate_cold
@@ -369,6 +381,11 @@ def per_call(workloads: Sequence[Workload], rounds: int) -> dict[str, float]:
         f"{n} workloads ({count(facts)} per evaluate(), {count(option_facts)} with "
         f"options=True), {rounds} rounds, interleaved; the hand-written tree disagrees "
         f"with the rules' edition on {mismatches}"
+    )
+    print(
+        f"facts reaching the engine once its memo of answers is warm: {count(facts_warm)} "
+        f"per evaluate(), {count(option_facts_warm)} with options=True (cold sizing also "
+        "empties the memo)"
     )
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"{'':24} {'median us/call':>15} {'min':>9} {'max':>9} {'calls/s':>10}")

@@ -139,35 +139,84 @@ def fact_values(rules: RuleSet, name: str) -> st.SearchStrategy[object]:
     )
 
 
-def engine_matches_reference_on_drawn_facts(rules: RuleSet, data: st.DataObject) -> int:
-    """Each stratum run directly on drawn facts (some absent): the engine fires what the
-    reference matches, or refuses a whole number it would compare wrongly. Returns the
-    strata compared."""
+def neighbours(value: object) -> list[object]:
+    """Values close to a number, of its type: the next floats either side and halfway to
+    the nearest whole numbers (a float), the whole numbers either side (an int)."""
+    if type(value) is int:
+        return [value - 1, value + 1, value - 2, value + 2]
+    if type(value) is float and math.isfinite(value):
+        return [
+            math.nextafter(value, -math.inf),
+            math.nextafter(value, math.inf),
+            (value + math.floor(value)) / 2,
+            (value + math.ceil(value)) / 2,
+            value * 0.999,
+            value * 1.001,
+        ]
+    return []
+
+
+def same_key_same_firing(
+    rules: RuleSet, stratum: int, facts: Mapping[str, object], key: Callable[..., object]
+) -> int:
+    """The engine memo's premise, held to the reference: facts changed in one number to a
+    neighbour of it that gives the same memo key fire the same rules. Returns the changed
+    facts that gave the same key."""
+    same = 0
+    firing = reference_firing(rules, stratum, facts)
+    for name, value in facts.items():
+        for near in neighbours(value):
+            other = {**facts, name: near}
+            if key(other) == key(facts):
+                assert reference_firing(rules, stratum, other) == firing, (facts, name, near)
+                same += 1
+    return same
+
+
+def engine_matches_reference_on_drawn_facts(
+    rules: RuleSet, data: st.DataObject, remembered: list[int]
+) -> int:
+    """Each stratum run directly on facts drawn several times over (some absent, numbers
+    near the rules' constants, so that later draws often fall where an earlier one did and
+    are answered from the engine's memo: ``remembered`` counts those): the engine, or its
+    memo, fires what the reference matches, or refuses a whole number it would compare
+    wrongly, every time. Returns the strata compared."""
     compared = 0
     engine = compiled(rules)
+    engine.forget()  # what this example's facts fire, not what an earlier one learned
     for stratum, tables in rules.by_stratum:
         names = sorted({name for t in tables for r in t.rules for name in r.condition_facts})
-        facts: dict[str, object] = {}
-        for name in names:
-            if data.draw(st.integers(0, 4), label=f"{name} absent unless > 0") > 0:
-                facts[name] = data.draw(fact_values(rules, name), label=name)
-        # Such a number is refused when it reaches the engine; a long membership list is
-        # decided in Python, exactly, without sending it.
-        sent = engine.strata[stratum].reads
-        inexact = [v for n, v in facts.items() if n in sent and type(v) is int and float(v) != v]
-        with engine.session() as session:
-            try:
-                fired = session.run_stratum(stratum, facts)
-            except EvaluationError as exc:
-                assert inexact, exc
-                assert "compares whole numbers exactly only within" in str(exc)
-                continue
-        assert not inexact, f"the engine took {inexact} without refusing it"
-        assert in_rule_order(rules, fired) == reference_firing(rules, stratum, facts), (
-            stratum,
-            facts,
-        )
-        compared += 1
+        memo = engine.memos.get(stratum)
+        for _ in range(data.draw(st.integers(1, 6), label="fact sets")):
+            facts: dict[str, object] = {}
+            for name in names:
+                if data.draw(st.integers(0, 4), label=f"{name} absent unless > 0") > 0:
+                    facts[name] = data.draw(fact_values(rules, name), label=name)
+            # Such a number is refused when it reaches the engine; a long membership list
+            # is decided in Python, exactly, without sending it.
+            sent = engine.strata[stratum].reads
+            inexact = [
+                v for n, v in facts.items() if n in sent and type(v) is int and float(v) != v
+            ]
+            key = None if memo is None else memo.regions.key(facts)
+            known = key is not None and memo is not None and memo.get(key) is not None
+            if key is not None and memo is not None:
+                remembered[1] += same_key_same_firing(rules, stratum, facts, memo.regions.key)
+            with engine.session() as session:
+                try:
+                    fired = session.run_stratum(stratum, facts)
+                except EvaluationError as exc:
+                    assert inexact, exc
+                    assert "compares whole numbers exactly only within" in str(exc)
+                    continue
+            assert not inexact, f"the engine took {inexact} without refusing it"
+            assert in_rule_order(rules, fired) == reference_firing(rules, stratum, facts), (
+                stratum,
+                facts,
+                "answered from the memo" if known else "asserted",
+            )
+            remembered[0] += known
+            compared += 1
     return compared
 
 
@@ -183,6 +232,9 @@ def test_valid_rule_files_load_evaluate_and_fire_what_the_reference_matches() ->
     reach = Reach("fuzzed rule files: engine = reference")
     seen: dict[str, set[str]] = {"ops": set(), "policies": set(), "names": set(), "long": set()}
     partitions = [0]  # most partitions of 32 rules in one stratum compared
+    # drawn facts answered from the engine's memo (and held to the reference); pairs of
+    # different facts with one memo key (held to fire the same rules)
+    remembered = [0, 0]
     slowest = [0.0]
 
     @fuzz_settings(100)
@@ -207,7 +259,7 @@ def test_valid_rule_files_load_evaluate_and_fire_what_the_reference_matches() ->
                 except R1RulesError as exc:  # a gap, an overlap, a conflict, an unset copy
                     assert "bug in r1rules" not in str(exc), exc
                     reach.note(f"evaluation refused: {type(exc).__name__}")
-        strata = engine_matches_reference_on_drawn_facts(rules, data)
+        strata = engine_matches_reference_on_drawn_facts(rules, data, remembered)
         slowest[0] = max(slowest[0], time.perf_counter() - start)
         assert time.perf_counter() - start < MAX_SECONDS
         if compared[0] + strata:
@@ -229,12 +281,17 @@ def test_valid_rule_files_load_evaluate_and_fire_what_the_reference_matches() ->
             law()
     finally:
         set_rule_set_limit(before)
-    print(f"\nslowest example: {slowest[0]:.3f} s")
+    print(
+        f"\nslowest example: {slowest[0]:.3f} s; answered from the memo: {remembered[0]}; "
+        f"different facts, one key: {remembered[1]}"
+    )
     reach.check(share=0.5)
     assert seen["ops"] == set(OPERATORS), seen["ops"]
     assert seen["policies"] == {"unique", "first", "any", "collect"}, seen["policies"]
     assert seen["long"] == {"in", "not_in"}, "no long membership list was compared"
     assert partitions[0] > 1, "no stratum of more than one partition was compared"
+    assert remembered[0] >= 50, f"only {remembered[0]} drawn facts were answered from the memo"
+    assert remembered[1] >= 300, f"only {remembered[1]} pairs of facts shared a memo key"
     assert seen["names"] & set(ENGINE_WORDS) and seen["names"] & set(HARMLESS_TWINS)
     assert reach.labels.get("evaluation refused: EvaluationError", 0) > 0
     assert reach.labels.get("refused by the static checker", 0) > 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from unittest import mock
 
@@ -163,7 +163,7 @@ complete = true
                 evaluate(W, rules)
 
 
-def _scrambled(real: Callable[[Session, int, Mapping[str, object]], list[str]]) -> object:
+def _scrambled(real: Callable[[Session, int, Mapping[str, object]], Sequence[str]]) -> object:
     """``Session.run_stratum`` reporting its firings backwards, each rule twice."""
 
     def run_stratum(session: Session, stratum: int, facts: Mapping[str, object]) -> list[str]:

@@ -49,13 +49,14 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import durable_rules_engine as _dre
 
 from r1rules._errors import EvaluationError, R1RulesError
 from r1rules.engine._compile import capacity_problems, compile_rules
-from r1rules.engine._encode import encode_stratum
+from r1rules.engine._encode import Stratum, encode_stratum
+from r1rules.engine._memo import Memo
 from r1rules.ruleset import RuleSet
 
 __all__ = [
@@ -135,6 +136,8 @@ class CompiledRules:
         self.rule_ids = compilation.rule_ids
         self.strata = compilation.strata
         self.definition_json = compilation.definition_json
+        # each stratum's firings, as the engine answered them, by what decides them
+        self.memos = {stratum: Memo(r) for stratum, r in compilation.regions.items()}
         name = f"r1rules-{rules.version[:16]}-{next(_ruleset_names)}"
         try:
             self._handle = _dre.create_ruleset(name, self.definition_json)
@@ -148,6 +151,11 @@ class CompiledRules:
     def session(self) -> Session:
         """A fresh engine session for one evaluation; use it as a context manager."""
         return Session(self)
+
+    def forget(self) -> None:
+        """Forget every answer remembered (the next fact of each kind reaches the engine)."""
+        for memo in self.memos.values():
+            memo.forget()
 
 
 class Session:
@@ -168,14 +176,29 @@ class Session:
             with self._rules._lock:
                 _dre.delete_state(self._rules._handle, self._sid)
 
-    def run_stratum(self, stratum: int, facts: Mapping[str, object]) -> list[str]:
-        """Assert the facts for one stratum; the ids of every rule that fired, as the engine
+    def run_stratum(self, stratum: int, facts: Mapping[str, object]) -> Sequence[str]:
+        """The ids of every rule that fires for the facts of one stratum, as the engine
         reported them: a rule it matched twice (two alternatives of an ``$or``) is listed
-        twice, and the order is the engine's (the caller orders each table's rules)."""
+        twice, and the order is the engine's (the caller orders each table's rules).
+
+        The facts are asserted unless the engine has answered for facts that every test
+        of the stratum finds the same (``_memo``): then that answer is returned."""
         rules = self._rules
         plan = rules.strata.get(stratum)
         if plan is None:
-            return []
+            return ()
+        memo = rules.memos[stratum]
+        key = memo.regions.key(facts)
+        if key is not None:
+            known = memo.get(key)
+            if known is not None:
+                return known
+        fired = self._assert(stratum, plan, facts)
+        return fired if key is None else memo.learn(key, fired)
+
+    def _assert(self, stratum: int, plan: Stratum, facts: Mapping[str, object]) -> list[str]:
+        """Assert the facts for one stratum: the ids of the rules that fired."""
+        rules = self._rules
         self._asserted += 1
         extra = f'{plan.extra},"sid":"{self._sid}","id":"{self._asserted}"'
         fact = encode_stratum(facts, plan, extra)

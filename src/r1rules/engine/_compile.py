@@ -50,6 +50,7 @@ from r1rules.engine._encode import (
     prop,
     show_int,
 )
+from r1rules.engine._memo import Regions
 from r1rules.ruleset import Rule, RuleSet, Test
 
 __all__ = [
@@ -141,6 +142,7 @@ class Compilation:
     definition_json: str
     rule_ids: Mapping[str, int]
     strata: Mapping[int, Stratum]
+    regions: Mapping[int, Regions]  # how each stratum's firings are remembered (``_memo``)
 
 
 def _memberships(rules: RuleSet) -> dict[tuple[str, frozenset[object]], Membership]:
@@ -162,10 +164,12 @@ def compile_rules(rules: RuleSet) -> Compilation:
     definitions = []
     members = _memberships(rules)
     strata: dict[int, Stratum] = {}
+    regions: dict[int, Regions] = {}
     for stratum, tables in rules.by_stratum:
         keys: list[str] = []
         read: set[str] = set()
         used: dict[str, Membership] = {}
+        decided: list[Test] = []  # the tests the engine decides
         for position, rule in enumerate(r for table in tables for r in table.rules):
             key = f"r1$p{stratum}${position // PARTITION_SIZE}"
             if key not in keys:
@@ -175,6 +179,7 @@ def compile_rules(rules: RuleSet) -> Compilation:
                 member = None
                 if _engine_decides(test):
                     read.add(test.fact)
+                    decided.append(test)
                     if rules.facts[test.fact].optional:
                         tests.append(f'{{"$ex":{{{ENCODER.encode(prop(test.fact))}:1}}}}')
                 else:
@@ -193,7 +198,8 @@ def compile_rules(rules: RuleSet) -> Compilation:
                 f'"{STRATUM_KEY}":{stratum},' + ",".join(f'"{k}":1' for k in keys),
                 tuple(ENCODER.encode(prop(name)) + ":" for name in reads),
             )
-    return Compilation(engine_json("{" + ",".join(definitions) + "}"), rule_ids, strata)
+            regions[stratum] = Regions(decided, tuple(used.values()))
+    return Compilation(engine_json("{" + ",".join(definitions) + "}"), rule_ids, strata, regions)
 
 
 def capacity_problems(rules: RuleSet) -> tuple[str, ...]:

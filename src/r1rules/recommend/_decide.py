@@ -41,7 +41,7 @@ from r1rules.recommend._cache import Identity, cost_by_identity, on_clear
 from r1rules.recommend._derive import (
     cost_facts,
     engine_for,
-    shared_facts_of,
+    option_facts,
     sizing_facts,
     sizings_for,
 )
@@ -110,6 +110,19 @@ class _Brancher:
         self.article_cost_facts, self.article_cost = cost_facts(
             self.keys.prices, self.article_gpu, self.article_facts, base.facts
         )
+        # what every option is compared with (``_compare``)
+        article = self.article_facts
+        comparison: dict[str, object] = {
+            "article_gpu": self.article_gpu.id,
+            "article_gpu_count": article["sized_gpu_count"],
+            "article_meets_targets": article["option_meets_targets"],
+            "article_ttft_ms": article["ttft_ms"],
+        }
+        article_capital = self.article_cost_facts.get("capital_cost_usd")
+        self.article_capital = article_capital if isinstance(article_capital, float) else None
+        if self.article_capital is not None:
+            comparison["article_capital_usd"] = self.article_capital
+        self.article_comparison: Mapping[str, object] = comparison
         self.done: dict[str, Run] = {}
         self.waiting: dict[str, Run] = {}  # forks sized (``screened``), not yet decided
         self.screen = self.keys.screen
@@ -121,38 +134,34 @@ class _Brancher:
         # than a session each); ``sessions`` deletes it when the evaluation ends.
         self.sessions = sessions
 
-    def sized(self, gpu: Gpu) -> Run:
-        """A fork with ``gpu``'s sizing and cost facts, before the post-sizing rules."""
+    def sized(self, gpu: Gpu, messages: bool = True) -> Run:
+        """A fork with ``gpu``'s sizing and cost facts, before the post-sizing rules
+        (``messages=False``: only to list the option, without the base's trace and texts)."""
         base = self.base
-        run = base.fork()
+        run = base.fork(messages)
         facts = run.facts
         if gpu.id == self.article_gpu.id:
             sizing = self.article_sizing
             costs, cost = self.article_cost_facts, self.article_cost
             facts.update(self.article_facts)
+            facts.update(costs)
         else:
             known = self.sizings[gpu.id]  # ``sizable_gpus`` found it: only those are decided
             assert known is not None
-            found, sizing = shared_facts_of(known, gpu), known
-            costs, cost = cost_facts(self.keys.prices, gpu, found, base.facts)
-            facts.update(found)
+            sizing = known
+            costs, cost = option_facts(self.keys.prices, known, base.facts)
+            facts.update(costs)  # its sizing facts and its cost facts
             facts["candidate_feasible"] = self.article_facts["candidate_feasible"]
-        facts.update(costs)
         self._compare(gpu, costs, facts)
         run.sizing, run.cost = sizing, cost
         return run
 
     def _compare(self, gpu: Gpu, costs: Mapping[str, object], facts: dict[str, object]) -> None:
         """Set the facts that compare ``gpu``'s option with the article's configuration."""
-        article = self.article_facts
-        facts["article_gpu"] = self.article_gpu.id
-        facts["article_gpu_count"] = article["sized_gpu_count"]
+        facts.update(self.article_comparison)
         facts["article_is_answer"] = gpu.id == self.article_gpu.id and not self.quantized
-        facts["article_meets_targets"] = article["option_meets_targets"]
-        facts["article_ttft_ms"] = article["ttft_ms"]
-        article_capital = self.article_cost_facts.get("capital_cost_usd")
-        if isinstance(article_capital, float):
-            facts["article_capital_usd"] = article_capital
+        article_capital = self.article_capital
+        if article_capital is not None:
             capital = costs.get("capital_cost_usd")
             if isinstance(capital, float):
                 facts["savings_usd"] = article_capital - capital
@@ -165,7 +174,7 @@ class _Brancher:
         """
         run = self.done.get(gpu.id)
         if run is None or (messages and not run.messages):
-            run = self.waiting.pop(gpu.id, None) or self.sized(gpu)
+            run = self.waiting.pop(gpu.id, None) or self.sized(gpu, messages)
             run.messages = messages
             try:
                 run.run_strata(self.post, self.sessions.current())

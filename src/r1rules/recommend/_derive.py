@@ -328,6 +328,35 @@ def cost_facts(
 _UNPRICED: Mapping[str, object] = MappingProxyType({"gpu_price_known": False})
 
 
+def option_facts(
+    prices: Identity, deploy: Sizing, facts: Mapping[str, object]
+) -> tuple[Mapping[str, object], Cost | None]:
+    """The sizing facts of ``deploy`` and its cost facts (``shared_facts_of`` and
+    ``cost_facts`` in one mapping, to read, never to change: cached), and its cost."""
+    budget = facts.get("budget_usd")
+    return _option_facts(
+        prices,
+        Identity(deploy),
+        str(facts.get("fabric", "")),
+        budget if isinstance(budget, float) else None,
+    )
+
+
+# Keyed by the Sizing's identity, as ``_deploy_facts`` (one entry per option priced).
+@functools.lru_cache(maxsize=COST_CACHE_SIZE, typed=True)
+def _option_facts(
+    prices: Identity, deploy: Identity, fabric: str, budget: float | None
+) -> tuple[Mapping[str, object], Cost | None]:
+    sizing = deploy.item
+    assert isinstance(sizing, Sizing)
+    found = shared_facts_of(sizing, sizing.gpu)
+    costs, cost = cost_facts(prices, sizing.gpu, found, {"fabric": fabric, "budget_usd": budget})
+    return MappingProxyType({**found, **costs}), cost
+
+
+on_clear(_option_facts.cache_clear)
+
+
 # Keyed by the Cost's identity: ``cost_by_identity`` returns the same record for the same
 # deployment while it holds it (as large: one entry per priced deployment).
 @functools.lru_cache(maxsize=COST_CACHE_SIZE, typed=True)

@@ -9,9 +9,11 @@ import weakref
 from collections.abc import Mapping, Sequence
 
 from r1rules.recommend._cache import Identity
+from r1rules.recommend._fired import EXCLUDED_FACT, Fired
 from r1rules.recommend._message import Message, TraceStep
-from r1rules.ruleset import Rule, RuleSet, Table
-from r1rules.ruleset._placeholders import Text, compile_text, render
+from r1rules.recommend._resolve import Resolutions
+from r1rules.ruleset import RuleSet, Table
+from r1rules.ruleset._placeholders import Text, render
 
 __all__ = [
     "EXCLUDED_FACT",
@@ -26,8 +28,6 @@ __all__ = [
     "trace_steps",
 ]
 
-EXCLUDED_FACT = "option_excluded"  # a rule that sets it to true excludes the option
-
 Strata = Sequence[tuple[int, Sequence[Table]]]
 # A note or warning as its rule fired: the rule, its text, and the values of the facts its
 # placeholders name at that moment; written out (``messages``) only for the answer's run.
@@ -38,63 +38,13 @@ Pending = tuple[str, Text, tuple[object, ...]]
 Step = tuple["Fired", tuple[object, ...], tuple[tuple[str, object], ...], bool]
 
 
-class Fired:
-    """What firing one rule needs, worked out once per rule set: the facts its condition
-    reads, its assignments (as pairs when none copies a fact), its texts parsed."""
-
-    __slots__ = (
-        "alternatives",
-        "assignments",
-        "constant",
-        "excludes",
-        "id",
-        "index",
-        "more",
-        "names",
-        "notes",
-        "positions",
-        "read",
-        "rule",
-        "table_id",
-        "texts",
-        "warnings",
-    )
-
-    def __init__(self, rule: Rule, read: tuple[str, ...]) -> None:
-        self.rule = rule
-        # the facts every rule of its stratum reads (one tuple per stratum), and where its
-        # own are among them: a trace step keeps the stratum's values, read once
-        self.read = read
-        self.positions = tuple(read.index(name) for name in rule.condition_facts)
-        self.id = rule.id
-        self.index = rule.index  # its place in the rule set: a table's rules apply in it
-        self.table_id = rule.table_id
-        self.names = rule.condition_facts
-        self.excludes = any(a.fact == EXCLUDED_FACT for a in rule.sets)
-        # (fact, the fact it copies or "", value) for each assignment
-        self.assignments: tuple[tuple[str, str, object], ...] = tuple(
-            (a.fact, a.from_fact, a.value) for a in rule.sets
-        )
-        self.constant: tuple[tuple[str, object], ...] | None = (
-            None
-            if any(a.from_fact for a in rule.sets)
-            else tuple((a.fact, a.value) for a in rule.sets)
-        )
-        self.notes = tuple(compile_text(text) for text in rule.notes)
-        self.warnings = tuple(compile_text(text) for text in rule.warnings)
-        self.texts = bool(self.notes or self.warnings)
-        self.alternatives = rule.alternatives
-        # anything to do beyond the trace and the sets (a warning is a text)
-        self.more = bool(self.excludes or self.texts or self.alternatives)
-
-
 class Plan:
     """A rule set worked out once for evaluations: each rule's ``Fired`` by rule id, and
     its strata before sizing (``pre``) and after (``post``); its catalog's and price list's
     cache keys (the same key objects in every evaluation: a cache finds them by identity,
     without comparing keys in Python); its ``Screen`` (None when it has none)."""
 
-    __slots__ = ("catalog", "fired", "post", "pre", "prices", "screen")
+    __slots__ = ("catalog", "fired", "post", "pre", "prices", "resolutions", "screen")
 
     def __init__(self, rules: RuleSet) -> None:
         self.catalog = Identity(rules.catalog)
@@ -108,6 +58,7 @@ class Plan:
         self.pre = tuple((s, t) for s, t in rules.by_stratum if s <= split)
         self.post = tuple((s, t) for s, t in rules.by_stratum if s > split)
         self.screen = Screen.of(self.post)
+        self.resolutions = Resolutions(self.fired)
 
 
 class Screen:

@@ -13,6 +13,7 @@ from r1rules.engine import CompiledRules, Session
 from r1rules.physics import Cost, Sizing
 from r1rules.recommend._derive import input_facts
 from r1rules.recommend._plan import EXCLUDED_FACT, Fired, Pending, Plan, Step, Strata, plan_of
+from r1rules.recommend._resolve import Resolution
 from r1rules.ruleset import Alternative, HitPolicy, RuleSet, Table
 
 __all__ = ["Run", "Sessions"]
@@ -65,7 +66,9 @@ class Run:
         self.workload = workload
         self.rules = rules
         self.model = model
-        self.plan = (plan_of(rules) if plan is None else plan).fired
+        worked_out = plan_of(rules) if plan is None else plan
+        self.plan = worked_out.fired
+        self.resolutions = worked_out.resolutions
         self.facts: dict[str, object] = input_facts(workload, model)
         self.trace: list[Step] = []
         self.notes: list[Pending] = []
@@ -81,18 +84,23 @@ class Run:
         self.excluded_by: list[str] = []
         self.error: EvaluationError | None = None  # the rules could not decide this branch
 
-    def fork(self) -> Run:
-        """A copy to decide one option from (shares nothing mutable with this run)."""
+    def fork(self, messages: bool = True) -> Run:
+        """A copy to decide one option from (shares nothing mutable with this run);
+        ``messages=False``: one that keeps neither trace nor texts, and starts without
+        this run's."""
         other = Run.__new__(Run)
         other.workload, other.rules, other.model = self.workload, self.rules, self.model
-        other.plan = self.plan
+        other.plan, other.resolutions = self.plan, self.resolutions
         other.facts = self.facts.copy()
-        other.trace = self.trace.copy()
-        other.notes = self.notes.copy()
-        other.warnings = self.warnings.copy()
+        if messages:
+            other.trace = self.trace.copy()
+            other.notes = self.notes.copy()
+            other.warnings = self.warnings.copy()
+        else:
+            other.trace, other.notes, other.warnings = [], [], []
         other.alternatives = self.alternatives.copy()
         other.sizing, other.cost = self.sizing, self.cost
-        other.messages = self.messages
+        other.messages = self.messages and messages
         other.warned_by = self.warned_by.copy()
         other.excluded_by = self.excluded_by.copy()
         other.error = self.error
@@ -101,58 +109,54 @@ class Run:
     def run_strata(self, strata: Strata, session: Session) -> None:
         """Run ``strata`` in ``session`` (which the caller deletes), applying each one's
         firings."""
+        resolutions = self.resolutions
         for stratum, tables in strata:
-            self.apply(tables, session.run_stratum(stratum, self.facts))
+            fired = session.run_stratum(stratum, self.facts)
+            self.apply(resolutions.of(stratum, tables, fired), fired)
 
-    def apply(self, tables: Sequence[Table], fired: Sequence[str]) -> None:
-        """Apply one stratum's firings table by table, enforcing each hit policy: each
-        fired rule's consequences (``assigned`` catches conflicting sets within a table
-        whose policy lets several rules fire: any, collect). ``fired`` may be in any order
-        and name a rule twice: a table's rules apply once each, in the rule set's order."""
-        by_table: dict[str, list[Fired]] = {}
-        plan = self.plan
-        for rule_id in fired:
-            rule = plan[rule_id]
-            matched = by_table.get(rule.table_id)
-            if matched is None:
-                by_table[rule.table_id] = [rule]
-            else:
-                matched.append(rule)
+    def apply(self, resolution: Resolution, fired: Sequence[str]) -> None:
+        """Apply one stratum's firings (``fired``, in any order, a rule named any number of
+        times), as ``resolution`` resolved them under each table's hit policy: each fired
+        rule's consequences, in the rule set's order (``assigned`` catches conflicting
+        sets within a table whose policy lets several rules fire: any, collect)."""
+        texts = self.messages
         facts = self.facts
+        if (
+            resolution.plain
+            and not texts
+            and (not resolution.sources or all(map(facts.__contains__, resolution.sources)))
+        ):  # neither trace nor texts, and nothing to check: the assignments, in order
+            for name, source, value in resolution.assignments:
+                facts[name] = facts[source] if source else value
+            if resolution.excluded:
+                self.excluded_by += resolution.excluded
+            if resolution.warned:
+                self.warned_by += resolution.warned
+            if resolution.alternatives:
+                self.alternatives += resolution.alternatives
+            return
         get = facts.get
         trace = self.trace
-        texts = self.messages
         # The values the engine matched: a rule reads only facts set in earlier strata (or
         # by its own table), so they are the facts as this stratum starts.
         seen: tuple[object, ...] = ()
         if texts and fired:
-            seen = tuple(map(get, plan[fired[0]].read))
-        for table in tables:
-            matched = by_table.get(table.id)
-            if matched is None:
-                if table.complete:
+            seen = tuple(map(get, self.plan[fired[0]].read))
+        for group in resolution.groups:
+            if group.fault:
+                table = group.table
+                if group.fault == "gap":
                     raise EvaluationError(
                         f"{table.file}: table {table.id!r} is complete but no rule matched "
                         f"this workload (a gap in the rules); facts: {_facts_read(table, facts)}"
                     )
-                continue
-            policy = table.hit_policy
-            assigned: dict[str, tuple[object, str]] | None = None
-            if len(matched) > 1:  # once each, in order (the engine's order is not promised)
-                matched = sorted(set(matched), key=_index)
-            if len(matched) == 1:  # the usual case: one rule, nothing to conflict with
-                firing = matched
-            elif policy is HitPolicy.FIRST:
-                firing = matched[:1]
-            elif policy is HitPolicy.UNIQUE:
                 raise EvaluationError(
                     f"{table.file}: table {table.id!r} is unique but rules "
-                    f"{', '.join(repr(r.id) for r in matched)} all matched this workload"
+                    f"{', '.join(repr(r.id) for r in group.matched)} all matched this workload"
                 )
-            else:  # any, collect: several may fire
-                firing = matched
-                assigned = {}
-            for rule in firing:
+            policy = group.policy
+            assigned: dict[str, tuple[object, str]] | None = {} if group.collect else None
+            for rule in group.firing:
                 sets = rule.constant
                 if sets is None:  # a value copied from a fact
                     sets = self._set(rule, assigned, policy)
@@ -178,8 +182,8 @@ class Run:
                         self.warnings.append((rule.id, text, tuple([get(n) for n in text.names])))
                 if rule.alternatives:
                     self.alternatives.extend(rule.alternatives)
-            if texts and len(firing) < len(matched):  # first: later matches are suppressed
-                for other in matched[1:]:
+            if texts:  # first: later matches are suppressed
+                for other in group.suppressed:
                     trace.append((other, seen, (), True))
 
     def _assigned(
@@ -224,10 +228,6 @@ class Run:
             facts[name] = value
             done.append((name, value))
         return tuple(done)
-
-
-def _index(rule: Fired) -> int:
-    return rule.index
 
 
 def _facts_read(table: Table, facts: Mapping[str, object]) -> str:
