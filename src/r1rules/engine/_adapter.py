@@ -42,6 +42,10 @@ durable-rules' sharp edges, and how this adapter contains each (tests in test_en
   instead of growing until the machine kills it.
 - The C code holds the GIL and has no locks: a lock serialises each stratum's
   assert-and-drain so that no two threads interleave inside the engine.
+
+Each stratum's answers are remembered by what decides them (``_memo``): a fact that every
+test of the stratum finds as it found an earlier one gets the engine's earlier answer
+without being asserted.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ of the key (``1`` and ``True`` reach the engine as different values).
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -68,17 +69,17 @@ class Regions:
                 continue
             elif not -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
                 return None  # the engine takes it as a float, or refuses it
-            place = bisect_left(bounds, value)
-            values[position] = (place, place < len(bounds) and bounds[place] == value)
+            place = bisect_left(bounds, value)  # bounds end in +inf: ``place`` is in them
+            values[position] = 2 * place + (bounds[place] == value)
         return (tuple(values), types)
 
 
 def _numbers(values: Sequence[object]) -> tuple[float, ...]:
-    """The constants, sorted, when every one is a number (not a bool); else ()."""
+    """The constants, sorted, then +inf, when every one is a number (not a bool); else ()."""
     numbers = [float(v) for v in values if type(v) is int or type(v) is float]
     if len(numbers) < len(values):
         return ()
-    return tuple(sorted(set(numbers)))
+    return (*sorted(set(numbers)), math.inf)
 
 
 class Memo:

@@ -32,22 +32,20 @@ def on_clear(clearer: Callable[[], None]) -> None:
     _clearers.append(clearer)
 
 
-class Identity:
+class Identity(tuple[int]):
     """A key that is its object's identity, for records that are slow to hash (a price list
     hashes all of its prices on every ``hash``: microseconds) and always the same object
     for the same value where it is used; a cache entry holding this key keeps the object
-    alive, so that its id is never reused meanwhile."""
+    (``item``) alive, so that its id is never reused meanwhile. A tuple of the id: hashed
+    and compared in C (a key of every cache of the options path); the caches it keys hold
+    no other tuples in its place."""
 
-    __slots__ = ("item",)
+    item: object
 
-    def __init__(self, item: object) -> None:
-        self.item = item
-
-    def __hash__(self) -> int:
-        return id(self.item)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Identity) and other.item is self.item
+    def __new__(cls, item: object) -> Identity:
+        key = super().__new__(cls, (id(item),))
+        key.item = item
+        return key
 
 
 # One cost per sized deployment in each of its two forms (described, for an option; not,
