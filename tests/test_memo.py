@@ -130,6 +130,9 @@ def test_the_engine_answers_once_per_key_and_refuses_a_number_every_time(
         assert _ours(both) == ["at-least", "production"]
         below = session.run_stratum(stratum, {"peak_qps": 7.99, "stage": "development"})
         assert _ours(below) == ["below"]
+        # a value no key can hold (a list): asserted, and not learned
+        listed = session.run_stratum(stratum, {"peak_qps": 9.0, "stage": ["production"]})
+        assert _ours(listed) == ["at-least"] and len(memo) == 3
         for _ in range(2):  # not learned: the engine refuses it each time
             with pytest.raises(EvaluationError, match="compares whole numbers exactly"):
                 session.run_stratum(stratum, {"peak_qps": 2**53 + 1, "stage": "development"})

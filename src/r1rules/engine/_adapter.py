@@ -194,9 +194,13 @@ class Session:
         memo = rules.memos[stratum]
         key = memo.regions.key(facts)
         if key is not None:
-            known = memo.get(key)
-            if known is not None:
-                return known
+            try:
+                known = memo.get(key)
+            except TypeError:  # a value that cannot be hashed (a list): the engine decides
+                key = None
+            else:
+                if known is not None:
+                    return known
         fired = self._assert(stratum, plan, facts)
         return fired if key is None else memo.learn(key, fired)
 
