@@ -188,3 +188,24 @@ def test_the_command_takes_verbose(capsys: pytest.CaptureFixture[str]) -> None:
     verbose = capsys.readouterr().out
     assert TRACE not in plain and TRACE in verbose.splitlines()
     assert verbose.startswith(plain.rstrip("\n"))
+
+
+@pytest.mark.parametrize(
+    ("latency", "tpot", "shown"),
+    [
+        (0.001, 12.5, ("target 0.001 ms", "target 12.5 ms", "the 0.001 ms time-to-first-token")),
+        (2000.0, 40.0, ("target 2,000 ms", "target 40 ms")),
+    ],
+)
+def test_targets_are_shown_as_given_not_rounded(
+    latency: float, tpot: float, shown: tuple[str, ...]
+) -> None:
+    """A target is the user's number: 0.001 ms is not "0 ms", nor 12.5 ms "12 ms", so
+    that "met" and "MISSED" read true next to it (the answer block and the rules' texts)."""
+    workload = Workload(
+        model="deepseek-r1-distill-qwen-7b", peak_qps=1, latency_ms=latency, tpot_ms=tpot
+    )
+    text = r1rules.evaluate(workload, options=False).report()
+    for part in shown:
+        assert part in text
+    assert "target 0 ms" not in text and "target 12 ms" not in text

@@ -24,6 +24,7 @@ from r1rules.catalog import Engine, Gpu, Model
 from r1rules.physics import Estimates, estimate_deployment
 from r1rules.recommend._decide import quantized_precisions
 from r1rules.recommend._evaluate import resolve_rules
+from r1rules.recommend._report_blocks import target_ms
 from r1rules.ruleset import RuleSet
 
 __all__ = ["Fleet", "FleetCapacity", "fleet"]
@@ -188,9 +189,9 @@ def fleet_report(f: Fleet) -> str:
     w = f.workload
     targets = []
     if w.latency_ms is not None:
-        targets.append(f"time to first token <= {w.latency_ms:,.0f} ms")
+        targets.append(f"time to first token <= {target_ms(w.latency_ms)}")
     if w.tpot_ms is not None:
-        targets.append(f"time per output token <= {w.tpot_ms:,.0f} ms")
+        targets.append(f"time per output token <= {target_ms(w.tpot_ms)}")
     target_text = " and ".join(targets) or "no latency target (the KV cache is the limit)"
     engine = f.engine.name if f.engine is not None else w.engine
     lines = [

@@ -80,6 +80,12 @@ def usd(value: float | None) -> str:
     return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
 
 
+def target_ms(value: float) -> str:
+    """A target in milliseconds as the user gave it (2,000 ms, 12.5 ms, 0.001 ms): a
+    target is not rounded, so that "met" and "MISSED" read true next to it."""
+    return f"{value:,g} ms"
+
+
 def _many(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
@@ -115,7 +121,7 @@ def _ttft(rec: Any) -> str:
     estimate, target = rec.estimates.ttft_ms, rec.workload.latency_ms
     shown = f"{estimate:,.0f} ms" if math.isfinite(estimate) else "no estimate"
     verdict = "met" if estimate <= target else "MISSED"
-    return f"{shown} estimated at peak load, target {target:,.0f} ms: {verdict}"
+    return f"{shown} estimated at peak load, target {target_ms(target)}: {verdict}"
 
 
 def _tpot(rec: Any) -> str:
@@ -129,7 +135,7 @@ def _tpot(rec: Any) -> str:
     if target is None:
         return f"{shown}, no target"
     verdict = "met" if estimate <= target else "MISSED"
-    return f"{shown}, target {target:,.0f} ms: {verdict}"
+    return f"{shown}, target {target_ms(target)}: {verdict}"
 
 
 def _budget(rec: Any) -> str | None:
@@ -185,8 +191,8 @@ def _little(workload: Any) -> str:
     seconds = request_seconds(workload.latency_ms, workload.tpot_ms, workload.output_tokens)
     return (
         f"{workload.concurrent_requests:,g} in flight / {seconds:,.1f} s per request "
-        f"({workload.latency_ms:,.0f} ms to the first token + "
-        f"{max(0, workload.output_tokens - 1):,} x {workload.tpot_ms:,.0f} ms)"
+        f"({target_ms(workload.latency_ms)} to the first token + "
+        f"{max(0, workload.output_tokens - 1):,} x {target_ms(workload.tpot_ms)})"
     )
 
 
