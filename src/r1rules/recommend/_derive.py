@@ -308,21 +308,33 @@ def cost_facts(
 ) -> tuple[Mapping[str, object], Cost | None]:
     """Cost facts of a sized deployment (``sized``: its sizing facts) for the budget rules,
     to read (never to change: cached); ``prices``: the rule set's price list as a cache key
-    (``Plan.prices``)."""
+    (``Plan.prices``); ``facts``: the run's, for its fabric and budget."""
+    return _cost_facts(prices, gpu, sized, *_fabric_and_budget(facts))
+
+
+def _fabric_and_budget(facts: Mapping[str, object]) -> tuple[str, float | None]:
+    """The run's fabric, and its budget (None unless a positive amount)."""
+    budget = facts.get("budget_usd")
+    return str(facts.get("fabric", "")), (
+        budget if isinstance(budget, float) and budget > 0 else None
+    )
+
+
+def _cost_facts(
+    prices: Identity, gpu: Gpu, sized: Mapping[str, object], fabric: str, budget: float | None
+) -> tuple[Mapping[str, object], Cost | None]:
     cost = cost_by_identity(
         prices,
         gpu,
         int(sized["sized_gpu_count"]),  # type: ignore[call-overload]
         int(sized["sized_nodes"]),  # type: ignore[call-overload]
-        str(facts.get("fabric", "")),
+        fabric,
         float(sized["output_tokens_per_s"]),  # type: ignore[arg-type]
         True,
     )
     if cost is None:
         return _UNPRICED, None
-    budget = facts.get("budget_usd")
-    shares = budget if isinstance(budget, float) and budget > 0 else None
-    return _priced(Identity(cost), shares), cost
+    return _priced(Identity(cost), budget), cost
 
 
 _UNPRICED: Mapping[str, object] = MappingProxyType({"gpu_price_known": False})
@@ -333,13 +345,7 @@ def option_facts(
 ) -> tuple[Mapping[str, object], Cost | None]:
     """The sizing facts of ``deploy`` and its cost facts (``shared_facts_of`` and
     ``cost_facts`` in one mapping, to read, never to change: cached), and its cost."""
-    budget = facts.get("budget_usd")
-    return _option_facts(
-        prices,
-        Identity(deploy),
-        str(facts.get("fabric", "")),
-        budget if isinstance(budget, float) else None,
-    )
+    return _option_facts(prices, Identity(deploy), *_fabric_and_budget(facts))
 
 
 # Keyed by the Sizing's identity, as ``_deploy_facts`` (one entry per option priced).
@@ -350,7 +356,7 @@ def _option_facts(
     sizing = deploy.item
     assert isinstance(sizing, Sizing)
     found = shared_facts_of(sizing, sizing.gpu)
-    costs, cost = cost_facts(prices, sizing.gpu, found, {"fabric": fabric, "budget_usd": budget})
+    costs, cost = _cost_facts(prices, sizing.gpu, found, fabric, budget)
     return MappingProxyType({**found, **costs}), cost
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from r1rules.ruleset import Rule
 from r1rules.ruleset._placeholders import compile_text
 
-__all__ = ["EXCLUDED_FACT", "Fired"]
+__all__ = ["EXCLUDED_FACT", "Fired", "excludes"]
 
 EXCLUDED_FACT = "option_excluded"  # a rule that sets it to true excludes the option
 
@@ -58,3 +58,9 @@ class Fired:
         self.alternatives = rule.alternatives
         # anything to do beyond the trace and the sets (a warning is a text)
         self.more = bool(self.excludes or self.texts or self.alternatives)
+
+
+def excludes(sets: tuple[tuple[str, object], ...]) -> bool:
+    """Whether what a rule set (``sets``: fact, value) excludes the option: it set
+    ``EXCLUDED_FACT`` to true."""
+    return any(name == EXCLUDED_FACT and value is True for name, value in sets)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from r1rules.recommend._fired import EXCLUDED_FACT, Fired
+from r1rules.recommend._fired import Fired, excludes
 from r1rules.ruleset import Alternative, HitPolicy, Table
 
 __all__ = ["Group", "Resolution", "Resolutions"]
@@ -89,9 +89,7 @@ class Resolution:
         for group in groups:
             for rule in group.firing:
                 assignments += rule.assignments
-                if rule.excludes and any(
-                    n == EXCLUDED_FACT and v is True for n, v in rule.constant or ()
-                ):
+                if rule.excludes and excludes(rule.constant or ()):
                     excluded.append(rule.id)
                 if rule.warnings:
                     warned.append(rule.id)

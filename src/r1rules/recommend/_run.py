@@ -12,7 +12,8 @@ from r1rules.catalog import Model
 from r1rules.engine import CompiledRules, Session
 from r1rules.physics import Cost, Sizing
 from r1rules.recommend._derive import input_facts
-from r1rules.recommend._plan import EXCLUDED_FACT, Fired, Pending, Plan, Step, Strata, plan_of
+from r1rules.recommend._fired import excludes
+from r1rules.recommend._plan import Fired, Pending, Plan, Step, Strata, plan_of
 from r1rules.recommend._resolve import Resolution
 from r1rules.ruleset import Alternative, HitPolicy, RuleSet, Table
 
@@ -168,11 +169,8 @@ class Run:
                     trace.append((rule, seen, sets, False))
                 if not rule.more:
                     continue
-                if rule.excludes:
-                    for name, value in sets:
-                        if name == EXCLUDED_FACT and value is True:
-                            self.excluded_by.append(rule.id)
-                            break
+                if rule.excludes and excludes(sets):
+                    self.excluded_by.append(rule.id)
                 if rule.warnings:
                     self.warned_by.append(rule.id)
                 if texts and rule.texts:
