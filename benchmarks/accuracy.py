@@ -79,6 +79,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
+import r1rules  # noqa: E402
 from r1rules import CatalogError, default_catalog  # noqa: E402
 from r1rules._vocabulary import PRECISIONS  # noqa: E402
 from r1rules._workload import DEFAULT_ENGINE  # noqa: E402
@@ -653,6 +654,23 @@ def ep_target(catalog: Catalog) -> None:
         "tokens/s per 8 x H800 node (and ~73.7k input tokens/s per node in prefill)"
     )
     r1, h100 = catalog.model("deepseek-r1"), catalog.gpu("h100-sxm")
+    # the node spans the shipped rules allow such a deployment (enterprise, H100 pinned)
+    facts = r1rules.evaluate(
+        r1rules.Workload(
+            model="deepseek-r1",
+            precision="fp8",
+            gpu="h100-sxm",
+            peak_qps=qps,
+            latency_ms=60_000.0,
+            prompt_tokens=prompt,
+            output_tokens=output,
+        )
+    ).facts
+    spans = int(str(facts["max_nodes_per_replica"])), int(str(facts["max_nodes_per_ep_replica"]))
+    print(
+        f"  node spans from the shipped rules: {spans[0]} per tensor x pipeline replica, "
+        f"{spans[1]} per expert-parallel one"
+    )
     default_met = False
     for engine in ENGINES.values():
         s = size(
@@ -665,7 +683,8 @@ def ep_target(catalog: Catalog) -> None:
             prompt_tokens=prompt,
             output_tokens=output,
             headroom_fraction=0.2,
-            max_nodes=8,
+            max_nodes=spans[0],
+            max_ep_nodes=spans[1],
             engine=engine,
         )
         ratio = s.sized_gpu_count / implied

@@ -18,7 +18,7 @@ complete = true
   title = "Fixed choices"
   source = "test"
   why = "test fixture"
-  set = { edition = "basic", candidate_gpu = "h100-sxm", upgrade_ladder = [], headroom_fraction = 0.2, max_nodes_per_replica = 4, cpu = "any", memory_gb = 64, storage = "any", network = "any" }
+  set = { edition = "basic", candidate_gpu = "h100-sxm", upgrade_ladder = [], headroom_fraction = 0.2, max_nodes_per_replica = 4, max_nodes_per_ep_replica = 4, cpu = "any", memory_gb = 64, storage = "any", network = "any" }
 
 [[tables]]
 id = "deploy"

@@ -111,8 +111,9 @@ def test_a_policy_must_set_every_recommendation_field(tmp_path: Path) -> None:
     assert lines(caught.value)[0] == (
         "rule set: no rule sets 'gpu', which every recommendation needs"
     )
-    assert lines(caught.value)[-1] == (
-        "rule set: no rule sets 'max_nodes_per_replica', which the sizing physics needs"
+    assert lines(caught.value)[-2:] == (
+        "rule set: no rule sets 'max_nodes_per_replica', which the sizing physics needs",
+        "rule set: no rule sets 'max_nodes_per_ep_replica', which the sizing physics needs",
     )
 
 

@@ -156,6 +156,15 @@ _SPECS: tuple[FactSpec, ...] = (
         1024.0,
         integer=True,
     ),
+    _num(
+        "max_nodes_per_ep_replica",
+        _R,
+        "nodes one expert-parallel replica (data-parallel attention) may span",
+        "nodes",
+        1.0,
+        1024.0,
+        integer=True,
+    ),
     _enum("gpu", _R, "the recommended GPU", values_from="gpus"),
     _num("gpu_count", _R, "recommended GPUs in all", "GPUs", 1.0, integer=True),
     _num("nodes", _R, "recommended servers", "nodes", 1.0, integer=True),
@@ -223,6 +232,7 @@ _SPECS: tuple[FactSpec, ...] = (
         "attention runs data-parallel: each rank keeps only its own requests' KV cache",
     ),
     _num("gpus_per_replica", _S, "GPUs in one replica", "GPUs", 1.0, integer=True),
+    _num("nodes_per_replica", _S, "nodes one replica spans", "nodes", 1.0, integer=True),
     _num("replicas", _S, "replicas for the peak load with headroom", "replicas", 1.0, integer=True),
     _num("physics_gpu_count", _S, "GPUs the physics sizing needs", "GPUs", 1.0, integer=True),
     _num("formula_gpu_count", _S, "GPUs by the seed §4.3 formula", "GPUs", 1.0, integer=True),
@@ -262,6 +272,11 @@ _SPECS: tuple[FactSpec, ...] = (
         integer=True,
     ),
     _bool("tp_over_pcie", _S, "the tensor-parallel group is larger than the GPU's NVLink domain"),
+    _bool(
+        "ep_over_pcie",
+        _S,
+        "the expert-parallel ranks within a node are more than the GPU's NVLink domain",
+    ),
     _num("gpu_memory_bandwidth_gbps", _S, "memory bandwidth of one deploy GPU", "GB/s"),
     _bool("gpu_price_known", _S, "a sourced price exists for the deploy GPU"),
     _bool(
@@ -347,7 +362,13 @@ RECOMMENDATION_FIELDS = (
 )
 
 # Decision facts the sizing physics reads; it runs once all of them are known.
-SIZING_INPUTS = ("candidate_gpu", "upgrade_ladder", "headroom_fraction", "max_nodes_per_replica")
+SIZING_INPUTS = (
+    "candidate_gpu",
+    "upgrade_ladder",
+    "headroom_fraction",
+    "max_nodes_per_replica",
+    "max_nodes_per_ep_replica",
+)
 
 # Facts the decision reads when a rule sets them (none is required; see recommend/_decide):
 # before sizing, how to choose among the options and which fabric to price; after sizing,

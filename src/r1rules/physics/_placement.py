@@ -114,11 +114,18 @@ def _tp_options(model: Model, gpu: Gpu) -> tuple[int, ...]:
 
 
 def candidate_layouts(
-    model: Model, gpu: Gpu, max_nodes: int, engine: Engine | None = None
+    model: Model,
+    gpu: Gpu,
+    max_nodes: int,
+    engine: Engine | None = None,
+    ep_nodes: int | None = None,
 ) -> tuple[Layout, ...]:
     """Every layout one replica of ``model`` may take within ``max_nodes`` nodes on
-    ``engine`` (default: the default engine): expert-parallel layouts only when the engine
-    runs expert parallelism, and those with data-parallel attention only when it runs that."""
+    ``engine`` (default: the default engine), and expert-parallel layouts across nodes
+    within ``ep_nodes`` (default: ``max_nodes``): expert-parallel layouts only when the
+    engine runs expert parallelism, and those with data-parallel attention only when it
+    runs that."""
+    ep_nodes = max_nodes if ep_nodes is None else ep_nodes
     tps = _tp_options(model, gpu)
     out = [Layout(tp) for tp in tps]
     out += [Layout(tps[-1], pp) for pp in range(2, min(max_nodes, model.num_layers) + 1)]
@@ -127,7 +134,7 @@ def candidate_layouts(
     if model.kind == "moe" and model.n_routed_experts > 1 and engine.expert_parallel:
         node = gpu.max_per_node
         within = [r for r in (2, 4, 8, 16, 32, 64) if r <= node]
-        across = [node * n for n in range(2, max_nodes + 1)]
+        across = [node * n for n in range(2, ep_nodes + 1)]
         for ranks in within + across:
             if ranks > model.n_routed_experts:
                 break
@@ -206,15 +213,17 @@ def placements(
     max_nodes: int,
     mtp_acceptance: float = 0.0,
     engine: Engine | None = None,
+    ep_nodes: int | None = None,
 ) -> tuple[Placement, ...]:
-    """Every placement of one replica within ``max_nodes`` nodes on ``engine``, plain
-    layouts first."""
+    """Every placement of one replica within ``max_nodes`` nodes (expert-parallel ones
+    across nodes within ``ep_nodes``, default ``max_nodes``) on ``engine``, plain layouts
+    first."""
     return _all(
         model,
         precision,
         kv_precision,
         gpu,
-        candidate_layouts(model, gpu, max_nodes, engine),
+        candidate_layouts(model, gpu, max_nodes, engine, ep_nodes),
         prompt_tokens,
         output_tokens,
         mtp_acceptance,

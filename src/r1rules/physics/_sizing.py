@@ -82,6 +82,7 @@ def size(
     tpot_ms: float | None = None,
     in_flight: float | None = None,
     engine: Engine | None = None,
+    max_ep_nodes: int | None = None,
 ) -> Sizing:
     """Size a deployment of ``gpu`` for the load.
 
@@ -89,9 +90,11 @@ def size(
     ``peak_qps x (1 + headroom_fraction)``, and the seed's §4.3 formula takes the same
     factor as its safety margin (its 1.2 is the rules' 20% headroom).
 
-    ``feasible`` is false when no placement within ``max_nodes`` nodes per replica holds the
-    model; the figures are then those of the smallest placement over more nodes that does,
-    so that a pinned GPU still gets an honest (if impractical) count. Pure, so results are
+    ``feasible`` is false when no placement within ``max_nodes`` nodes per replica (an
+    expert-parallel one with data-parallel attention: within ``max_ep_nodes``, default
+    ``max_nodes``) holds the model; the figures are then those of the smallest placement
+    over more nodes that does, so that a pinned GPU still gets an honest (if impractical)
+    count. Pure, so results are
     cached (planners repeat the same sizing across budgets, stages and policies).
 
     ``tpot_ms``, a time-per-output-token target, caps each replica's batch at the largest
@@ -106,6 +109,7 @@ def size(
     refusal = engine_or_default(engine).refusal(gpu)
     if refusal:
         raise EvaluationError(refusal)
+    ep_nodes = max_nodes if max_ep_nodes is None else max_ep_nodes
     reach = max(max_nodes, _nodes_to_hold(model, precision, gpu, engine_or_default(engine)))
     options = placements(
         model,
@@ -117,6 +121,7 @@ def size(
         min(reach, MAX_NODES_PER_REPLICA),
         mtp_acceptance,
         engine,
+        min(max(reach, ep_nodes), MAX_NODES_PER_REPLICA),
     )
     holding = [p for p in options if p.holds_model]
     if not holding:
@@ -124,7 +129,11 @@ def size(
             f"{model.id} in {precision} does not fit {gpu.id} even over "
             f"{MAX_NODES_PER_REPLICA} nodes per replica"
         )
-    within = [p for p in holding if p.gpus <= max_nodes * gpu.max_per_node]
+    within = [
+        p
+        for p in holding
+        if p.gpus <= (ep_nodes if p.data_parallel_attention else max_nodes) * gpu.max_per_node
+    ]
     feasible = bool(within)
     if feasible:
         holding = within

@@ -107,7 +107,7 @@ def sizings_for(
     return _sizings(model, Identity(gpus), engine, *_sizing_inputs(workload, facts))
 
 
-_SizingInputs = tuple[str, str, float, float, float | None, float | None, int, int, float, int]
+_SizingInputs = tuple[str, str, float, float, float | None, float | None, int, int, float, int, int]
 
 
 def _sizing_inputs(workload: Workload, facts: Mapping[str, object]) -> _SizingInputs:
@@ -124,6 +124,7 @@ def _sizing_inputs(workload: Workload, facts: Mapping[str, object]) -> _SizingIn
         workload.output_tokens,
         float(facts["headroom_fraction"]),  # type: ignore[arg-type]
         int(facts["max_nodes_per_replica"]),  # type: ignore[call-overload]
+        int(facts["max_nodes_per_ep_replica"]),  # type: ignore[call-overload]
     )
 
 
@@ -141,6 +142,7 @@ def _size(
     output_tokens: int,
     headroom_fraction: float,
     max_nodes: int,
+    max_ep_nodes: int,
 ) -> Sizing:
     return size(
         model,
@@ -155,6 +157,7 @@ def _size(
         output_tokens=output_tokens,
         headroom_fraction=headroom_fraction,
         max_nodes=max_nodes,
+        max_ep_nodes=max_ep_nodes,
         engine=engine,
     )
 
@@ -228,12 +231,15 @@ def _deploy_facts(sizing: Identity, gpu: Gpu) -> Mapping[str, object]:
         "gpu_nvlink_domain": gpu.nvlink_domain,
         "gpu_memory_bandwidth_gbps": float(gpu.memory_bandwidth_gbps),
         "tp_over_pcie": tp > 1 and gpu.nvlink_domain < tp,
+        "ep_over_pcie": placement.expert_parallel > 1
+        and gpu.nvlink_domain < min(placement.expert_parallel, gpu.max_per_node),
         "min_gpus_for_memory": deploy.min_gpus_for_memory,
         "tensor_parallel": tp,
         "pipeline_parallel": placement.pipeline_parallel,
         "expert_parallel": placement.expert_parallel,
         "data_parallel_attention": placement.data_parallel_attention,
         "gpus_per_replica": placement.gpus,
+        "nodes_per_replica": -(-placement.gpus // gpu.max_per_node),
         "replicas": deploy.replicas,
         "physics_gpu_count": deploy.physics_gpu_count,
         "formula_gpu_count": deploy.formula_gpu_count,
