@@ -21,8 +21,11 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   fixed, they finish together, so each wave of b = ``batch_per_replica`` prompts is
   prefilled first-come first-served: mean TTFT = mean over k = 1..b of ``prefill_ms`` of k
   prompts, and each request's decode waits for the rest of its wave (added to TPOT). With
-  random lengths (``length_range_ratio``) requests drift apart into a closed-loop steady
-  state (``steady_state``); a case that states ``requests`` (InferenceX: 10 x C) starts its
+  random lengths (``length_range_ratio``), or a scheduler that decodes the running requests
+  in the same steps as it prefills new ones (``scheduler = "mixed"``: vLLM's V1 engine, so
+  the first wave's requests finish at the times their prefills did), requests drift apart
+  into a closed-loop steady state (``steady_state``); a case that states ``requests``
+  (InferenceX: 10 x C) starts its
   first C together, and those queue for their prefills as a wave does: the mean TTFT
   weighs the first wave's by its share, C / ``requests``; a median (``statistic``) is a
   steady-state request's. This queueing is the benchmark's; r1rules' own ``ttft_ms`` has
@@ -259,7 +262,11 @@ def predict(case: Case, catalog: Catalog) -> float:
     e = deployment(prompt, output)
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
-    drifting = float(m.get("length_range_ratio", 1.0)) < 1.0 and users != SATURATED
+    # requests drift apart when their lengths are drawn at random, or when the engine's
+    # scheduler decodes the running requests while it prefills new ones (``scheduler``)
+    drifting = users != SATURATED and (
+        float(m.get("length_range_ratio", 1.0)) < 1.0 or m.get("scheduler") == "mixed"
+    )
     # a scheduler that takes in new requests every N iterations (``steady_state``)
     waiting = int(m.get("admission_wait_steps", 1))
     held = e

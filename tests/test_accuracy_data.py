@@ -77,6 +77,7 @@ OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "admission_wait_steps": int,
     "unstated": str,
     "statistic": str,
+    "scheduler": str,
 }
 
 
@@ -99,6 +100,7 @@ def test_every_case_follows_the_schema(row: dict[str, Any]) -> None:
     assert row.get("length_range_ratio", 1.0) <= 1.0 and row.get("memory_fraction", 1.0) <= 1.0
     assert row["metric"] in METRICS
     assert row.get("statistic", "median") == "median"  # stated only when not the mean
+    assert row.get("scheduler", "mixed") == "mixed"  # stated only for a mixing scheduler
     assert row["weights_precision"] in WEIGHTS
     assert row["kv_precision"] in KV
     assert row["engine"] in ENGINES
@@ -386,3 +388,24 @@ def test_a_median_ttft_is_a_steady_state_requests_not_the_first_waves() -> None:
     median = accuracy.predict(case, catalog)
     assert median == accuracy.predict(attrs.evolve(case, m=endless), catalog)
     assert accuracy.predict(attrs.evolve(case, m=mean), catalog) > median  # the wave weighs in
+
+
+def test_a_mixing_scheduler_lets_fixed_length_requests_drift_apart() -> None:
+    """vLLM's V1 engine decodes the running requests in the steps that prefill new ones, so
+    the first wave's requests finish at the times their prefills did and fixed-length
+    requests drift apart: predicted as the steady state (``scheduler = "mixed"``), not as
+    lock-step waves whose every request waits for the whole wave's prefills."""
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    cases = {c.id: c for c in accuracy.load(catalog)}
+    case = cases["vllm-recipes-rocm-r1-8xmi300x-c128-3200-800-ttft"]
+    assert case.m["scheduler"] == "mixed" and "length_range_ratio" not in case.m
+    drifting = accuracy.predict(case, catalog)
+    endless = {k: v for k, v in case.m.items() if k != "requests"}
+    assert drifting == accuracy.predict(attrs.evolve(case, m=endless), catalog)  # a median
+    lockstep = {k: v for k, v in case.m.items() if k != "scheduler"}
+    waves = accuracy.predict(attrs.evolve(case, m=lockstep), catalog)
+    assert waves > 5 * drifting  # each waits for half of 128 prompts' prefills
+    tpot = cases["vllm-recipes-rocm-r1-8xmi300x-c128-3200-800-tpot"]
+    plain = {k: v for k, v in tpot.m.items() if k != "scheduler"}
+    assert accuracy.predict(tpot, catalog) != accuracy.predict(attrs.evolve(tpot, m=plain), catalog)

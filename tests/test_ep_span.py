@@ -130,3 +130,26 @@ def test_expert_parallelism_without_nvlink_is_flagged() -> None:
         "than the estimate."
     ]
     assert warned("h100-sxm")[1] == []  # NVLink across its node's 8
+
+
+def test_a_pinned_gpu_too_small_for_the_spans_gets_expert_parallel_what_if_figures() -> None:
+    """Nothing holds R1 on RTX 5090 within the spans; the what-if search spreads the experts
+    over as many nodes as it takes (each rank keeps the attention weights whole), which
+    needs far fewer GPUs than tensor x pipeline replicas and meets the 2 s target."""
+    rec = evaluate(Workload(model="deepseek-r1", gpu="rtx-5090", peak_qps=10, latency_ms=2000))
+    f = rec.facts
+    assert f["deploy_feasible"] is False and f["meets_latency"] is True
+    ep, nodes = int(str(f["expert_parallel"])), int(str(f["nodes_per_replica"]))
+    assert f["data_parallel_attention"] is True and ep <= R1.n_routed_experts
+    assert nodes > int(str(f["max_nodes_per_ep_replica"]))
+    plain = min(
+        (s for s in (_size("rtx-5090", "fp8", 10, (n, 1)) for n in (4, 8, 16)) if s.feasible),
+        key=lambda s: s.sized_gpu_count,
+    )
+    assert plain.placement.expert_parallel == 1
+    assert rec.gpu.count < plain.sized_gpu_count
+    assert [w.text for w in rec.warnings if w.rule_id == "pinned-gpu-too-small"] == [
+        "The pinned rtx-5090 cannot hold deepseek-r1 in fp8 within 4 nodes per tensor x "
+        f"pipeline replica or 18 per expert-parallel one; the count assumes {nodes} nodes per "
+        "replica. Quantize, or choose a GPU with more memory."
+    ]

@@ -111,29 +111,41 @@ def size(
         raise EvaluationError(refusal)
     ep_nodes = max_nodes if max_ep_nodes is None else max_ep_nodes
     reach = max(max_nodes, _nodes_to_hold(model, precision, gpu, engine_or_default(engine)))
-    options = placements(
-        model,
-        precision,
-        kv_precision,
-        gpu,
-        prompt_tokens,
-        output_tokens,
-        min(reach, MAX_NODES_PER_REPLICA),
-        mtp_acceptance,
-        engine,
-        min(max(reach, ep_nodes), MAX_NODES_PER_REPLICA),
-    )
-    holding = [p for p in options if p.holds_model]
-    if not holding:
-        raise EvaluationError(
-            f"{model.id} in {precision} does not fit {gpu.id} even over "
-            f"{MAX_NODES_PER_REPLICA} nodes per replica"
+
+    def search(ep_reach: int) -> tuple[Placement, ...]:
+        return placements(
+            model,
+            precision,
+            kv_precision,
+            gpu,
+            prompt_tokens,
+            output_tokens,
+            min(reach, MAX_NODES_PER_REPLICA),
+            mtp_acceptance,
+            engine,
+            min(ep_reach, MAX_NODES_PER_REPLICA),
         )
+
+    options = search(max(reach, ep_nodes))
+    holding = [p for p in options if p.holds_model]
     within = [
         p
         for p in holding
         if p.gpus <= (ep_nodes if p.data_parallel_attention else max_nodes) * gpu.max_per_node
     ]
+    # Nothing holds the model within the spans: the what-if figures come from the smallest
+    # placement that does, expert-parallel ones over as many nodes as there are experts to
+    # spread included (each rank keeps the attention weights whole, so the weights alone do
+    # not say how many nodes expert parallelism needs).
+    widest = -(-model.n_routed_experts // gpu.max_per_node)
+    if not within and widest > max(reach, ep_nodes):
+        options = search(widest)
+        holding = [p for p in options if p.holds_model]
+    if not holding:
+        raise EvaluationError(
+            f"{model.id} in {precision} does not fit {gpu.id} even over "
+            f"{MAX_NODES_PER_REPLICA} nodes per replica"
+        )
     feasible = bool(within)
     if feasible:
         holding = within
