@@ -158,14 +158,24 @@ def size(
         meets_tpot = cap >= 0
         capacity = _running_max(p.capacity_qps)[cap] if meets_tpot else p.best_capacity_qps
         replicas = max(1, math.ceil(target_qps / capacity))
-        batch_index = _operating_batch(p, peak_qps / replicas)
         if in_flight is not None:
             largest = p.batches[cap if meets_tpot else -1]
             replicas = max(replicas, math.ceil(in_flight / largest))
+        # the time to first token grows with the running batch (each decode step does): when
+        # the fewest replicas for the load miss the target but a smaller batch meets it, as
+        # many more replicas as bring each one's batch at peak down to that batch
+        fast = _latency_cap(p, latency_ms, request_ms) if meets_tpot else -1
+        if fast >= 0:
+            replicas = max(replicas, math.ceil(peak_qps / _running_max(p.capacity_qps)[fast]))
+            if in_flight is not None:
+                replicas = max(replicas, math.ceil(in_flight / p.batches[fast]))
+        if in_flight is not None:
             batch_index = max(
                 _operating_batch(p, peak_qps / replicas),
                 bisect_left(p.batches, math.ceil(in_flight / replicas)),
             )
+        else:
+            batch_index = _operating_batch(p, peak_qps / replicas)
         if meets_tpot:
             batch_index = min(batch_index, cap)
         ttft = p.first_token_ms(p.step_ms[batch_index], request_ms)
@@ -244,6 +254,18 @@ def _batch_cap(p: Placement, tpot_ms: float | None) -> int:
     meeting = 0
     for step in p.step_ms:  # steps grow with the batch: the leading ones that meet it
         if step > tpot_ms:
+            break
+        meeting += 1
+    return meeting - 1
+
+
+def _latency_cap(p: Placement, latency_ms: float, request_ms: float) -> int:
+    """Index of the largest tabulated batch at which a prompt's first token meets
+    ``latency_ms`` (-1 when even a batch of one misses it): the prefill is the same at any
+    batch, the decode step that follows it grows with the batch."""
+    meeting = 0
+    for step in p.step_ms:
+        if p.first_token_ms(step, request_ms) > latency_ms:
             break
         meeting += 1
     return meeting - 1
