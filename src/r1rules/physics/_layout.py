@@ -68,10 +68,6 @@ class Layout:
         """Tensor x pipeline parallelism alone (the roofline of ``_roofline`` as it is)."""
         return self.expert_parallel == 1 and not self.data_parallel_attention
 
-    @property
-    def spans_nodes(self) -> int:
-        return self.pipeline_parallel
-
     def describe(self) -> str:
         parts = [f"TP{self.tensor_parallel}"]
         if self.pipeline_parallel > 1:
