@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
@@ -94,11 +94,14 @@ def size(
     expert-parallel one with data-parallel attention: within ``max_ep_nodes``, default
     ``max_nodes``) holds the model; the figures are then those of the smallest placement
     over more nodes that does, so that a pinned GPU still gets an honest (if impractical)
-    count. Pure, so results are
-    cached (planners repeat the same sizing across budgets, stages and policies).
+    count. Pure, so results are cached (planners repeat the same sizing across budgets,
+    stages and policies).
 
-    ``tpot_ms``, a time-per-output-token target, caps each replica's batch at the largest
-    whose decode step meets it: more replicas, each running fewer requests. A placement
+    ``latency_ms``, the time-to-first-token target, caps each replica's batch at peak at the
+    largest whose first token (prefill, then one decode step at that batch) meets it, when
+    one does: more replicas, each running fewer requests, so more load never needs fewer
+    GPUs. ``tpot_ms``, a time-per-output-token target, caps each replica's batch at the
+    largest whose decode step meets it: more replicas, each running fewer requests. A placement
     whose single-request step already misses it cannot meet the target; it is then sized
     uncapped and ``meets_tpot`` is false. ``in_flight`` (a load given as concurrent
     requests) makes the replicas hold that many requests at once, each within that cap.
@@ -251,21 +254,22 @@ def _batch_cap(p: Placement, tpot_ms: float | None) -> int:
     without a target; -1 when even the first misses it)."""
     if tpot_ms is None:
         return len(p.batches) - 1
-    meeting = 0
-    for step in p.step_ms:  # steps grow with the batch: the leading ones that meet it
-        if step > tpot_ms:
-            break
-        meeting += 1
-    return meeting - 1
+    return _last_within(p.step_ms, tpot_ms)
 
 
 def _latency_cap(p: Placement, latency_ms: float, request_ms: float) -> int:
     """Index of the largest tabulated batch at which a prompt's first token meets
     ``latency_ms`` (-1 when even a batch of one misses it): the prefill is the same at any
     batch, the decode step that follows it grows with the batch."""
+    return _last_within((p.first_token_ms(step, request_ms) for step in p.step_ms), latency_ms)
+
+
+def _last_within(values: Iterable[float], bound: float) -> int:
+    """Index of the last of the leading ``values`` within ``bound`` (-1: not even the
+    first). Steps grow with the batch, so the leading ones are those that meet it."""
     meeting = 0
-    for step in p.step_ms:
-        if p.first_token_ms(step, request_ms) > latency_ms:
+    for value in values:
+        if value > bound:
             break
         meeting += 1
     return meeting - 1
