@@ -21,15 +21,15 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   fixed, they finish together, so each wave of b = ``batch_per_replica`` prompts is
   prefilled first-come first-served: mean TTFT = mean over k = 1..b of ``prefill_ms`` of k
   prompts, and each request's decode waits for the rest of its wave (added to TPOT). With
-  random lengths (``length_range_ratio``), or a scheduler that decodes the running requests
-  in the same steps as it prefills new ones (``scheduler = "mixed"``: vLLM's V1 engine, so
-  the first wave's requests finish at the times their prefills did), requests drift apart
-  into a closed-loop steady state (``steady_state``); a case that states ``requests``
-  (InferenceX: 10 x C) starts its
+  random lengths (``length_range_ratio``) requests drift apart into a closed-loop steady
+  state (``steady_state``); a case that states ``requests`` (InferenceX: 10 x C) starts its
   first C together, and those queue for their prefills as a wave does: the mean TTFT
   weighs the first wave's by its share, C / ``requests``; a median (``statistic``) is a
-  steady-state request's. This queueing is the benchmark's; r1rules' own ``ttft_ms`` has
-  none.
+  steady-state request's. A scheduler that mixes prefill chunks of at most
+  ``prefill_budget_tokens`` into its decode steps (``scheduler = "mixed"``: vLLM's V1
+  engine) is run step by step (``mixed_closed_loop``): fixed-length requests prefilled in
+  the same step finish together and come back together, so they stay in budget-sized
+  groups. This queueing is the benchmark's; r1rules' own ``ttft_ms`` has none.
 - ``output_tokens_per_s``: ``Estimates.throughput_tokens_per_s`` (prefill included); with no
   concurrency stated (max-throughput runs at an infinite request rate) at the largest batch
   the KV cache holds. ``output_tokens_per_s_per_gpu``: the same over ``gpu_count``.
@@ -66,8 +66,10 @@ GPU against tokens/s per user, each measured point of ``measurements.toml`` with
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
 import hashlib
+import heapq
 import math
 import statistics
 import sys
@@ -262,11 +264,16 @@ def predict(case: Case, catalog: Catalog) -> float:
     e = deployment(prompt, output)
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
-    # requests drift apart when their lengths are drawn at random, or when the engine's
-    # scheduler decodes the running requests while it prefills new ones (``scheduler``)
-    drifting = users != SATURATED and (
-        float(m.get("length_range_ratio", 1.0)) < 1.0 or m.get("scheduler") == "mixed"
-    )
+    if m.get("scheduler") == "mixed":
+        if e.kv_limited:
+            raise Skip(
+                f"{users} requests exceed the {e.max_concurrency} the KV cache holds: the rest "
+                "queue for whole request cycles (not modelled)"
+            )
+        steps = deployment_steps(case, catalog, engine, layout)
+        return mixed_prediction(case, e, steps, engine.profile(gpu).request_ms)
+    # requests drift apart when their lengths are drawn at random (``length_range_ratio``)
+    drifting = users != SATURATED and float(m.get("length_range_ratio", 1.0)) < 1.0
     # a scheduler that takes in new requests every N iterations (``steady_state``)
     waiting = int(m.get("admission_wait_steps", 1))
     held = e
@@ -323,6 +330,137 @@ def predict(case: Case, catalog: Catalog) -> float:
         "output_tokens_per_s": throughput,
         "output_tokens_per_s_per_gpu": throughput / count,
     }[case.metric]
+
+
+@attrs.frozen
+class Steps:
+    """One replica's step times: ``prefill_ms(k)``, k prompts prefilled together, and
+    ``decode_ms(b)``, a decode step of b running requests (at the mean context)."""
+
+    prefill_ms: Callable[[int], float]
+    decode_ms: Callable[[int], float]
+
+
+def deployment_steps(case: Case, catalog: Catalog, engine: Engine, layout: Layout) -> Steps:
+    """The step times of one replica of the case's deployment, as ``estimate`` prices them."""
+    m = case.m
+    model, gpu = catalog.model(m["model"]), catalog.gpu(m["gpu"])
+    precision = m["weights_precision"]
+    kv = m["kv_precision"] if m["kv_precision"] in PRECISIONS else default_kv(case, engine)
+    prompt, output = lengths(m)
+
+    @functools.cache
+    def prefill(k: int) -> float:
+        return _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
+
+    @functools.cache
+    def decode(b: int) -> float:
+        context = prompt + output / 2
+        return _ep.layout_decode_ms(model, precision, kv, gpu, layout, b, context, 0.0, engine)
+
+    return Steps(prefill, decode)
+
+
+def mixed_prediction(case: Case, e: Estimates, steps: Steps, request_ms: float) -> float:
+    """The case's metric for a scheduler that mixes prefill chunks into decode steps
+    (``scheduler = "mixed"``), from ``mixed_closed_loop`` on one replica; ``request_ms``:
+    the way to the first token off the GPU."""
+    m = case.m
+    prompt, output = lengths(m)
+    users = math.ceil(int(m["concurrency"]) / e.replicas)
+    requests = math.ceil(int(m["requests"]) / e.replicas)
+    ttfts, tpot, rate = mixed_closed_loop(
+        users, requests, prompt, output, int(m["prefill_budget_tokens"]), steps
+    )
+    median = m.get("statistic", "mean") == "median"
+    ttft = statistics.median(ttfts) if median else statistics.fmean(ttfts)
+    ttft += request_ms
+    throughput = rate * 1000.0 * e.replicas
+    return {
+        "ttft_ms": ttft,
+        "tpot_ms": tpot,
+        "tokens_per_s_per_user": 1000.0 / tpot,
+        "prefill_tokens_per_s": prompt * 1000.0 / ttft,
+        "output_tokens_per_s": throughput,
+        "output_tokens_per_s_per_gpu": throughput / int(m["gpu_count"]),
+    }[case.metric]
+
+
+def mixed_closed_loop(
+    users: int, requests: int, prompt: int, output: int, budget: int, steps: Steps
+) -> tuple[list[float], float, float]:
+    """(each request's TTFT ms, mean TPOT ms, output tokens per ms) of a benchmark client
+    that keeps ``users`` fixed-length requests in flight until ``requests`` are done,
+    served by a scheduler that mixes prefill into decode steps (vLLM's V1 engine), step
+    by step.
+
+    Each step decodes one token of every running request and prefills up to ``budget``
+    prompt tokens (``--max-num-batched-tokens``) of the queued requests, first come first
+    served, a prompt in chunks if need be; its time is the decode step's plus the chunk's
+    prefill (k prompts' worth, ``prefill_ms`` interpolated between whole prompts). A
+    prompt's last chunk gives its first token; its request then decodes ``output - 1``
+    more steps, and a finished request's client sends the next one at once. TPOT is a
+    request's (end - first token) / (output - 1), as vLLM's benchmark reports it.
+
+    Fixed lengths do not drift apart here: the first wave's prompts start decoding over
+    the many long steps that prefill them, but they lie only as many tokens apart as
+    there were such steps, so they finish within as many short decode steps of each other
+    and the next wave arrives nearly together again.
+    """
+
+    @functools.cache
+    def prefill(tokens: int) -> float:
+        whole = tokens / prompt
+        if whole <= 1.0:
+            return steps.prefill_ms(1) * whole
+        low = math.floor(whole)
+        share = whole - low
+        high = steps.prefill_ms(low + 1) if share else 0.0
+        return steps.prefill_ms(low) * (1.0 - share) + high * share
+
+    now, step = 0.0, 0
+    arrived: list[float] = []
+    queue: collections.deque[list[int]] = collections.deque()  # [request, prompt left]
+    first: dict[int, float] = {}
+    done: dict[int, float] = {}
+    last: list[tuple[int, int]] = []  # heap of (the step of its last token, request)
+
+    def send() -> None:
+        if len(arrived) < requests:
+            queue.append([len(arrived), prompt])
+            arrived.append(now)
+
+    for _ in range(min(users, requests)):
+        send()
+    while len(done) < requests:
+        step += 1
+        running = len(last)
+        room, chunk, started = budget, 0, []
+        while queue and room:
+            head = queue[0]
+            take = min(room, head[1])
+            head[1] -= take
+            room -= take
+            chunk += take
+            if head[1]:
+                break
+            started.append(queue.popleft()[0])
+        now += (steps.decode_ms(running) if running else 0.0) + (prefill(chunk) if chunk else 0.0)
+        ended = []
+        while last and last[0][0] == step:
+            ended.append(heapq.heappop(last)[1])
+        for request in started:
+            first[request] = now
+            if output > 1:
+                heapq.heappush(last, (step + output - 1, request))
+            else:
+                ended.append(request)
+        for request in ended:
+            done[request] = now
+            send()
+    ttfts = [first[r] - arrived[r] for r in range(requests)]
+    tpot = statistics.fmean((done[r] - first[r]) / max(1, output - 1) for r in range(requests))
+    return ttfts, tpot, requests * output / now
 
 
 def steady_state(

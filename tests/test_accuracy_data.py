@@ -9,6 +9,7 @@ import math
 import re
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -78,6 +79,7 @@ OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "unstated": str,
     "statistic": str,
     "scheduler": str,
+    "prefill_budget_tokens": int,
 }
 
 
@@ -101,6 +103,8 @@ def test_every_case_follows_the_schema(row: dict[str, Any]) -> None:
     assert row["metric"] in METRICS
     assert row.get("statistic", "median") == "median"  # stated only when not the mean
     assert row.get("scheduler", "mixed") == "mixed"  # stated only for a mixing scheduler
+    if "scheduler" in row:  # simulated step by step: its budget and run length are needed
+        assert "prefill_budget_tokens" in row and "requests" in row and "concurrency" in row
     assert row["weights_precision"] in WEIGHTS
     assert row["kv_precision"] in KV
     assert row["engine"] in ENGINES
@@ -390,22 +394,70 @@ def test_a_median_ttft_is_a_steady_state_requests_not_the_first_waves() -> None:
     assert accuracy.predict(attrs.evolve(case, m=mean), catalog) > median  # the wave weighs in
 
 
-def test_a_mixing_scheduler_lets_fixed_length_requests_drift_apart() -> None:
-    """vLLM's V1 engine decodes the running requests in the steps that prefill new ones, so
-    the first wave's requests finish at the times their prefills did and fixed-length
-    requests drift apart: predicted as the steady state (``scheduler = "mixed"``), not as
-    lock-step waves whose every request waits for the whole wave's prefills."""
+def _steps(prefill: Callable[[int], float], decode: Callable[[int], float]) -> Any:
+    return _benchmark().Steps(prefill, decode)
+
+
+def test_a_mixed_run_of_one_user_is_its_prefill_and_its_decode_steps() -> None:
+    """One client: every request is prefilled in budget-sized chunks on an idle replica,
+    then decodes alone; the client sends the next as soon as one ends."""
+    accuracy = _benchmark()
+    steps = _steps(_linear, lambda b: 10.0 + b)
+    ttfts, tpot, rate = accuracy.mixed_closed_loop(1, 5, 1000, 100, 4096, steps)
+    assert ttfts == pytest.approx([50.0] * 5) and tpot == pytest.approx(11.0)
+    assert rate == pytest.approx(100 / (50.0 + 99 * 11.0))
+    # a budget of a quarter prompt: four steps, each a quarter of the prefill
+    ttfts, tpot, rate = accuracy.mixed_closed_loop(1, 5, 1000, 100, 250, steps)
+    assert ttfts == pytest.approx([50.0] * 5) and tpot == pytest.approx(11.0)
+
+
+def test_a_mixed_run_brings_fixed_length_requests_back_in_budget_sized_groups() -> None:
+    """A scheduler that mixes prefill chunks into decode steps prefills the first wave a
+    budget's worth of prompts per long step; each such group starts decoding together and
+    finishes together, and its clients' next prompts arrive together: a later request waits
+    one step that prefills its whole group. With a budget of one prompt that is close to
+    the steady state of drifted-apart requests; with ten prompts' it is several times longer."""
+    accuracy = _benchmark()
+    users, prompt, output = 128, 3200, 800
+
+    def prefill(k: int) -> float:
+        return 200.0 * k
+
+    def decode(b: int) -> float:
+        return 40.0 + 0.1 * b
+
+    steps = _steps(prefill, decode)
+    drifted = accuracy.steady_state(users, output, prefill, decode)[0]
+    one, _, _ = accuracy.mixed_closed_loop(users, 4 * users, prompt, output, prompt, steps)
+    assert statistics.median(one[users:]) == pytest.approx(drifted, rel=0.25)
+    ttfts, tpot, rate = accuracy.mixed_closed_loop(users, 4 * users, prompt, output, 32768, steps)
+    later = statistics.median(ttfts[users:])  # the waves after the first
+    assert prefill(10) < later < prefill(11) + decode(users)  # its group's step
+    assert statistics.fmean(ttfts[:users]) > 0.4 * prefill(users)  # the first wave queues
+    assert later > 6 * statistics.median(one[users:])
+    cycle = statistics.fmean(ttfts) + output * tpot  # Little's law
+    assert users == pytest.approx(rate / output * cycle, rel=0.1)
+
+
+def test_a_mixing_scheduler_is_predicted_step_by_step() -> None:
+    """vLLM's V1 engine (``scheduler = "mixed"``) is predicted by ``mixed_closed_loop`` at
+    the run's stated budget: its median TTFT is a later wave's typical wait, and a larger
+    budget prefills more prompts per long step, so they lie closer and wait longer."""
     accuracy = _benchmark()
     catalog = default_catalog()
     cases = {c.id: c for c in accuracy.load(catalog)}
     case = cases["vllm-recipes-rocm-r1-8xmi300x-c128-3200-800-ttft"]
-    assert case.m["scheduler"] == "mixed" and "length_range_ratio" not in case.m
-    drifting = accuracy.predict(case, catalog)
-    endless = {k: v for k, v in case.m.items() if k != "requests"}
-    assert drifting == accuracy.predict(attrs.evolve(case, m=endless), catalog)  # a median
+    assert case.m["scheduler"] == "mixed" and case.m["prefill_budget_tokens"] == 32768
+    median = accuracy.predict(case, catalog)
+    mean = accuracy.predict(
+        attrs.evolve(case, m={k: v for k, v in case.m.items() if k != "statistic"}), catalog
+    )
+    assert mean > median
+    small = attrs.evolve(case, m=case.m | {"prefill_budget_tokens": 8192})
+    assert accuracy.predict(small, catalog) < 0.5 * median
     lockstep = {k: v for k, v in case.m.items() if k != "scheduler"}
-    waves = accuracy.predict(attrs.evolve(case, m=lockstep), catalog)
-    assert waves > 5 * drifting  # each waits for half of 128 prompts' prefills
-    tpot = cases["vllm-recipes-rocm-r1-8xmi300x-c128-3200-800-tpot"]
-    plain = {k: v for k, v in tpot.m.items() if k != "scheduler"}
-    assert accuracy.predict(tpot, catalog) != accuracy.predict(attrs.evolve(tpot, m=plain), catalog)
+    assert accuracy.predict(attrs.evolve(case, m=lockstep), catalog) != median
+    for metric in ("tpot", "output-tput"):
+        other = cases[f"vllm-recipes-rocm-r1-8xmi300x-c128-3200-800-{metric}"]
+        value = accuracy.predict(other, catalog)
+        assert math.isfinite(value) and value > 0
