@@ -32,7 +32,9 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   groups. This queueing is the benchmark's; r1rules' own ``ttft_ms`` has none.
 - ``output_tokens_per_s``: ``Estimates.throughput_tokens_per_s`` (prefill included); with no
   concurrency stated (max-throughput runs at an infinite request rate) at the largest batch
-  the KV cache holds. ``output_tokens_per_s_per_gpu``: the same over ``gpu_count``.
+  the KV cache holds. A run whose requests stop at their end of sequence states the tokens
+  it generated (``generated_tokens``): those over the time of its longest request
+  (``stopped_early``). ``output_tokens_per_s_per_gpu``: the same over ``gpu_count``.
 - ``tokens_per_s_per_user``: 1000 / predicted TPOT; no input length stated: a 1-token prompt.
 - ``prefill_tokens_per_s``: prompt tokens x 1000 / predicted TTFT.
 
@@ -272,6 +274,10 @@ def predict(case: Case, catalog: Catalog) -> float:
             )
         steps = deployment_steps(case, catalog, engine, layout)
         return mixed_prediction(case, e, steps, engine.profile(gpu).request_ms)
+    if "generated_tokens" in m and case.family == "throughput":
+        steps = deployment_steps(case, catalog, engine, layout)
+        rate = stopped_early(m, e.replicas, steps)
+        return rate if case.metric == "output_tokens_per_s" else rate / count
     # requests drift apart when their lengths are drawn at random (``length_range_ratio``)
     drifting = users != SATURATED and float(m.get("length_range_ratio", 1.0)) < 1.0
     # a scheduler that takes in new requests every N iterations (``steady_state``)
@@ -359,6 +365,25 @@ def deployment_steps(case: Case, catalog: Catalog, engine: Engine, layout: Layou
         return _ep.layout_decode_ms(model, precision, kv, gpu, layout, b, context, 0.0, engine)
 
     return Steps(prefill, decode)
+
+
+def stopped_early(m: dict[str, Any], replicas: int, steps: Steps) -> float:
+    """Output tokens/s of a run of ``requests`` sent at once whose requests stop at their
+    end of sequence: ``generated_tokens`` in all, the longest at ``output_tokens``.
+
+    The run lasts until its longest request ends: the prompts' prefill, then
+    ``output_tokens`` - 1 decode steps, each of the requests still running. Taking a step's
+    time as linear in its batch, from ``decode_ms`` at 1 and at all of a replica's
+    requests, the steps' sum needs only the run's length and the tokens decoded, not how
+    the lengths were spread: (L - 1) x t0 + slope x (tokens after the first ones).
+    """
+    _, longest = lengths(m)
+    batch = math.ceil(int(m["requests"]) / replicas)
+    generated = int(m["generated_tokens"]) / replicas
+    slope = (steps.decode_ms(batch) - steps.decode_ms(1)) / (batch - 1) if batch > 1 else 0.0
+    base = steps.decode_ms(1) - slope
+    decoding = (longest - 1) * base + slope * max(0.0, generated - batch)
+    return int(m["generated_tokens"]) * 1000.0 / (steps.prefill_ms(batch) + decoding)
 
 
 def mixed_prediction(case: Case, e: Estimates, steps: Steps, request_ms: float) -> float:

@@ -80,6 +80,7 @@ OPTIONAL: dict[str, type | tuple[type, ...]] = {
     "statistic": str,
     "scheduler": str,
     "prefill_budget_tokens": int,
+    "generated_tokens": int,
 }
 
 
@@ -103,6 +104,8 @@ def test_every_case_follows_the_schema(row: dict[str, Any]) -> None:
     assert row["metric"] in METRICS
     assert row.get("statistic", "median") == "median"  # stated only when not the mean
     assert row.get("scheduler", "mixed") == "mixed"  # stated only for a mixing scheduler
+    if "generated_tokens" in row:  # requests that stop early: at most each one's cap
+        assert row["generated_tokens"] <= row["requests"] * row["output_tokens"]
     if "scheduler" in row:  # simulated step by step: its budget and run length are needed
         assert "prefill_budget_tokens" in row and "requests" in row and "concurrency" in row
     assert row["weights_precision"] in WEIGHTS
@@ -437,6 +440,44 @@ def test_a_mixed_run_brings_fixed_length_requests_back_in_budget_sized_groups() 
     assert later > 6 * statistics.median(one[users:])
     cycle = statistics.fmean(ttfts) + output * tpot  # Little's law
     assert users == pytest.approx(rate / output * cycle, rel=0.1)
+
+
+def test_a_run_whose_requests_stop_early_lasts_until_its_longest_one() -> None:
+    """Requests sent at once that stop at their end of sequence: the run lasts the prefill
+    and the longest request's decode steps, each step as long as the batch still running
+    makes it; with a step linear in the batch that needs only the total tokens, however
+    the lengths are spread (checked here against every step of three spreads)."""
+    accuracy = _benchmark()
+
+    def decode(b: int) -> float:
+        return 10.0 + 0.5 * b
+
+    steps = _steps(lambda k: 5.0 * k, decode)
+    for outputs in ([600] * 50, [600] + [100] * 49, list(range(12, 601, 12))):
+        generated = sum(outputs)
+        m = {"requests": 50, "output_tokens": 600, "generated_tokens": generated}
+        running = [sum(n > s for n in outputs) for s in range(1, 600)]
+        duration = 5.0 * 50 + sum(decode(b) for b in running)
+        expected = generated * 1000.0 / duration
+        assert accuracy.stopped_early(m, 1, steps) == pytest.approx(expected)
+    # two replicas: each serves half the requests and half the tokens, at the same time
+    m = {"requests": 50, "output_tokens": 600, "generated_tokens": 20000}
+    assert accuracy.stopped_early(m, 2, steps) > accuracy.stopped_early(m, 1, steps)
+
+
+def test_database_marts_runs_are_scored_at_the_tokens_they_generated() -> None:
+    """Database Mart's A40 runs let requests stop early (17,321 of 30,000 tokens for the
+    14B distill): its throughput is the generated tokens over the longest request's run."""
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    cases = {c.id: c for c in accuracy.load(catalog)}
+    case = cases["dbmart-vllm-r1-distill-qwen-14b-fp16-1xa40-c50-output-tput"]
+    assert case.m["generated_tokens"] == 17321 and case.m["requests"] == 50
+    early = accuracy.predict(case, catalog)
+    full = {k: v for k, v in case.m.items() if k != "generated_tokens"}
+    assert early < 0.7 * accuracy.predict(attrs.evolve(case, m=full), catalog)
+    capped = case.m | {"generated_tokens": 30000}
+    assert accuracy.predict(attrs.evolve(case, m=capped), catalog) > 1.5 * early
 
 
 def test_a_mixing_scheduler_is_predicted_step_by_step() -> None:
