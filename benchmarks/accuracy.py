@@ -375,7 +375,9 @@ def stopped_early(m: dict[str, Any], replicas: int, steps: Steps) -> float:
     ``output_tokens`` - 1 decode steps, each of the requests still running. Taking a step's
     time as linear in its batch, from ``decode_ms`` at 1 and at all of a replica's
     requests, the steps' sum needs only the run's length and the tokens decoded, not how
-    the lengths were spread: (L - 1) x t0 + slope x (tokens after the first ones).
+    the lengths were spread: (L - 1) x t0 + slope x (tokens after the first ones). Over
+    ``replicas``, each is taken to serve an equal share of the requests and of the tokens,
+    one of them a longest one (so the run is as long as one replica's).
     """
     _, longest = lengths(m)
     batch = math.ceil(int(m["requests"]) / replicas)
@@ -419,19 +421,24 @@ def mixed_closed_loop(
     served by a scheduler that mixes prefill into decode steps (vLLM's V1 engine), step
     by step.
 
-    Each step decodes one token of every running request and prefills up to ``budget``
-    prompt tokens (``--max-num-batched-tokens``) of the queued requests, first come first
-    served, a prompt in chunks if need be; its time is the decode step's plus the chunk's
-    prefill (k prompts' worth, ``prefill_ms`` interpolated between whole prompts). A
-    prompt's last chunk gives its first token; its request then decodes ``output - 1``
-    more steps, and a finished request's client sends the next one at once. TPOT is a
-    request's (end - first token) / (output - 1), as vLLM's benchmark reports it.
+    Each step decodes one token of every running request and fills the rest of its
+    ``budget`` of tokens (``--max-num-batched-tokens``, which counts the decodes too) with
+    prompt tokens of the queued requests, first come first served, a prompt in chunks if
+    need be; its time is the decode step's plus the chunk's prefill (k prompts' worth,
+    ``prefill_ms`` interpolated between whole prompts). A prompt's last chunk gives its
+    first token; its request then decodes ``output - 1`` more steps. A finished request's
+    client sends the next one at once, but the engine has started its next step by the time
+    that prompt crosses the API server: it is first scheduled in the step after (the
+    engine idles meanwhile only when it has nothing else to do). TPOT is a request's
+    (end - first token) / (output - 1), as vLLM's benchmark reports it.
 
     Fixed lengths do not drift apart here: the first wave's prompts start decoding over
-    the many long steps that prefill them, but they lie only as many tokens apart as
-    there were such steps, so they finish within as many short decode steps of each other
-    and the next wave arrives nearly together again.
+    the few long steps that prefill them, a budget's worth in each, so they finish in
+    groups, and each group's next prompts come back together; a later request waits for
+    the step under way and then for the step that prefills its group.
     """
+    if budget < 1:
+        raise ValueError(f"prefill_budget_tokens must be at least 1, got {budget}")
 
     @functools.cache
     def prefill(tokens: int) -> float:
@@ -446,21 +453,24 @@ def mixed_closed_loop(
     now, step = 0.0, 0
     arrived: list[float] = []
     queue: collections.deque[list[int]] = collections.deque()  # [request, prompt left]
+    arriving: list[list[int]] = []  # sent during the step under way: queued after it
     first: dict[int, float] = {}
     done: dict[int, float] = {}
     last: list[tuple[int, int]] = []  # heap of (the step of its last token, request)
 
     def send() -> None:
         if len(arrived) < requests:
-            queue.append([len(arrived), prompt])
+            arriving.append([len(arrived), prompt])
             arrived.append(now)
 
     for _ in range(min(users, requests)):
         send()
+    queue.extend(arriving)  # the first prompts are there before the first step
+    arriving.clear()
     while len(done) < requests:
         step += 1
         running = len(last)
-        room, chunk, started = budget, 0, []
+        room, chunk, started = max(0, budget - running), 0, []
         while queue and room:
             head = queue[0]
             take = min(room, head[1])
@@ -470,6 +480,8 @@ def mixed_closed_loop(
             if head[1]:
                 break
             started.append(queue.popleft()[0])
+        queue.extend(arriving)  # the prompts sent as this step began
+        arriving.clear()
         now += (steps.decode_ms(running) if running else 0.0) + (prefill(chunk) if chunk else 0.0)
         ended = []
         while last and last[0][0] == step:
