@@ -524,3 +524,21 @@ def test_a_mixing_scheduler_is_predicted_step_by_step() -> None:
     assert accuracy.predict(per_gpu, catalog) == pytest.approx(accuracy.predict(tput, catalog) / 8)
     # a request's decode is part of its cycle: TPOT < users / throughput (Little's law)
     assert accuracy.predict(tpot, catalog) < 1000.0 * 128 / accuracy.predict(tput, catalog)
+
+
+def test_the_vllm_vintage_warning_states_what_the_benchmark_measures() -> None:
+    """The rule warning that vLLM's MoE figures are early-2025 vLLM's quotes the ratio of
+    the V1 recipe's measured output throughput to the benchmark's prediction for it."""
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    rules = tomli.loads((ROOT / "rules" / "40-deployment.toml").read_text(encoding="utf-8"))
+    (rule,) = (
+        r for t in rules["tables"] for r in t["rules"] if r["id"] == "vllm-profile-early-2025"
+    )
+    stated = re.search(r"served (\d+\.\d)x the output tokens/s", rule["warn"])
+    assert stated is not None
+    case = {c.id: c for c in accuracy.load(catalog)}[
+        "vllm-recipes-rocm-r1-8xmi300x-c128-3200-800-output-tput"
+    ]
+    assert rule["when"] == {"engine": "vllm", "model_kind": "moe"}
+    assert float(stated.group(1)) == round(case.measured / accuracy.predict(case, catalog), 1)
