@@ -28,8 +28,9 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   steady-state request's. A scheduler that mixes prefill chunks of at most
   ``prefill_budget_tokens`` into its decode steps (``scheduler = "mixed"``: vLLM's V1
   engine) is run step by step (``mixed_closed_loop``): fixed-length requests prefilled in
-  the same step finish together and come back together, so they stay in budget-sized
-  groups. This queueing is the benchmark's; r1rules' own ``ttft_ms`` has none.
+  the same step finish together and come back together while the engine runs its next
+  step, so a later request waits for that step and for the one that prefills its group.
+  This queueing is the benchmark's; r1rules' own ``ttft_ms`` has none.
 - ``output_tokens_per_s``: ``Estimates.throughput_tokens_per_s`` (prefill included); with no
   concurrency stated (max-throughput runs at an infinite request rate) at the largest batch
   the KV cache holds. A run whose requests stop at their end of sequence states the tokens
@@ -328,14 +329,22 @@ def predict(case: Case, catalog: Catalog) -> float:
         ttft += (waiting - 1) / 2.0 * tpot  # half of the N - 1 steps' wait
     ttft = first_share * first_wave + (1.0 - first_share) * ttft
     ttft += engine.profile(gpu).request_ms  # the way to the first token off the GPU
+    return metric_value(case.metric, ttft, tpot, prompt, throughput, count)
+
+
+def metric_value(
+    metric: str, ttft: float, tpot: float, prompt: int, throughput: float, gpus: int
+) -> float:
+    """A metric from a run's TTFT and TPOT (ms), prompt tokens, and output tokens/s of all
+    its ``gpus``."""
     return {
         "ttft_ms": ttft,
         "tpot_ms": tpot,
         "tokens_per_s_per_user": 1000.0 / tpot,
         "prefill_tokens_per_s": prompt * 1000.0 / ttft,
         "output_tokens_per_s": throughput,
-        "output_tokens_per_s_per_gpu": throughput / count,
-    }[case.metric]
+        "output_tokens_per_s_per_gpu": throughput / gpus,
+    }[metric]
 
 
 @attrs.frozen
@@ -403,14 +412,7 @@ def mixed_prediction(case: Case, e: Estimates, steps: Steps, request_ms: float) 
     ttft = statistics.median(ttfts) if median else statistics.fmean(ttfts)
     ttft += request_ms
     throughput = rate * 1000.0 * e.replicas
-    return {
-        "ttft_ms": ttft,
-        "tpot_ms": tpot,
-        "tokens_per_s_per_user": 1000.0 / tpot,
-        "prefill_tokens_per_s": prompt * 1000.0 / ttft,
-        "output_tokens_per_s": throughput,
-        "output_tokens_per_s_per_gpu": throughput / int(m["gpu_count"]),
-    }[case.metric]
+    return metric_value(case.metric, ttft, tpot, prompt, throughput, int(m["gpu_count"]))
 
 
 def mixed_closed_loop(
