@@ -91,7 +91,7 @@ import r1rules  # noqa: E402
 from r1rules import CatalogError, default_catalog  # noqa: E402
 from r1rules._vocabulary import PRECISIONS  # noqa: E402
 from r1rules._workload import DEFAULT_ENGINE  # noqa: E402
-from r1rules.catalog import Catalog, Engine, EngineProfile, release  # noqa: E402
+from r1rules.catalog import Catalog, Engine, EngineProfile, Gpu, Model, release  # noqa: E402
 from r1rules.physics import Estimates, _ep, estimate_deployment, size  # noqa: E402
 from r1rules.physics._layout import Layout  # noqa: E402
 
@@ -267,16 +267,15 @@ def predict(case: Case, catalog: Catalog) -> float:
     e = deployment(prompt, output)
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
+    steps = deployment_steps(model, precision, kv, gpu, layout, prompt, output, engine)
     if m.get("scheduler") == "mixed":
         if e.kv_limited:
             raise Skip(
                 f"{users} requests exceed the {e.max_concurrency} the KV cache holds: the rest "
                 "queue for whole request cycles (not modelled)"
             )
-        steps = deployment_steps(case, catalog, engine, layout)
         return mixed_prediction(case, e, steps, engine.profile(gpu).request_ms)
     if "generated_tokens" in m and case.family == "throughput":
-        steps = deployment_steps(case, catalog, engine, layout)
         rate = stopped_early(m, e.replicas, steps)
         return rate if case.metric == "output_tokens_per_s" else rate / count
     # requests drift apart when their lengths are drawn at random (``length_range_ratio``)
@@ -297,33 +296,20 @@ def predict(case: Case, catalog: Catalog) -> float:
     throughput = e.throughput_tokens_per_s
     first_share, first_wave = 0.0, 0.0  # the share of the requests in a first wave, its TTFT
     if drifting:
-
-        def step(b: int) -> float:
-            context = prompt + output / 2
-            return _ep.layout_decode_ms(model, precision, kv, gpu, layout, b, context, 0.0, engine)
-
-        @functools.cache
-        def prefill(k: int) -> float:
-            return _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
-
         per_replica = math.ceil(users / e.replicas)
-        ttft, tpot, rate = steady_state(per_replica, output, prefill, step, waiting)
+        ttft, tpot, rate = steady_state(
+            per_replica, output, steps.prefill_ms, steps.decode_ms, waiting
+        )
         throughput = rate * 1000.0 * output * e.replicas
         if "requests" in m and m.get("statistic", "mean") == "mean":
             # the client starts ``users`` requests at once: that first wave queues for its
             # prefills (first come, first served) and waits for no scheduler admission; a
             # median is a steady-state request's (the wave is a tenth of the run)
             first_share = users / int(m["requests"])
-            first_wave = statistics.fmean(
-                _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
-                for k in range(1, per_replica + 1)
-            )
+            first_wave = statistics.fmean(steps.prefill_ms(k) for k in range(1, per_replica + 1))
     else:
         b = e.batch_per_replica
-        waves = [
-            _ep.layout_prefill_ms(model, precision, gpu, layout, prompt, k, engine)
-            for k in range(1, b + 1)
-        ]
+        waves = [steps.prefill_ms(k) for k in range(1, b + 1)]
         ttft = statistics.fmean(waves)
         tpot = e.tpot_ms + (waves[-1] - ttft) / output
         ttft += (waiting - 1) / 2.0 * tpot  # half of the N - 1 steps' wait
@@ -356,13 +342,18 @@ class Steps:
     decode_ms: Callable[[int], float]
 
 
-def deployment_steps(case: Case, catalog: Catalog, engine: Engine, layout: Layout) -> Steps:
-    """The step times of one replica of the case's deployment, as ``estimate`` prices them."""
-    m = case.m
-    model, gpu = catalog.model(m["model"]), catalog.gpu(m["gpu"])
-    precision = m["weights_precision"]
-    kv = m["kv_precision"] if m["kv_precision"] in PRECISIONS else default_kv(case, engine)
-    prompt, output = lengths(m)
+def deployment_steps(
+    model: Model,
+    precision: str,
+    kv: str,
+    gpu: Gpu,
+    layout: Layout,
+    prompt: int,
+    output: int,
+    engine: Engine,
+) -> Steps:
+    """The step times of one replica of a deployment, as ``estimate`` prices them: prompts of
+    ``prompt`` tokens, decodes at the mean context of a request of ``output`` tokens."""
 
     @functools.cache
     def prefill(k: int) -> float:

@@ -18,7 +18,7 @@ import attrs
 import pytest
 import tomli
 
-from r1rules import CatalogError, default_catalog
+from r1rules import CatalogError, default_catalog, default_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASUREMENTS = ROOT / "benchmarks" / "measurements.toml"
@@ -531,14 +531,15 @@ def test_the_vllm_vintage_warning_states_what_the_benchmark_measures() -> None:
     the V1 recipe's measured output throughput to the benchmark's prediction for it."""
     accuracy = _benchmark()
     catalog = default_catalog()
-    rules = tomli.loads((ROOT / "rules" / "40-deployment.toml").read_text(encoding="utf-8"))
-    (rule,) = (
-        r for t in rules["tables"] for r in t["rules"] if r["id"] == "vllm-profile-early-2025"
-    )
-    stated = re.search(r"served (\d+\.\d)x the output tokens/s", rule["warn"])
+    rule = default_rules().rules_by_id["vllm-profile-early-2025"]
+    (warning,) = rule.warnings
+    stated = re.search(r"served (\d+\.\d)x the output tokens/s", warning)
     assert stated is not None
     case = {c.id: c for c in accuracy.load(catalog)}[
         "vllm-recipes-rocm-r1-8xmi300x-c128-3200-800-output-tput"
     ]
-    assert rule["when"] == {"engine": "vllm", "model_kind": "moe"}
+    assert {(t.fact, t.op, t.value) for t in rule.tests} == {
+        ("engine", "eq", "vllm"),
+        ("model_kind", "eq", "moe"),
+    }
     assert float(stated.group(1)) == round(case.measured / accuracy.predict(case, catalog), 1)
