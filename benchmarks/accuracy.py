@@ -30,6 +30,8 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   engine) is run step by step (``mixed_closed_loop``): fixed-length requests prefilled in
   the same step finish together and come back together while the engine runs its next
   step, so a later request waits for that step and for the one that prefills its group.
+  More requests than the KV cache holds (a burst of prompts sent at once) are admitted
+  first come first served as others finish.
   This queueing is the benchmark's; r1rules' own ``ttft_ms`` has none.
 - ``output_tokens_per_s``: ``Estimates.throughput_tokens_per_s`` (prefill included); with no
   concurrency stated (max-throughput runs at an infinite request rate) at the largest batch
@@ -268,12 +270,7 @@ def predict(case: Case, catalog: Catalog) -> float:
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
     steps = deployment_steps(model, precision, kv, gpu, layout, prompt, output, engine)
-    if m.get("scheduler") == "mixed":
-        if e.kv_limited:
-            raise Skip(
-                f"{users} requests exceed the {e.max_concurrency} the KV cache holds: the rest "
-                "queue for whole request cycles (not modelled)"
-            )
+    if m.get("scheduler") == "mixed":  # the KV cache's limit is simulated with the rest
         return mixed_prediction(case, e, steps, engine.profile(gpu).request_ms)
     if "generated_tokens" in m and case.family == "throughput":
         rate = stopped_early(m, e.replicas, steps)
@@ -390,14 +387,16 @@ def stopped_early(m: dict[str, Any], replicas: int, steps: Steps) -> float:
 
 def mixed_prediction(case: Case, e: Estimates, steps: Steps, request_ms: float) -> float:
     """The case's metric for a scheduler that mixes prefill chunks into decode steps
-    (``scheduler = "mixed"``), from ``mixed_closed_loop`` on one replica; ``request_ms``:
-    the way to the first token off the GPU."""
+    (``scheduler = "mixed"``), from ``mixed_closed_loop`` on one replica, at most as many
+    requests admitted as its KV cache holds; ``request_ms``: the way to the first token off
+    the GPU."""
     m = case.m
     prompt, output = lengths(m)
     users = math.ceil(int(m["concurrency"]) / e.replicas)
     requests = math.ceil(int(m["requests"]) / e.replicas)
+    capacity = e.max_concurrency // e.replicas if e.kv_limited else None
     ttfts, tpot, rate = mixed_closed_loop(
-        users, requests, prompt, output, int(m["prefill_budget_tokens"]), steps
+        users, requests, prompt, output, int(m["prefill_budget_tokens"]), steps, capacity
     )
     median = m.get("statistic", "mean") == "median"
     ttft = statistics.median(ttfts) if median else statistics.fmean(ttfts)
@@ -407,7 +406,13 @@ def mixed_prediction(case: Case, e: Estimates, steps: Steps, request_ms: float) 
 
 
 def mixed_closed_loop(
-    users: int, requests: int, prompt: int, output: int, budget: int, steps: Steps
+    users: int,
+    requests: int,
+    prompt: int,
+    output: int,
+    budget: int,
+    steps: Steps,
+    capacity: int | None = None,
 ) -> tuple[list[float], float, float]:
     """(each request's TTFT ms, mean TPOT ms, output tokens per ms) of a benchmark client
     that keeps ``users`` fixed-length requests in flight until ``requests`` are done,
@@ -429,9 +434,18 @@ def mixed_closed_loop(
     the few long steps that prefill them, a budget's worth in each, so they finish in
     groups, and each group's next prompts come back together; a later request waits for
     the step under way and then for the step that prefills its group.
+
+    ``capacity``: the most requests the KV cache holds at once (None: no limit). A queued
+    request is admitted, first come first served, when a step begins with fewer than that
+    many admitted and unfinished; each is taken to hold its whole sequence from the start.
+    vLLM instead allocates cache blocks as the tokens come and preempts a request when they
+    run out, so it admits a few more at first and recomputes some later; with outputs
+    short next to prompts (the bursts of prompts this serves) the two differ little.
     """
     if budget < 1:
         raise ValueError(f"prefill_budget_tokens must be at least 1, got {budget}")
+    if capacity is not None and capacity < 1:
+        raise ValueError(f"the KV cache must hold at least one request, got {capacity}")
 
     @functools.cache
     def prefill(tokens: int) -> float:
@@ -445,7 +459,8 @@ def mixed_closed_loop(
 
     now, step = 0.0, 0
     arrived: list[float] = []
-    queue: collections.deque[list[int]] = collections.deque()  # [request, prompt left]
+    waiting: collections.deque[list[int]] = collections.deque()  # [request, prompt left]
+    queue: collections.deque[list[int]] = collections.deque()  # admitted: being prefilled
     arriving: list[list[int]] = []  # sent during the step under way: queued after it
     first: dict[int, float] = {}
     done: dict[int, float] = {}
@@ -458,11 +473,13 @@ def mixed_closed_loop(
 
     for _ in range(min(users, requests)):
         send()
-    queue.extend(arriving)  # the first prompts are there before the first step
+    waiting.extend(arriving)  # the first prompts are there before the first step
     arriving.clear()
     while len(done) < requests:
         step += 1
         running = len(last)
+        while waiting and (capacity is None or running + len(queue) < capacity):
+            queue.append(waiting.popleft())
         room, chunk, started = max(0, budget - running), 0, []
         while queue and room:
             head = queue[0]
@@ -473,7 +490,7 @@ def mixed_closed_loop(
             if head[1]:
                 break
             started.append(queue.popleft()[0])
-        queue.extend(arriving)  # the prompts sent as this step began
+        waiting.extend(arriving)  # the prompts sent as this step began
         arriving.clear()
         now += (steps.decode_ms(running) if running else 0.0) + (prefill(chunk) if chunk else 0.0)
         ended = []

@@ -37,8 +37,10 @@ def _size(model: str, gpu: str, precision: str, qps: float, latency_ms: float) -
 
 
 def test_the_review_case_is_sized_with_replicas_not_a_wider_layout() -> None:
-    low = _size("deepseek-r1", "mi300x", "int4", 43.09733, 150.0)
-    high = _size("deepseek-r1", "mi300x", "int4", 45.68317, 150.0)
+    # the review's 150 ms target was of the GPUs' time: vLLM's request_ms (67.5 ms off the
+    # GPU, fitted since) now comes on top
+    low = _size("deepseek-r1", "mi300x", "int4", 43.09733, 217.5)
+    high = _size("deepseek-r1", "mi300x", "int4", 45.68317, 217.5)
     assert low.meets_latency and high.meets_latency
     assert low.sized_gpu_count <= high.sized_gpu_count
 
