@@ -214,6 +214,8 @@ def test_generated_tables_fire_exactly_what_the_reference_evaluator_matches() ->
         max_examples=ENGINE_EXAMPLES,
         deadline=None,
         database=None,
+        derandomize=True,  # the coverage asserted below (every operator and hit policy
+        # compared) held in ~92 % of random runs: fixed examples make it a fact, not luck
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(generated_rule_files())
