@@ -31,13 +31,15 @@ How a metric is predicted (one rule per metric, no per-case tuning):
   the same step finish together and come back together while the engine runs its next
   step, so a later request waits for that step and for the one that prefills its group.
   More requests than the KV cache holds (a burst of prompts sent at once) are admitted
-  first come first served as others finish.
+  first come first served as others finish. A median or 99th percentile (``statistic``)
+  is that of the simulated requests' TTFTs.
   This queueing is the benchmark's; r1rules' own ``ttft_ms`` has none.
 - ``output_tokens_per_s``: ``Estimates.throughput_tokens_per_s`` (prefill included); with no
   concurrency stated (max-throughput runs at an infinite request rate) at the largest batch
   the KV cache holds. A run whose requests stop at their end of sequence states the tokens
   it generated (``generated_tokens``): those over the time of its longest request
-  (``stopped_early``). ``output_tokens_per_s_per_gpu``: the same over ``gpu_count``.
+  (``stopped_early``), whichever the scheduler. ``output_tokens_per_s_per_gpu``: the same
+  over ``gpu_count``.
 - ``tokens_per_s_per_user``: 1000 / predicted TPOT; no input length stated: a 1-token prompt.
 - ``prefill_tokens_per_s``: prompt tokens x 1000 / predicted TTFT.
 
@@ -270,11 +272,14 @@ def predict(case: Case, catalog: Catalog) -> float:
     if not e.fits:
         return 0.0 if case.metric.endswith(("_per_s", "_per_gpu", "_per_user")) else math.inf
     steps = deployment_steps(model, precision, kv, gpu, layout, prompt, output, engine)
-    if m.get("scheduler") == "mixed":  # the KV cache's limit is simulated with the rest
-        return mixed_prediction(case, e, steps, engine.profile(gpu).request_ms)
     if "generated_tokens" in m and case.family == "throughput":
+        # any scheduler: the run is its longest request's decode steps after the prefills
         rate = stopped_early(m, e.replicas, steps)
         return rate if case.metric == "output_tokens_per_s" else rate / count
+    if m.get("scheduler") == "mixed":  # the KV cache's limit is simulated with the rest
+        return mixed_prediction(case, e, steps, engine.profile(gpu).request_ms)
+    if m.get("statistic") == "p99":
+        raise Skip("a 99th percentile is simulated only for a scheduler that mixes prefills")
     # requests drift apart when their lengths are drawn at random (``length_range_ratio``)
     drifting = users != SATURATED and float(m.get("length_range_ratio", 1.0)) < 1.0
     # a scheduler that takes in new requests every N iterations (``steady_state``)
@@ -398,11 +403,26 @@ def mixed_prediction(case: Case, e: Estimates, steps: Steps, request_ms: float) 
     ttfts, tpot, rate = mixed_closed_loop(
         users, requests, prompt, output, int(m["prefill_budget_tokens"]), steps, capacity
     )
-    median = m.get("statistic", "mean") == "median"
-    ttft = statistics.median(ttfts) if median else statistics.fmean(ttfts)
+    ttft = percentile(ttfts, m.get("statistic", "mean"))
     ttft += request_ms
     throughput = rate * 1000.0 * e.replicas
     return metric_value(case.metric, ttft, tpot, prompt, throughput, int(m["gpu_count"]))
+
+
+def percentile(values: Sequence[float], statistic: str) -> float:
+    """The ``statistic`` ("mean", "median" or "p99") of the values, a percentile as numpy's
+    (linear between the two nearest ranks), which vLLM's benchmark reports."""
+    if statistic == "mean":
+        return statistics.fmean(values)
+    if statistic == "median":
+        return statistics.median(values)
+    if statistic == "p99":
+        return (
+            statistics.quantiles(values, n=100, method="inclusive")[98]
+            if len(values) > 1
+            else values[0]
+        )
+    raise ValueError(f"statistic must be mean, median or p99, got {statistic!r}")
 
 
 def mixed_closed_loop(

@@ -102,7 +102,9 @@ def test_every_case_follows_the_schema(row: dict[str, Any]) -> None:
             assert row[key].strip() if isinstance(row[key], str) else row[key] > 0, key
     assert row.get("length_range_ratio", 1.0) <= 1.0 and row.get("memory_fraction", 1.0) <= 1.0
     assert row["metric"] in METRICS
-    assert row.get("statistic", "median") == "median"  # stated only when not the mean
+    assert row.get("statistic", "median") in ("median", "p99")  # stated only when not the mean
+    if row.get("statistic") == "p99":  # a percentile needs every request's TTFT: simulated
+        assert row.get("scheduler") == "mixed" and row["metric"] == "ttft_ms"
     assert row.get("scheduler", "mixed") == "mixed"  # stated only for a mixing scheduler
     if "generated_tokens" in row:  # requests that stop early: at most each one's cap
         assert row["generated_tokens"] <= row["requests"] * row["output_tokens"]
@@ -395,6 +397,56 @@ def test_a_median_ttft_is_a_steady_state_requests_not_the_first_waves() -> None:
     median = accuracy.predict(case, catalog)
     assert median == accuracy.predict(attrs.evolve(case, m=endless), catalog)
     assert accuracy.predict(attrs.evolve(case, m=mean), catalog) > median  # the wave weighs in
+
+
+def test_a_percentile_is_numpys_linear_one_between_the_nearest_ranks() -> None:
+    """vLLM's benchmark reports numpy.percentile (linear): the 99th of 1..50 lies 0.51 of
+    the way from 49 to 50; a single value is its own percentile; an unknown one is an
+    error naming the allowed ones."""
+    accuracy = _benchmark()
+    values = [float(v) for v in range(50, 0, -1)]
+    assert accuracy.percentile(values, "p99") == pytest.approx(49.51)
+    assert accuracy.percentile(values, "median") == 25.5
+    assert accuracy.percentile(values, "mean") == 25.5
+    assert accuracy.percentile([7.0], "p99") == 7.0
+    with pytest.raises(ValueError, match="mean, median or p99"):
+        accuracy.percentile(values, "p90")
+
+
+def test_a_burst_in_budget_sized_steps_has_a_p99_of_its_last_step() -> None:
+    """Fifty prompts of 100 tokens sent at once to a scheduler of 2,048 tokens a step (vLLM
+    V1 on a GPU under 70 GiB): 20 prompts in the first step, 20 beside 20 decodes in the
+    second, the last 10 in the third; the median request is in the second step and the
+    99th percentile in the third. One step of 8,192 tokens gives every prompt one TTFT."""
+    accuracy = _benchmark()
+    steps = _steps(lambda k: 10.0 * k, lambda b: 5.0 + 0.1 * b)
+    ttfts, _, _ = accuracy.mixed_closed_loop(50, 50, 100, 600, 2048, steps)
+    first = 10.0 * 2048 / 100  # 20.48 prompts' worth: 20 finish, the 21st is begun
+    second = first + (5.0 + 0.1 * 20) + 10.0 * (2048 - 20) / 100
+    assert accuracy.percentile(ttfts, "median") == pytest.approx(second)
+    assert accuracy.percentile(ttfts, "p99") > second
+    one = accuracy.mixed_closed_loop(50, 50, 100, 600, 8192, steps)[0]
+    assert accuracy.percentile(one, "p99") == accuracy.percentile(one, "median") == 500.0
+
+
+def test_a_run_that_stops_early_is_priced_by_its_longest_request_whatever_its_scheduler() -> None:
+    """Database Mart's A40 runs: their requests stop at their end of sequence, and the
+    throughput is the tokens generated over the longest request's time, the same with the
+    mixing scheduler stated as without; a TTFT of the same run is simulated step by step,
+    and a 99th percentile is only simulated."""
+    accuracy = _benchmark()
+    catalog = default_catalog()
+    cases = {c.id: c for c in accuracy.load(catalog)}
+    tput = cases["dbmart-vllm-r1-distill-qwen-14b-fp16-1xa40-c50-output-tput"]
+    assert tput.m["scheduler"] == "mixed" and "generated_tokens" in tput.m
+    plain = {k: v for k, v in tput.m.items() if k not in ("scheduler", "prefill_budget_tokens")}
+    assert accuracy.predict(tput, catalog) == accuracy.predict(attrs.evolve(tput, m=plain), catalog)
+    p99 = cases["dbmart-vllm-r1-distill-qwen-14b-fp16-1xa40-c50-ttft-p99"]
+    median = cases["dbmart-vllm-r1-distill-qwen-14b-fp16-1xa40-c50-ttft"]
+    assert accuracy.predict(p99, catalog) > accuracy.predict(median, catalog)
+    waves = {k: v for k, v in p99.m.items() if k not in ("scheduler", "prefill_budget_tokens")}
+    with pytest.raises(accuracy.Skip, match="99th percentile"):
+        accuracy.predict(attrs.evolve(p99, m=waves), catalog)
 
 
 def _steps(prefill: Callable[[int], float], decode: Callable[[int], float]) -> Any:
