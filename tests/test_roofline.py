@@ -51,6 +51,17 @@ def test_fp8_on_a100_runs_at_the_bf16_rate() -> None:
     assert compute_tflops(h100, "fp8") == 1979  # H100 SXM FP8 dense
 
 
+def test_int8_on_b300_runs_at_the_bf16_rate_its_own_is_below() -> None:
+    """Blackwell Ultra cut INT8 to 150 TOPS dense (BF16 2,250): INT8 weights are served
+    dequantised at the BF16 rate, not on the INT8 units (a native rate below BF16 loses)."""
+    b300, b200 = gpu("b300"), gpu("b200")
+    assert b300.tflops["int8"] == 150
+    assert native_support(b300, "int8")
+    assert compute_tflops(b300, "int8") == compute_tflops(b300, "bf16") == 2250
+    assert compute_tflops(b300, "fp8") == 4500  # FP8 unchanged from the B200
+    assert compute_tflops(b200, "int8") == 4500
+
+
 def test_int4_is_weight_only_and_fp16_accumulates_in_fp32() -> None:
     l40s = gpu("l40s")
     assert native_support(l40s, "int4")

@@ -17,7 +17,7 @@ from r1rules._workload import FIELD_NAMES
 
 BASE = {"model": "deepseek-r1", "peak_qps": 1, "latency_ms": 100}
 KNOWN_GPUS = (
-    "a10, a100-40gb, a100-40gb-pcie, a100-80gb, a40, b200, gb200, h100-nvl, h100-pcie, "
+    "a10, a100-40gb, a100-40gb-pcie, a100-80gb, a40, b200, b300, gb200, h100-nvl, h100-pcie, "
     "h100-sxm, h200, l4, l40s, mi300x, mi325x, rtx-3090, rtx-4090, rtx-5090"
 )
 
