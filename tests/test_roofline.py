@@ -8,7 +8,6 @@ fail. Records come from ``test_memory`` (the catalog, or hand-built copies of th
 from __future__ import annotations
 
 import math
-import time
 
 import attrs
 import pytest
@@ -19,6 +18,7 @@ from test_memory import ALL_MODELS, DISTILLS, gpu, model
 from r1rules._errors import CatalogError, WorkloadError
 from r1rules._vocabulary import PRECISIONS
 from r1rules.catalog import default_catalog
+from r1rules.physics import _ep, _layout, _memory, _placement, _roofline
 from r1rules.physics._efficiency import default_engine, efficiency
 from r1rules.physics._estimates import estimate_deployment as estimate
 from r1rules.physics._memory import kv_cache_bytes_per_token
@@ -312,12 +312,29 @@ def test_bad_precisions_name_themselves() -> None:
 
 
 def test_estimate_is_cheap() -> None:
+    """The hot path recomputes nothing of the model's: after one estimate, 500 more at other
+    loads miss none of the caches of its per-model work (weights, KV bytes, runtime
+    overhead, the roofline's constants, the layouts' weights and static bytes). This is a
+    count, not a timing (a timed assertion fails on a slow or busy machine, as one did
+    under coverage: ~0.8 ms a call there, ~0.3 ms without; `python
+    benchmarks/bench_evaluate.py` prints the timings)."""
+    caches = (
+        _memory.weight_profile,
+        _memory.kv_cache_bytes_per_token,
+        _memory.runtime_overhead_gb,
+        _roofline.consts,
+        _ep._static_bytes,
+        _layout.layout_weights_gb,
+    )
     r1, h200 = model("deepseek-r1"), gpu("h200")
+    for cache in (*caches, _placement.place, _placement.placements):  # the latter hold
+        cache.cache_clear()  # whole placements: warm, they would answer without the others
     estimate(r1, "fp8", h200, 8, 64, 1000, 1000)
-    start = time.perf_counter()
+    before = [cache.cache_info().misses for cache in caches]
+    assert all(before)  # each cache is on the path: the first estimate filled it
     for users in range(1, 501):
         estimate(r1, "fp8", h200, 8, users, 1000, 1000)
-    assert (time.perf_counter() - start) / 500 < 500e-6  # ~15 us measured; hot path
+    assert [cache.cache_info().misses for cache in caches] == before
 
 
 # --- laws -----------------------------------------------------------------------------------
