@@ -14,12 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Reach
 
+import r1rules
 from r1rules import WorkloadError
 from r1rules.catalog import default_catalog
-from r1rules.physics import estimate_deployment, estimate_in, size
+from r1rules.physics import estimate_deployment, estimate_in, kv_cache_bytes_per_token, size
+from r1rules.physics._memory import kv_cache_bytes_per_token_per_gpu, weights_gb_per_gpu
+from r1rules.physics._stages import stage_share
 
 CATALOG = default_catalog()
 R1 = CATALOG.model("deepseek-r1")
+R1_KV_BF16 = kv_cache_bytes_per_token(R1, "bf16")
 
 
 def _budget(e: object) -> float:
@@ -52,6 +56,58 @@ def test_24_h100_use_every_gpu_or_say_which_sit_idle() -> None:
         model="deepseek-r1", gpu="h100-sxm", gpu_count=24, concurrency=200, tensor_parallel=8
     )
     assert plain.idle_gpus == 24 - plain.replicas * 8 * plain.pipeline_parallel
+
+
+def test_the_largest_pipeline_stage_holds_its_whole_layers() -> None:
+    """61 layers over 3 stages are 21, 20 and 20 (vLLM's and SGLang's get_pp_indices): the
+    most loaded stage's GPUs hold 21/61 of the weights and of each token's cache."""
+    assert stage_share(R1, 1) == 1.0
+    assert stage_share(R1, 3) == pytest.approx(21 / 61)
+    assert stage_share(R1, 61) == pytest.approx(1 / 61)
+    assert weights_gb_per_gpu(R1, "fp8", 2, 3) == pytest.approx(
+        weights_gb_per_gpu(R1, "fp8", 2) * 21 / 61
+    )
+    assert kv_cache_bytes_per_token_per_gpu(R1, "bf16", 2, 3) == pytest.approx(
+        kv_cache_bytes_per_token_per_gpu(R1, "bf16", 2) * 21 / 61
+    )
+
+
+@pytest.mark.parametrize(
+    ("gpu", "count", "stages"),
+    [("h200", 6, 3), ("b300", 3, 3), ("h100-sxm", 12, 3), ("h100-sxm", 10, 5)],
+)
+def test_a_fleet_no_usual_layout_holds_runs_uneven_pipeline_stages(
+    gpu: str, count: int, stages: int
+) -> None:
+    """R1 in FP8 on 6 x H200 (846 GB), 3 x B300 or 12 x H100: no power-of-two tensor
+    parallelism within a node holds it and a pipeline of whole nodes needs 16 GPUs, but
+    stages of whole layers over the GPUs given do, as vLLM's guide says for GPU counts
+    that do not divide the model evenly; the stated layouts' memory still holds."""
+    e = estimate_in(
+        model="deepseek-r1", gpu=gpu, gpu_count=count, concurrency=32, output_tokens=1024
+    )
+    assert e.fits and e.pipeline_parallel == stages and e.idle_gpus == 0
+    assert e.tensor_parallel * e.pipeline_parallel * e.replicas == count
+    assert e.memory_per_gpu_gb <= _budget(e) + 1e-9
+    # every layer's cache counted once, however many stages split them
+    one_copy = R1_KV_BF16 * (1024 + 1024) * 32 / 1e9
+    assert e.kv_cache_gb == pytest.approx(one_copy * e.tensor_parallel)  # MLA: every TP rank
+    widest = 1 << (count.bit_length() - 1)  # the widest tensor parallelism on the GPUs
+    stated = estimate_in(
+        model="deepseek-r1",
+        gpu=gpu,
+        gpu_count=count,
+        concurrency=32,
+        tensor_parallel=widest,
+        pipeline_parallel=1,
+    )
+    assert not stated.fits  # stated degrees are searched as stated: no fallback
+
+
+def test_a_usual_layout_that_holds_the_model_keeps_the_fleet_off_uneven_stages() -> None:
+    """8 x H200 hold R1 at TP 8, so the fleet keeps it (uneven stages are the edge case)."""
+    e = estimate_in(model="deepseek-r1", gpu="h200", gpu_count=8, concurrency=32)
+    assert e.fits and e.pipeline_parallel == 1
 
 
 @pytest.mark.parametrize(
@@ -228,3 +284,15 @@ def test_adding_gpus_never_lowers_throughput(
 
 def test_adding_gpus_never_lowers_throughput_reach() -> None:
     MORE.check(0.5)
+
+
+def test_sizing_searches_as_many_stages_as_whole_layers_need() -> None:
+    """R1 in FP32 (2.7 TB) on 24 GB A10s: a node of 8 holds 3 of its 61 layers at TP 8, so
+    a replica needs 21 stages. The search reach counted bytes, not whole layers (18
+    nodes), and found no layout: a valid workload was refused."""
+    w = r1rules.Workload(
+        peak_qps=1.0, latency_ms=1.0, model="deepseek-r1", precision="fp32", gpu="a10"
+    )
+    e = r1rules.evaluate(w).estimates
+    assert e.fits and e.pipeline_parallel >= 21
+    assert e.memory_per_gpu_gb <= _budget(e) + 1e-9

@@ -190,7 +190,7 @@ def test_story_hobbyist_two_rtx_3090s(capsys: pytest.CaptureFixture[str]) -> Non
     assert lines[0].startswith("r1rules fleet: 2 x NVIDIA GeForce RTX 3090")
     bf16 = next(line for line in lines if line.startswith("  BF16"))
     int4 = next(line for line in lines if line.startswith("  INT4"))
-    assert "does NOT fit" in bf16 and " fits; " in int4
+    assert "does NOT fit" in bf16 and " fits as tensor parallel 2 x pipeline 1; " in int4
     single = r1rules.estimate(
         model="deepseek-r1-distill-qwen-32b",
         gpu="rtx-3090",

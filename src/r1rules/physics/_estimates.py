@@ -32,8 +32,9 @@ from r1rules.physics._memory import (
     runtime_overhead_gb,
     weight_profile,
 )
-from r1rules.physics._placement import Placement, candidate_layouts, place
+from r1rules.physics._placement import Placement, candidate_layouts, place, uneven_layouts
 from r1rules.physics._roofline import positive
+from r1rules.physics._stages import stage_share
 
 __all__ = ["Estimates", "estimate_deployment", "estimate_in"]
 
@@ -182,15 +183,36 @@ def estimate_deployment(
         for lay in layouts
     ]
     holding = [p for p in options if p.holds_model]
+    uneven = not holding and degrees == (None, None, None, None)
+    if uneven:
+        # none of the usual layouts holds the model on these GPUs: stages of whole layers
+        # over any count of them may (6 x H200 or 3 x B300 for R1 in FP8)
+        options += [
+            place(
+                model, precision, kv_precision, gpu, lay, prompt_tokens, output_tokens, mtp, engine
+            )
+            for lay in uneven_layouts(model, gpu, gpu_count)
+            if lay not in layouts
+        ]
+        holding = [p for p in options if p.holds_model]
     lengths = (prompt_tokens, output_tokens)
     fixed = (model, precision, kv_precision, gpu)
     if not holding:
         p = max(options, key=lambda q: q.gpus)
         return _estimates(*fixed, p, gpu_count, concurrency, lengths, engine)
     # Rank by the figures reported, not an approximation of them: a deployment given more
-    # GPUs can always run the layout it had, so its reported throughput never drops.
+    # GPUs can always run the layout it had, so its reported throughput never drops. Among
+    # the uneven layouts (GPU counts below the first a usual layout holds the model on),
+    # throughput comes first: a layout whose cache holds every request but serves fewer
+    # tokens (many thin stages) would otherwise make one more GPU serve less.
     scored = [
-        (_score(p, gpu_count, concurrency)[0], e.throughput_tokens_per_s, -p.gpus, i, e)
+        (
+            not uneven and _score(p, gpu_count, concurrency)[0],
+            e.throughput_tokens_per_s,
+            -p.gpus,
+            i,
+            e,
+        )
         for i, p in enumerate(holding)
         for e in [_estimates(*fixed, p, gpu_count, concurrency, lengths, engine)]
     ]
@@ -217,8 +239,10 @@ def _estimates(
     seq = prompt_tokens + output_tokens
     overhead = runtime_overhead_gb(model, layout.tensor_parallel)
     wanted = math.ceil(concurrency / max(1, replicas))
-    kv_cache_gb = concurrency * seq * kv_gb_per_token_rank(model, kv_precision, layout)
-    kv_cache_gb *= layout.attention_tp * layout.pipeline_parallel
+    # every layer's cache once: a rank's share over its stage's share of the layers
+    share = stage_share(model, layout.pipeline_parallel)
+    kv_cache_gb = concurrency * seq * kv_gb_per_token_rank(model, kv_precision, layout) / share
+    kv_cache_gb *= layout.attention_tp
     ttft = tpot = math.inf
     throughput = 0.0
     batch = 0

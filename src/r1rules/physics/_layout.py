@@ -32,6 +32,7 @@ from r1rules.physics._memory import (
     weight_profile,
     weights_gb_per_gpu,
 )
+from r1rules.physics._stages import stage_share
 
 __all__ = ["Layout", "kv_gb_per_sequence_per_gpu", "layout_usable_gb", "layout_weights_gb"]
 
@@ -136,13 +137,14 @@ def layout_weights_gb(model: Model, precision: str, layout: Layout) -> float:
         + (dense + w.embedding_bytes + w.lm_head_bytes) / tp
         + w.routed_total_bytes * experts_per_rank_share(model, layout)
     )
-    return per_rank / layout.pipeline_parallel / GB
+    return per_rank * stage_share(model, layout.pipeline_parallel) / GB
 
 
 def kv_gb_per_token_rank(model: Model, kv_precision: str, layout: Layout) -> float:
     """KV GB one token of one request takes on each GPU that holds that request's cache."""
     per_token = kv_cache_bytes_per_token(model, kv_precision)
-    return per_token * kv_head_fraction(model, layout.attention_tp) / layout.pipeline_parallel / GB
+    share = stage_share(model, layout.pipeline_parallel)
+    return per_token * kv_head_fraction(model, layout.attention_tp) * share / GB
 
 
 def kv_gb_per_sequence_per_gpu(

@@ -29,6 +29,7 @@ import attrs
 from r1rules._errors import WorkloadError, suggest
 from r1rules._vocabulary import PRECISIONS
 from r1rules.catalog import Gpu, Model
+from r1rules.physics._stages import stage_share
 
 __all__ = [
     "ACTIVATION_SAMPLED_SEQS",
@@ -312,10 +313,13 @@ def kv_cache_bytes_per_token_per_gpu(
     """KV-cache bytes one token takes on each GPU of a (tp x pp) replica.
 
     GQA heads split over TP ranks (each rank keeps at least one head); the MLA latent is
-    replicated on every TP rank. Pipeline stages split the layers evenly.
+    replicated on every TP rank. Pipeline stages split the layers (``stage_share``: the
+    most loaded stage's).
     """
     per_token = kv_cache_bytes_per_token(model, kv_precision)
-    return per_token * kv_head_fraction(model, tensor_parallel) / pipeline_parallel
+    return (
+        per_token * kv_head_fraction(model, tensor_parallel) * stage_share(model, pipeline_parallel)
+    )
 
 
 def weights_gb_per_gpu(
@@ -325,9 +329,10 @@ def weights_gb_per_gpu(
 
     Sharded layers divide by tp; GQA k/v projections by at most kv_heads; norms, router gates
     and MLA's kv_a projection stay whole on every rank. Pipeline stages split everything
-    evenly, embedding and lm_head included (an approximation: they sit on the first and last
-    stage in vLLM). MLA's q_a projection is treated as sharded although vLLM replicates it
-    (~0.9 GB for R1 in FP8): its width, q_lora_rank, is not in the record.
+    as their layers do (``stage_share``, the most loaded stage), embedding and lm_head
+    included (an approximation: they sit on the first and last stage in vLLM). MLA's q_a
+    projection is treated as sharded although vLLM replicates it (~0.9 GB for R1 in FP8):
+    its width, q_lora_rank, is not in the record.
     """
     w = weight_profile(model, precision)
     per_rank = (
@@ -336,7 +341,7 @@ def weights_gb_per_gpu(
         + w.kv_proj_bytes * kv_head_fraction(model, tensor_parallel)
         + w.replicated_bytes
     )
-    return per_rank / pipeline_parallel / GB
+    return per_rank * stage_share(model, pipeline_parallel) / GB
 
 
 @functools.lru_cache(maxsize=512)

@@ -33,7 +33,14 @@ from r1rules.physics._layout import (
     layout_weights_gb,
 )
 
-__all__ = ["BATCH_STEPS", "Placement", "candidate_layouts", "place", "placements"]
+__all__ = [
+    "BATCH_STEPS",
+    "Placement",
+    "candidate_layouts",
+    "place",
+    "placements",
+    "uneven_layouts",
+]
 
 # Batch sizes (concurrent sequences per attention group) at which capacity is tabulated;
 # serving engines schedule up to a few hundred sequences (vLLM's default max_num_seqs is 256),
@@ -143,6 +150,21 @@ def candidate_layouts(
             if ranks <= node and model.num_attention_heads % ranks == 0:
                 out.append(Layout(ranks, 1, ranks, False))
     return tuple(out)
+
+
+def uneven_layouts(model: Model, gpu: Gpu, gpu_count: int) -> tuple[Layout, ...]:
+    """Tensor x pipeline layouts over up to ``gpu_count`` GPUs with stages of any count,
+    within a node or over part of one: the edge case vLLM's distributed-serving guide
+    names ("if the model fits in a single node with multiple GPUs, but the number of GPUs
+    cannot divide the model size evenly, you can use pipeline parallelism, which splits
+    the model along layers and supports uneven splits"), for a fleet (6 GPUs, 12, 3) on
+    which no layout of ``candidate_layouts`` holds the model. Each stage holds its share
+    of whole layers (``stage_share``)."""
+    return tuple(
+        Layout(tp, pp)
+        for tp in _tp_options(model, gpu)
+        for pp in range(2, min(gpu_count // tp, model.num_layers) + 1)
+    )
 
 
 @functools.lru_cache(maxsize=16384)

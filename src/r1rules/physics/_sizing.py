@@ -277,12 +277,16 @@ def _last_within(values: Iterable[float], bound: float) -> int:
 
 def _nodes_to_hold(model: Model, precision: str, gpu: Gpu, engine: Engine) -> int:
     """Nodes a replica needs for its weights alone under ``engine``'s memory budget (a
-    bound to search up to; KV needs may add one)."""
+    bound to search up to; KV needs may add one). A node, one pipeline stage, holds whole
+    layers: as many stages as it takes at the layers one node holds."""
     fraction, budget = engine.memory_fraction, engine.memory_budget
     per_node = usable_gb_per_gpu(gpu, model, 1, fraction, budget) * gpu.max_per_node
     if per_node <= 0:
         return 1
-    return math.ceil(weights_gb_per_gpu(model, precision, 1, 1) / per_node) + 1
+    layers = model.num_layers
+    per_layer = weights_gb_per_gpu(model, precision, 1, 1) / layers
+    held = math.floor(per_node / per_layer)  # whole layers one node holds
+    return (math.ceil(layers / held) if held else layers) + 1
 
 
 def _operating_batch(p: Placement, qps_per_replica: float) -> int:

@@ -24,7 +24,7 @@ from r1rules.catalog import Engine, Gpu, Model
 from r1rules.physics import Estimates, estimate_deployment
 from r1rules.recommend._decide import quantized_precisions
 from r1rules.recommend._evaluate import resolve_rules
-from r1rules.recommend._report_blocks import target_ms
+from r1rules.recommend._report_blocks import layout_text, target_ms
 from r1rules.ruleset import RuleSet
 
 __all__ = ["Fleet", "FleetCapacity", "fleet"]
@@ -88,6 +88,16 @@ class Fleet:
                     "usable_memory_per_gpu_gb": c.single.usable_memory_per_gpu_gb,
                     "single_user_tokens_per_s": c.single_user_tokens_per_s,
                     "single_user_ttft_ms": c.single.ttft_ms if c.fits else None,
+                    "layout": {
+                        "tensor_parallel": c.single.tensor_parallel,
+                        "pipeline_parallel": c.single.pipeline_parallel,
+                        "expert_parallel": c.single.expert_parallel,
+                        "data_parallel_attention": c.single.data_parallel_attention,
+                        "replicas": c.single.replicas,
+                        "idle_gpus": c.single.idle_gpus,
+                    }
+                    if c.fits
+                    else None,
                     "max_concurrency": c.max_concurrency,
                     "within_targets_concurrency": c.within_targets,
                     "within_targets_qps": c.within_targets_qps,
@@ -210,7 +220,8 @@ def fleet_report(f: Fleet) -> str:
             )
             continue
         speed = (
-            f"fits; one user gets {c.single_user_tokens_per_s:,.0f} tokens/s "
+            f"fits as {layout_text(c.single)}; one user gets "
+            f"{c.single_user_tokens_per_s:,.0f} tokens/s "
             f"(first token in {c.single.ttft_ms:,.0f} ms)"
         )
         if c.within_targets and c.at_targets is not None:

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from r1rules._workload import DEFAULT_TPOT_MS_FOR_CONCURRENCY, request_seconds
+from r1rules.physics import Estimates
 from r1rules.recommend._message import Message
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "answer_lines",
     "input_lines",
     "is_correction",
+    "layout_text",
     "split_messages",
     "usd",
 ]
@@ -90,8 +92,9 @@ def _many(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
-def _layout(rec: Any) -> str:
-    e = rec.estimates
+def layout_text(e: Estimates) -> str:
+    """The replicas' layout as the report shows it: "tensor parallel 2 x pipeline 3; 1
+    replica", "expert parallel 8 with data-parallel attention; 2 replicas, 1 idle"."""
     if e.expert_parallel > 1:
         split = f"expert parallel {e.expert_parallel}"
         if e.data_parallel_attention:
@@ -99,8 +102,12 @@ def _layout(rec: Any) -> str:
     else:
         split = f"tensor parallel {e.tensor_parallel} x pipeline {e.pipeline_parallel}"
     idle = f", {e.idle_gpus:,} idle" if e.idle_gpus else ""
+    return f"{split}; {_many(e.replicas, 'replica')}{idle}"
+
+
+def _layout(rec: Any) -> str:
     per_node = f"{rec.gpu.per_node:,} GPU{'' if rec.gpu.per_node == 1 else 's'} per node"
-    return f"{per_node}; {split}; {_many(e.replicas, 'replica')}{idle}"
+    return f"{per_node}; {layout_text(rec.estimates)}"
 
 
 def _cost(rec: Any) -> str:

@@ -1,0 +1,23 @@
+"""How pipeline stages split a model's layers."""
+
+from __future__ import annotations
+
+import math
+
+from r1rules.catalog import Model
+
+__all__ = ["stage_share"]
+
+
+def stage_share(model: Model, pipeline_parallel: int) -> float:
+    """Share of the model's layers on the most loaded of ``pipeline_parallel`` stages.
+
+    Engines split the layers as evenly as whole layers allow, the few left over one each
+    to some stages (vLLM and SGLang ``get_pp_indices`` in ``distributed/utils.py``): the
+    largest stage holds ceil(L / pp) of the L layers, and its GPUs' memory is the one that
+    must hold (61 layers over 3 stages: 21, 20 and 20, so 34 % of the model, not 33 %).
+    """
+    if pipeline_parallel <= 1:
+        return 1.0
+    layers = max(model.num_layers, pipeline_parallel)
+    return math.ceil(layers / pipeline_parallel) / layers
