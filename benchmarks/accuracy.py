@@ -544,7 +544,10 @@ def steady_state(
     X requests per ms complete. A scheduler that takes in new requests every
     ``wait_steps`` iterations admits the prompts that arrived meanwhile together:
     k = X x wait_steps x TPOT of them (at least one, at most every user), prefilled as one
-    batch; each new prompt waits half of the wait_steps - 1 steps for it. The others'
+    batch; each new prompt waits half of the wait_steps - 1 steps for it, unless it is the
+    only user's: then nothing is decoding when it comes, and an idle scheduler's loop (no
+    forward pass, each turn counted as one step: SGLang's SchedulerRecvSkipper weighs an
+    idle turn 1, like a decode step) polls again within a millisecond. The others'
     prefills take rho = X x prefill_ms(k) / k x (users - 1) / users of the replica's time
     (a batch costs no less per prompt when one prefill already fills the replica, less
     where it fills one attention group of several), so a decode step of the b requests
@@ -566,7 +569,9 @@ def steady_state(
         decoding = max(1, min(users, round(rate * output * step)))
         tpot = decode_ms(decoding) / (1.0 - rho)
         wait = (tpot / 2.0 if users > 1 else 0.0) + rho * batch / (2.0 * (1.0 - rho))
-        ttft = batch + wait + (wait_steps - 1) / 2.0 * tpot
+        if users > 1:  # a lone user's prompt finds the scheduler idle, polling every loop
+            wait += (wait_steps - 1) / 2.0 * tpot
+        ttft = batch + wait
         rate = 0.5 * rate + 0.5 * users / (ttft + output * tpot)
     return ttft, tpot, rate
 

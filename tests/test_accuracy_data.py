@@ -206,9 +206,13 @@ def test_steady_state_of_one_user_is_its_prefill_and_its_decode_step() -> None:
     ttft, tpot, rate = accuracy.steady_state(1, 100, _linear, lambda b: 10.0 + b)
     assert (ttft, tpot) == pytest.approx((50.0, 11.0))  # nobody else's prefill or step to wait
     assert rate == pytest.approx(1 / (50.0 + 100 * 11.0))
-    ttft, tpot, rate = accuracy.steady_state(1, 100, _linear, lambda b: 10.0 + b, 9)
-    assert (ttft, tpot) == pytest.approx((50.0 + 4 * 11.0, 11.0))  # half of 8 steps' wait
-    assert rate == pytest.approx(1 / (ttft + 100 * 11.0))
+    # a scheduler taking in requests every 9 steps: a lone user's prompt finds it idle (its
+    # loop turns without a forward pass), so it waits for none of them; two users' do
+    alone = accuracy.steady_state(1, 100, _linear, lambda b: 10.0 + b, 9)
+    assert alone == pytest.approx((ttft, tpot, rate))
+    eager = accuracy.steady_state(2, 100, _linear, lambda b: 10.0 + b)
+    waiting = accuracy.steady_state(2, 100, _linear, lambda b: 10.0 + b, 9)
+    assert waiting[0] - eager[0] == pytest.approx(4 * waiting[1], rel=0.1)  # half of 8 steps
 
 
 def test_waiting_to_admit_prompts_batches_them() -> None:
