@@ -17,9 +17,17 @@ from strategies import Reach
 import r1rules
 from r1rules import WorkloadError
 from r1rules.catalog import default_catalog
-from r1rules.physics import estimate_deployment, estimate_in, kv_cache_bytes_per_token, size
+from r1rules.physics import (
+    _roofline,
+    estimate_deployment,
+    estimate_in,
+    kv_cache_bytes_per_token,
+    size,
+)
+from r1rules.physics._efficiency import efficiency
 from r1rules.physics._memory import kv_cache_bytes_per_token_per_gpu, weights_gb_per_gpu
-from r1rules.physics._stages import stage_share
+from r1rules.physics._roofline import consts
+from r1rules.physics._stages import stage_balance, stage_share
 
 CATALOG = default_catalog()
 R1 = CATALOG.model("deepseek-r1")
@@ -70,6 +78,27 @@ def test_the_largest_pipeline_stage_holds_its_whole_layers() -> None:
     assert kv_cache_bytes_per_token_per_gpu(R1, "bf16", 2, 3) == pytest.approx(
         kv_cache_bytes_per_token_per_gpu(R1, "bf16", 2) * 21 / 61
     )
+
+
+def test_a_decode_round_is_paced_by_the_most_loaded_stage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With 3 micro-batches in flight on 3 stages of 21, 20 and 20 layers each stage steps
+    3 times a round, so the round is 3 x 21 layers' steps, 63/61 of a pass; one micro-batch
+    in flight passes every stage once (61 layers' steps); an even split changes nothing."""
+    assert stage_balance(61, 3, 3) == pytest.approx(63 / 61)
+    assert stage_balance(61, 3, 1) == 1.0
+    assert stage_balance(61, 3, 2) == 1.0  # 42 layers' steps < 61
+    assert stage_balance(80, 4, 4) == 1.0
+    assert stage_balance(61, 1, 1) == 1.0
+
+    gpu = CATALOG.gpu("h100-sxm")
+    c, eff = consts(R1, "fp8", "bf16", 4), efficiency(gpu, None)
+    hops = _roofline.pp_hops_ms(gpu, 4, 3, 1, c.hidden)
+    paced = _roofline.decode_core_ms(c, gpu, eff, "fp8", 3, 3, 2048.0)
+    monkeypatch.setattr(_roofline, "stage_balance", lambda *_: 1.0)
+    even = _roofline.decode_core_ms(c, gpu, eff, "fp8", 3, 3, 2048.0)
+    assert paced - hops == pytest.approx((even - hops) * 63 / 61)
 
 
 @pytest.mark.parametrize(

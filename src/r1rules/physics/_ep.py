@@ -46,6 +46,7 @@ from r1rules.physics._roofline import (
     pp_hops_ms,
     prefill_core_ms,
 )
+from r1rules.physics._stages import stage_balance
 
 __all__ = [
     "COMBINE_BYTES",
@@ -189,6 +190,9 @@ def layout_decode_ms(
         heads_per_request=tokens,
         floor_only=False,
     )
+    if pp > 1:  # the round is paced by the most loaded stage; the hops are as they are
+        hops = pp_hops_ms(gpu, layout.ranks, pp, micro * tokens, model.hidden_size)
+        step = (step - hops) * stage_balance(c.layers, pp, min(pp, batch)) + hops
     if not mtp_acceptance:
         return step
     # the MTP module is one more transformer layer, run once per step

@@ -30,6 +30,7 @@ from r1rules.physics._memory import (
     weight_profile,
     weights_gb_per_gpu,
 )
+from r1rules.physics._stages import stage_balance
 
 __all__ = [
     "ALLREDUCE_BASE_LATENCY_US",
@@ -236,7 +237,8 @@ def decode_core_ms(
     )
     comm_ms = 2 * c.layers * _allreduce_ms(gpu, c.tp, micro * c.hidden * ACTIVATION_BYTES)
     hops_ms = _pp_hops_ms(gpu, c.tp, pp, micro, c.hidden)
-    return max(mem_ms, compute_ms) + comm_ms + _overhead_ms(c, eff, micro) + hops_ms
+    stages = stage_balance(c.layers, pp, min(pp, batch))  # paced by the most loaded stage
+    return (max(mem_ms, compute_ms) + comm_ms + _overhead_ms(c, eff, micro)) * stages + hops_ms
 
 
 # Counts above this are not deployments, and their products overflow a float.
