@@ -110,12 +110,14 @@ def _pass_ms(
     attn_flops: float,
     heads_per_request: float,
     floor_only: bool,
+    stages: float = 1.0,
 ) -> float:
     """One forward pass of ``requests`` requests of ``per_request`` tokens each, per rank.
 
     ``kv_tokens`` is the cache each request reads (0 in prefill), ``attn_pairs`` its
     (query, key) pairs; ``floor_only``: weights bound the time from below but the KV read
-    does not apply (prefill).
+    does not apply (prefill); ``stages``: the factor on all but the pipeline hops
+    (``stage_balance``, a decode round paced by the most loaded stage).
     """
     w = weight_profile(model, precision)
     ranks, atp, tp = layout.ranks, layout.attention_tp, layout.tensor_parallel
@@ -152,7 +154,7 @@ def _pass_ms(
     if layout.ranks > gpu.max_per_node:  # across nodes: hidden behind the other micro-batch
         roof, a2a = max(roof, a2a), 0.0
     hops = pp_hops_ms(gpu, ranks, layout.pipeline_parallel, tokens_all, model.hidden_size)
-    return roof + comm + a2a + overhead_ms(c, eff, local) + hops
+    return (roof + comm + a2a + overhead_ms(c, eff, local)) * stages + hops
 
 
 def layout_decode_ms(
@@ -189,10 +191,8 @@ def layout_decode_ms(
         attn_flops=c.attn_flops_decode,
         heads_per_request=tokens,
         floor_only=False,
+        stages=stage_balance(c.layers, pp, min(pp, batch)),  # paced by the most loaded stage
     )
-    if pp > 1:  # the round is paced by the most loaded stage; the hops are as they are
-        hops = pp_hops_ms(gpu, layout.ranks, pp, micro * tokens, model.hidden_size)
-        step = (step - hops) * stage_balance(c.layers, pp, min(pp, batch)) + hops
     if not mtp_acceptance:
         return step
     # the MTP module is one more transformer layer, run once per step

@@ -24,17 +24,17 @@ from r1rules.catalog import Catalog, Engine, Gpu, Model, default_catalog
 from r1rules.physics._degrees import check_degrees
 from r1rules.physics._efficiency import efficiency, engine_or_default
 from r1rules.physics._ep import layout_decode_ms, layout_prefill_ms
-from r1rules.physics._layout import Layout, kv_gb_per_token_rank
+from r1rules.physics._layout import Layout
 from r1rules.physics._memory import (
     GB,
     check_precision,
     kv_cache_bytes_per_token,
+    kv_head_fraction,
     runtime_overhead_gb,
     weight_profile,
 )
 from r1rules.physics._placement import Placement, candidate_layouts, place, uneven_layouts
 from r1rules.physics._roofline import positive
-from r1rules.physics._stages import stage_share
 
 __all__ = ["Estimates", "estimate_deployment", "estimate_in"]
 
@@ -239,10 +239,10 @@ def _estimates(
     seq = prompt_tokens + output_tokens
     overhead = runtime_overhead_gb(model, layout.tensor_parallel)
     wanted = math.ceil(concurrency / max(1, replicas))
-    # every layer's cache once: a rank's share over its stage's share of the layers
-    share = stage_share(model, layout.pipeline_parallel)
-    kv_cache_gb = concurrency * seq * kv_gb_per_token_rank(model, kv_precision, layout) / share
-    kv_cache_gb *= layout.attention_tp
+    # every layer's cache once, on each rank of an attention group (MLA: whole on each)
+    atp = layout.attention_tp
+    per_token = kv_cache_bytes_per_token(model, kv_precision) * kv_head_fraction(model, atp)
+    kv_cache_gb = concurrency * seq * per_token * atp / GB
     ttft = tpot = math.inf
     throughput = 0.0
     batch = 0

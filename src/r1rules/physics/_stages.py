@@ -17,10 +17,7 @@ def stage_share(model: Model, pipeline_parallel: int) -> float:
     largest stage holds ceil(L / pp) of the L layers, and its GPUs' memory is the one that
     must hold (61 layers over 3 stages: 21, 20 and 20, so 34 % of the model, not 33 %).
     """
-    if pipeline_parallel <= 1:
-        return 1.0
-    layers = max(model.num_layers, pipeline_parallel)
-    return math.ceil(layers / pipeline_parallel) / layers
+    return _largest_share(model.num_layers, pipeline_parallel)
 
 
 def stage_balance(layers: int, pipeline_parallel: int, micro_batches: int) -> float:
@@ -31,5 +28,12 @@ def stage_balance(layers: int, pipeline_parallel: int, micro_batches: int) -> fl
     micro-batch is in flight; 61 layers over 3 stages, 3 in flight: 63 / 61)."""
     if pipeline_parallel <= 1:
         return 1.0
+    return max(1.0, micro_batches * _largest_share(layers, pipeline_parallel))
+
+
+def _largest_share(layers: int, pipeline_parallel: int) -> float:
+    """ceil(L / pp) / L: the most loaded stage's share of L layers (1 without stages)."""
+    if pipeline_parallel <= 1:
+        return 1.0
     layers = max(layers, pipeline_parallel)
-    return max(1.0, micro_batches * math.ceil(layers / pipeline_parallel) / layers)
+    return math.ceil(layers / pipeline_parallel) / layers
