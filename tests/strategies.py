@@ -126,6 +126,7 @@ FIELD_NAMES = (
     "output_tokens",
     "stage",
     "budget_usd",
+    "request_overhead_ms",
 )
 
 #: Numbers at the edges of what floats and ints can say.
@@ -221,6 +222,7 @@ plausible: dict[str, st.SearchStrategy[Any]] = {
     "output_tokens": st.integers(1, 300_000),
     "stage": st.sampled_from(("development", "production")),
     "budget_usd": st.floats(min_value=1e-9, max_value=1e15),
+    "request_overhead_ms": st.floats(min_value=0, max_value=10_000) | st.integers(0, 10_000),
 }
 
 
@@ -275,6 +277,8 @@ def valid_workload_fields(draw: st.DrawFn) -> dict[str, object]:
     for name in ("precision", "kv_cache_precision", "gpu", "stage", "budget_usd"):
         if draw(st.booleans()):
             fields[name] = draw(plausible[name])
+    if draw(st.booleans()):
+        fields["request_overhead_ms"] = draw(plausible["request_overhead_ms"])
     window = _context_window(fields)
     prompt = draw(st.none() | st.integers(1, window - 1))
     if prompt is not None:
@@ -300,6 +304,7 @@ invalid_values: dict[str, st.SearchStrategy[Any]] = {
     "prompt_tokens": st.sampled_from([0, -1, 1.5, 1024.0, "10", True, None, 10**7]),
     "output_tokens": st.sampled_from([0, -4096, 2.5, "4096", False, None, 10**7]),
     "stage": st.sampled_from(["staging", "", "Prod", None, 1]),
+    "request_overhead_ms": st.sampled_from([math.nan, math.inf, -1, -1e-9, 10_000.5, "30", True]),
 }
 
 
@@ -350,6 +355,8 @@ def valid_estimate_arguments(draw: st.DrawFn) -> dict[str, object]:
         kwargs["tensor_parallel"] = draw(
             st.sampled_from([t for t in (1, 2, 4, 8) if heads % t == 0 and t <= gpu_count])
         )
+    if draw(st.booleans()):
+        kwargs["request_overhead_ms"] = draw(plausible["request_overhead_ms"])
     return kwargs
 
 
@@ -363,6 +370,7 @@ invalid_estimate_values: dict[str, st.SearchStrategy[Any]] = {
     "prompt_tokens": st.sampled_from([0, -1, 1.5, "10", True, None]),
     "output_tokens": st.sampled_from([0, -1, 2.5, "4096", False, None]),
     "tensor_parallel": st.sampled_from([0, -2, 3.0, "2", 10**6, True]),
+    "request_overhead_ms": st.sampled_from([math.nan, -math.inf, -5, 2e4, "60", False, [60]]),
 }
 
 

@@ -129,8 +129,9 @@ def test_defaults_are_marked_and_given_values_are_not(
         assert "(default" not in inputs[given], inputs[given]
     for default in ("stage", "objective", "kv_cache_precision", "gpu", "precision"):
         assert "(default:" in inputs[default], inputs[default]
+    assert "none (default: the vllm profile's 67.5 ms)" in inputs["request_overhead_ms"]
     basic = reports["basic.toml"].report()
-    assert "  budget_usd          none (default: no budget)" in basic.splitlines()
+    assert "  budget_usd           none (default: no budget)" in basic.splitlines()
 
 
 def test_a_value_equal_to_its_default_is_shown_as_the_default() -> None:

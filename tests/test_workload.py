@@ -235,6 +235,7 @@ def test_the_numeric_fields_are_every_numeric_workload_field() -> None:
         "concurrent_requests",
         "tpot_ms",
         "gpu_count",
+        "request_overhead_ms",
     )
 
 
@@ -355,7 +356,7 @@ def test_unknown_field_names_and_positional_values_are_workload_errors() -> None
         "modell: unknown workload field (did you mean 'model'?); allowed: peak_qps, "
         "latency_ms, model, params_b, precision, kv_cache_precision, gpu, prompt_tokens, "
         "output_tokens, stage, budget_usd, objective, concurrent_requests, tpot_ms, gpu_count, "
-        "engine"
+        "engine, request_overhead_ms"
     )
     with pytest.raises(
         WorkloadError,

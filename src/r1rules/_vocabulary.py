@@ -113,6 +113,17 @@ _SPECS: tuple[FactSpec, ...] = (
         integer=True,
         optional=True,
     ),
+    _num(
+        "request_overhead_ms",
+        _W,
+        "a request's way to its first token off the GPU on the user's own stack (API server, "
+        "tokenizer, scheduler admission, streaming the token back), when the user measured "
+        "it (Workload.request_overhead_ms; absent: the engine profile's request_ms)",
+        "ms",
+        0.0,
+        10_000.0,
+        optional=True,
+    ),
     _num("prompt_tokens", _W, "mean prompt length", "tokens", 1.0, 1e8, integer=True),
     _num("output_tokens", _W, "mean output length", "tokens", 1.0, 1e8, integer=True),
     _num("sequence_tokens", _W, "prompt + output tokens", "tokens", 2.0, 2e8, integer=True),

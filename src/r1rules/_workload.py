@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_TPOT_MS_FOR_CONCURRENCY",
     "STAGES",
     "Workload",
+    "checked",
     "choice",
     "little_qps",
     "problems_error",
@@ -124,16 +125,6 @@ def _model(value: object) -> str | Model | None:
     return _name("model", "model", value)
 
 
-def _gpu(value: object) -> str | None:
-    return None if value is None else _name("gpu", "GPU", value)
-
-
-def _required(field: str, meaning: str, value: object) -> float:
-    if value is None:
-        raise WorkloadError(f"{field}: required ({meaning})")
-    return _number(field, value)
-
-
 # One check per field: each returns the stored value or raises WorkloadError naming the field.
 def _optional(field: str, fact: str = "", *, above_low: bool = True) -> Callable[[object], object]:
     return lambda v: None if v is None else _number(field, v, above_low=above_low, fact=fact)
@@ -148,7 +139,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "params_b": lambda v: None if v is None else _number("params_b", v),
     "precision": lambda v: None if v is None else choice("precision", v, PRECISIONS),
     "kv_cache_precision": lambda v: choice("kv_cache_precision", v, KV_PRECISIONS),
-    "gpu": _gpu,
+    "gpu": lambda v: None if v is None else _name("gpu", "GPU", v),
     "prompt_tokens": lambda v: int(_number("prompt_tokens", v, above_low=False)),
     "output_tokens": lambda v: int(_number("output_tokens", v, above_low=False)),
     "stage": lambda v: choice("stage", v, STAGES),
@@ -156,7 +147,13 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "objective": lambda v: choice("objective", v, OBJECTIVES),
     "gpu_count": _optional("gpu_count", "fleet_gpu_count", above_low=False),
     "engine": lambda v: choice("engine", v, ENGINES),
+    "request_overhead_ms": _optional("request_overhead_ms", above_low=False),
 }
+
+
+def checked(field: str, value: object) -> Any:
+    """``value`` as the Workload field ``field`` stores it; WorkloadError naming the field."""
+    return _CHECKS[field](value)
 
 
 def _load_problems(values: dict[str, Any], bad: set[str]) -> list[str]:
@@ -222,9 +219,10 @@ class Workload:
     describes a fleet the user already has: :func:`r1rules.fleet` says what it carries
     (``evaluate`` sizes a new deployment and refuses it). ``engine`` is the serving engine
     (``vllm``, the default; ``sglang``, ``trtllm``, ``llama.cpp``): its efficiency profile
-    and the layouts it can run shape every estimate.
-    Model and GPU names are kept as given until :meth:`resolve` looks them up in
-    the catalog of the rules that evaluate the workload.
+    and the layouts it can run shape every estimate. ``request_overhead_ms``: your stack's
+    measured way to a first token off the GPU (API, tokenizer, admission), counted in every
+    TTFT instead of the engine profile's ``request_ms``. Model and GPU names are kept as
+    given until :meth:`resolve` looks them up in the rules' catalog.
     """
 
     peak_qps: float | None = None
@@ -243,6 +241,7 @@ class Workload:
     tpot_ms: float | None = None
     gpu_count: int | None = None
     engine: str = DEFAULT_ENGINE
+    request_overhead_ms: float | None = None
 
     def __init__(
         self,
@@ -263,6 +262,7 @@ class Workload:
         tpot_ms: float | None = None,
         gpu_count: int | None = None,
         engine: str = DEFAULT_ENGINE,
+        request_overhead_ms: float | None = None,
         **unknown: object,
     ) -> None:
         # Written out (not attrs' own) so that a positional value or an unknown field name is
@@ -290,6 +290,7 @@ class Workload:
             "tpot_ms": tpot_ms,
             "gpu_count": gpu_count,
             "engine": engine,
+            "request_overhead_ms": request_overhead_ms,
         }
         problems = [
             f"{name}: unknown workload field{suggest(name, FIELD_NAMES)}; "

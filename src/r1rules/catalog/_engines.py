@@ -286,6 +286,19 @@ class Engine:
         found = profiles.get(f"{gpu.vendor} {gpu.segment}")
         return found or profiles.get(f"{self.fallback_vendor} {gpu.segment}")
 
+    def with_request_ms(self, request_ms: float, source: str) -> Engine:
+        """This engine with every profile's ``request_ms`` (a request's way to its first
+        token off the GPU) set to ``request_ms``, its source ``source``: a stack whose path
+        was measured (``Workload.request_overhead_ms``). CatalogError beyond the figure's
+        bounds."""
+        profiles = {
+            kind: attrs.evolve(
+                p, request_ms=request_ms, sources={**p.sources, "request_ms": source}
+            )
+            for kind, p in self.profiles.items()
+        }
+        return attrs.evolve(self, profiles=profiles)
+
     def refusal(self, gpu: Gpu) -> str:
         """Why the engine cannot serve on ``gpu`` ("" when it can)."""
         if self._find(gpu) is not None:

@@ -65,7 +65,15 @@ FIELDS = tuple(
 _COLUMN_OF = {"tpot_ms": "tpot_target_ms"}
 _TOKEN_FIELDS = frozenset({"prompt_tokens", "output_tokens", "gpu_count"})
 _NUMBER_FIELDS = frozenset(
-    {"peak_qps", "latency_ms", "params_b", "budget_usd", "concurrent_requests", "tpot_ms"}
+    {
+        "peak_qps",
+        "latency_ms",
+        "params_b",
+        "budget_usd",
+        "concurrent_requests",
+        "tpot_ms",
+        "request_overhead_ms",
+    }
 )
 # The string that stands for "no value" (TOML has no null): an unpinned GPU, no budget.
 NONE = "none"

@@ -1,6 +1,7 @@
 """Physics: memory, rooflines, placement and sizing, estimates for a deployment."""
 
 from r1rules.physics._cost import HOURS_PER_YEAR, Cost, cost_of
+from r1rules.physics._efficiency import with_overhead
 from r1rules.physics._estimates import Estimates, estimate_deployment, estimate_in
 from r1rules.physics._memory import kv_cache_bytes_per_token, usable_gb_per_gpu, weights_gb
 from r1rules.physics._sizing import SIZING_CACHE_SIZE, Sizing, size
@@ -18,4 +19,5 @@ __all__ = [
     "size",
     "usable_gb_per_gpu",
     "weights_gb",
+    "with_overhead",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from r1rules._workload import DEFAULT_ENGINE
 from r1rules.catalog import Engine, EngineProfile, Gpu, default_catalog
 
-__all__ = ["Efficiency", "default_engine", "efficiency", "engine_or_default"]
+__all__ = ["Efficiency", "default_engine", "efficiency", "engine_or_default", "with_overhead"]
 
 # The roofline's name for one profile: what the kernels of an engine reach on a GPU.
 Efficiency = EngineProfile
@@ -35,3 +35,12 @@ def efficiency(gpu: Gpu, engine: Engine | None = None) -> Efficiency:
     segment, or its explicit fallback vendor's; CatalogError when the engine does not run on
     ``gpu``."""
     return engine_or_default(engine).profile(gpu)
+
+
+def with_overhead(engine: Engine, request_overhead_ms: float | None, stated_by: str) -> Engine:
+    """``engine`` with a measured stack's way to a first token off the GPU in place of every
+    profile's ``request_ms`` (``stated_by`` names the input); ``engine`` itself for None."""
+    if request_overhead_ms is None:
+        return engine
+    source = f"stated: {stated_by} = {request_overhead_ms:g} ms (the user's measured stack)"
+    return engine.with_request_ms(request_overhead_ms, source)

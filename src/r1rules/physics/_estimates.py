@@ -18,11 +18,12 @@ from r1rules._workload import (
     DEFAULT_KV_CACHE_PRECISION,
     DEFAULT_OUTPUT_TOKENS,
     DEFAULT_PROMPT_TOKENS,
+    checked,
     choice,
 )
 from r1rules.catalog import Catalog, Engine, Gpu, Model, default_catalog
 from r1rules.physics._degrees import check_degrees
-from r1rules.physics._efficiency import efficiency, engine_or_default
+from r1rules.physics._efficiency import efficiency, engine_or_default, with_overhead
 from r1rules.physics._ep import layout_decode_ms, layout_prefill_ms
 from r1rules.physics._layout import Layout
 from r1rules.physics._memory import (
@@ -53,8 +54,10 @@ class Estimates:
     The running batch per replica is the requested share capped by what the KV cache holds.
     When ``fits`` is False the layout is the largest tried, latencies are inf and throughput 0.
     ``ttft_ms`` = prefill of one prompt + one decode step at the running batch (as sizing);
-    ``tpot_ms`` counts MTP's accepted tokens. Layout: tensor/pipeline/expert parallel degrees
-    and data-parallel attention; ``idle_gpus`` are those no whole replica uses.
+    ``tpot_ms`` counts MTP's accepted tokens; ``request_ms`` is the part of ``ttft_ms`` spent
+    off the GPU (the engine profile's figure, or a stated ``request_overhead_ms``).
+    Layout: tensor/pipeline/expert parallel degrees and data-parallel attention;
+    ``idle_gpus`` are those no whole replica uses.
     ``memory_per_gpu_gb`` never exceeds ``usable_memory_per_gpu_gb + runtime_overhead_gb``
     when ``fits``: the running batch is capped by what the KV cache holds.
     """
@@ -82,6 +85,7 @@ class Estimates:
     idle_gpus: int = 0  # gpu_count beyond whole replicas
     runtime_overhead_gb: float = 0.0  # per GPU, inside memory_per_gpu_gb
     mtp_acceptance: float = 0.0
+    request_ms: float = 0.0  # of ttft_ms, the way off the GPU: API, tokenizer, admission
 
 
 def _candidates(
@@ -247,6 +251,7 @@ def _estimates(
     throughput = 0.0
     batch = 0
     memory = p.memory_per_gpu_gb(wanted) + overhead
+    request_ms = efficiency(gpu, engine).request_ms
     if fits:
         batch = max(1, min(wanted, p.max_batch))
         memory = p.memory_per_gpu_gb(batch) + overhead
@@ -254,7 +259,7 @@ def _estimates(
         tpot = layout_decode_ms(
             model, precision, kv_precision, gpu, layout, batch, context, p.mtp_acceptance, engine
         )
-        ttft = p.first_token_ms(tpot, efficiency(gpu, engine).request_ms)
+        ttft = p.first_token_ms(tpot, request_ms)
         # each request costs its prefill plus its share of the decode steps
         prefill = layout_prefill_ms(model, precision, gpu, layout, prompt_tokens, batch, engine)
         cycle_ms = output_tokens * tpot + prefill
@@ -285,6 +290,7 @@ def _estimates(
         idle_gpus=gpu_count - used,
         runtime_overhead_gb=overhead,
         mtp_acceptance=p.mtp_acceptance,
+        request_ms=request_ms,
     )
 
 
@@ -315,12 +321,14 @@ def estimate_in(
     data_parallel_attention: bool | None = None,
     mtp_acceptance: float = 0.0,
     engine: str | Engine | None = None,
+    request_overhead_ms: float | None = None,
 ) -> Estimates:
     """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
     ``model`` and ``gpu`` are ids or aliases in ``catalog`` (default: the shipped one), or
     records; ``precision`` defaults to the model's native one; ``engine`` is an engine id
-    of ``catalog`` (default ``vllm``) or an Engine record. ``r1rules.estimate`` is this
+    of ``catalog`` (default ``vllm``) or an Engine record; ``request_overhead_ms`` (as
+    ``Workload``'s) replaces its profiles' ``request_ms``. ``r1rules.estimate`` is this
     with the catalog of a rule set. Bad arguments raise WorkloadError naming the argument;
     a deployment that cannot hold the model returns ``fits=False``.
     """
@@ -331,6 +339,8 @@ def estimate_in(
     chosen = model_record.native_precision if precision is None else precision
     choice("precision", chosen, PRECISIONS)
     choice("kv_cache_precision", kv_cache_precision, KV_PRECISIONS)
+    chosen_engine = engine if isinstance(engine, Engine) else _engine(engine, catalog)
+    overhead = checked("request_overhead_ms", request_overhead_ms)
     return estimate_deployment(
         model_record,
         chosen,
@@ -345,7 +355,7 @@ def estimate_in(
         expert_parallel=_maybe("expert_parallel", expert_parallel),
         data_parallel_attention=data_parallel_attention,
         mtp_acceptance=mtp_acceptance,
-        engine=engine if isinstance(engine, Engine) else _engine(engine, catalog),
+        engine=with_overhead(chosen_engine, overhead, "estimate(request_overhead_ms=...)"),
     )
 
 

@@ -12,7 +12,7 @@ from r1rules._errors import EvaluationError
 from r1rules._vocabulary import SIZING_INPUTS
 from r1rules._workload import Workload
 from r1rules.catalog import Catalog, Engine, Gpu, Model
-from r1rules.physics import Cost, Sizing, kv_cache_bytes_per_token, size, weights_gb
+from r1rules.physics import Cost, Sizing, kv_cache_bytes_per_token, size, weights_gb, with_overhead
 from r1rules.recommend._cache import COST_CACHE_SIZE, Identity, cost_by_identity, on_clear
 
 __all__ = [
@@ -75,9 +75,11 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
 
 def engine_for(workload: Workload, catalog: Catalog) -> Engine:
     """The workload's serving engine in ``catalog`` (the rule set's); a resolved workload
-    names it by its id, found without normalising the name."""
+    names it by its id, found without normalising the name. A stated
+    ``request_overhead_ms`` replaces every profile's ``request_ms``."""
     found = catalog.engines.get(workload.engine)
-    return catalog.engine(workload.engine) if found is None else found
+    engine = catalog.engine(workload.engine) if found is None else found
+    return with_overhead(engine, workload.request_overhead_ms, "Workload.request_overhead_ms")
 
 
 def sizing_for(

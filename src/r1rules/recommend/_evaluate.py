@@ -215,6 +215,7 @@ def estimate(
     data_parallel_attention: bool | None = None,
     mtp_acceptance: float = 0.0,
     engine: str | None = None,
+    request_overhead_ms: float | None = None,
 ) -> Estimates:
     """Memory, TTFT, TPOT and throughput of ``concurrency`` users on ``gpu_count`` GPUs.
 
@@ -229,6 +230,8 @@ def estimate(
     ``engine`` is the serving engine (``vllm``, the default; ``sglang``, ``trtllm``,
     ``llama.cpp``): its profile in the rules' catalog gives the efficiencies, and the search
     offers only the layouts it runs (llama.cpp: no expert parallelism).
+    ``request_overhead_ms`` is your stack's measured way to a first token off the GPU (API,
+    tokenizer, admission): it replaces the profile's ``request_ms`` in ``ttft_ms``.
     Bad arguments raise WorkloadError naming the argument; a deployment that cannot hold
     the model returns ``fits=False``; GPUs beyond whole replicas are ``idle_gpus``.
     """
@@ -249,4 +252,5 @@ def estimate(
         data_parallel_attention=data_parallel_attention,
         mtp_acceptance=mtp_acceptance,
         engine=engine,
+        request_overhead_ms=request_overhead_ms,
     )

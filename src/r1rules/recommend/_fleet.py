@@ -23,6 +23,7 @@ from r1rules._workload import Workload
 from r1rules.catalog import Engine, Gpu, Model
 from r1rules.physics import Estimates, estimate_deployment
 from r1rules.recommend._decide import quantized_precisions
+from r1rules.recommend._derive import engine_for
 from r1rules.recommend._evaluate import resolve_rules
 from r1rules.recommend._report_blocks import layout_text, target_ms
 from r1rules.ruleset import RuleSet
@@ -126,7 +127,7 @@ def fleet(workload: Workload, rules: RuleSet | str | os.PathLike[str] | None = N
     resolved, model = workload.resolve(catalog)
     assert resolved.gpu is not None and resolved.precision is not None
     gpu = catalog.gpu(resolved.gpu)
-    engine = catalog.engine(resolved.engine)
+    engine = engine_for(resolved, catalog)
     if not engine.runs_on(gpu):
         raise WorkloadError(f"engine: {engine.refusal(gpu)}")
     count = workload.gpu_count

@@ -164,7 +164,8 @@ def _estimate_lines(e: Any) -> list[str]:
         "estimates (physics, at peak load):",
         f"  weights {e.weights_gb:,.1f} GB; KV cache {e.kv_cache_bytes_per_token:,} B/token, "
         f"{e.kv_cache_gb:,.1f} GB in use; {e.memory_per_gpu_gb:,.1f} GB per GPU",
-        f"  TTFT {e.ttft_ms:,.0f} ms; TPOT {e.tpot_ms:,.1f} ms; "
+        f"  TTFT {e.ttft_ms:,.0f} ms ({e.request_ms:,.0f} of it off the GPU); "
+        f"TPOT {e.tpot_ms:,.1f} ms; "
         f"{e.throughput_tokens_per_s:,.0f} output tokens/s; "
         f"up to {e.max_concurrency:,} concurrent requests",
         f"  tensor parallel {e.tensor_parallel} x pipeline {e.pipeline_parallel}"

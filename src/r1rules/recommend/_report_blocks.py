@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from r1rules._workload import DEFAULT_TPOT_MS_FOR_CONCURRENCY, request_seconds
+from r1rules.catalog import EngineProfile
 from r1rules.physics import Estimates
 from r1rules.recommend._message import Message
 
@@ -51,6 +52,7 @@ _ORDER = (
     "precision",
     "kv_cache_precision",
     "engine",
+    "request_overhead_ms",
     "gpu",
     "stage",
     "budget_usd",
@@ -211,11 +213,17 @@ def _tpot_default(value: object) -> str:
     return ""
 
 
-def _release_line(rec: Any, engine: str) -> str:
+def _profile(rec: Any) -> EngineProfile:
+    """The profile of the answer's engine (as the rules' catalog has it) on its GPU."""
+    catalog = rec.rules.catalog
+    profile: EngineProfile = catalog.engine(rec.workload.engine).profile(catalog.gpu(rec.gpu.id))
+    return profile
+
+
+def _release_line(rec: Any) -> str:
     """Which releases of the engine its profile on the answer's GPU describes, and the
     GPU generation when the profile is kept for one."""
-    catalog = rec.rules.catalog
-    profile = catalog.engine(engine).profile(catalog.gpu(rec.gpu.id))
+    profile = _profile(rec)
     kind = f"its {profile.architecture.capitalize()} profile" if profile.architecture else ""
     if profile.since is None:
         return f"; {kind}" if kind else ""
@@ -255,6 +263,11 @@ def input_lines(rec: Any) -> list[str]:
         elif name in _DEFAULT_MEANS and value == defaults.get(name):
             text += f" (default: {_DEFAULT_MEANS[name]})"
         if name == "engine":
-            text += _release_line(rec, str(value))
+            text += _release_line(rec)
+        if name == "request_overhead_ms" and value is not None:
+            text += " ms (your stack's measured way to the first token off the GPU)"
+        elif name == "request_overhead_ms":
+            figure = _profile(rec).request_ms
+            text = f"none (default: the {workload.engine} profile's {figure:g} ms)"
         lines.append(f"  {name:<{width}}  {text}")
     return lines
