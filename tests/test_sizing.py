@@ -97,6 +97,19 @@ def test_pinned_gpu_is_honoured_with_a_poor_fit_warning() -> None:
     assert any(w.rule_id == "fp8-not-native" for w in fp8_a100.warnings)
 
 
+def test_int8_on_a_gpu_whose_int8_units_are_slower_than_bf16_is_said_to_run_dequantised() -> None:
+    """Blackwell Ultra (B300) computes INT8 at 150 TOPS against BF16's 2,250: the answer
+    warns that INT8 weights run dequantised; on the B200 (INT8 4,500) it does not."""
+    asked = dict(model="deepseek-r1-distill-llama-70b", precision="int8", **LIGHT)
+    b300 = evaluate(Workload(**asked, gpu="b300"))
+    b200 = evaluate(Workload(**asked, gpu="b200"))
+    warning = next(w for w in b300.warnings if w.rule_id == "int8-served-dequantised")
+    assert warning.text.startswith("b300 computes INT8 slower than BF16")
+    assert b300.facts["precision_native_on_gpu"] is False
+    assert b200.facts["precision_native_on_gpu"] is True
+    assert all(w.rule_id != "int8-served-dequantised" for w in b200.warnings)
+
+
 def test_unreachable_latency_target_is_reported_with_the_best_figure() -> None:
     rec = evaluate(
         Workload(

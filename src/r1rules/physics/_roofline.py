@@ -75,8 +75,13 @@ ACTIVATION_BYTES = 2  # BF16 activations cross the links
 
 
 def native_support(gpu: Gpu, precision: str) -> bool:
-    """True when the GPU lists a dense tensor rate for ``precision`` (tflops > 0)."""
-    return gpu.tflops.get(check_precision(precision), 0.0) > 0.0
+    """True when the GPU lists a dense tensor rate for ``precision`` (tflops > 0) that the
+    engines compute in: an 8-bit rate below the half-precision one (Blackwell Ultra's INT8)
+    is served dequantised, as :func:`compute_tflops` estimates it."""
+    own = gpu.tflops.get(check_precision(precision), 0.0)
+    if precision in ("fp8", "int8"):
+        return own > 0.0 and own >= (gpu.tflops.get("bf16", 0.0) or gpu.tflops.get("fp16", 0.0))
+    return own > 0.0
 
 
 def compute_tflops(gpu: Gpu, precision: str) -> float:
