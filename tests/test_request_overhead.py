@@ -11,13 +11,22 @@ costs more.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import LAW, Reach
 
-from r1rules import CatalogError, Workload, WorkloadError, estimate, evaluate, fleet
+from r1rules import (
+    CatalogError,
+    Workload,
+    WorkloadError,
+    estimate,
+    evaluate,
+    fleet,
+    load_rules,
+)
 from r1rules.catalog import default_catalog
 
 ON_B300 = dict(
@@ -164,3 +173,36 @@ def test_a_faster_stack_never_costs_more() -> None:
 
     law()
     reach.check()
+
+
+def test_a_rule_can_read_the_stated_overhead(tmp_path: Path) -> None:
+    """``request_overhead_ms`` is a workload fact when given (absent otherwise, so a
+    condition on it is false): a rule folder layered on the shipped rules can warn on it."""
+    (tmp_path / "50-host.toml").write_text(
+        """
+[[tables]]
+id = "host"
+title = "The stack's own way to the first token"
+hit_policy = "collect"
+
+  [[tables.rules]]
+  id = "slow-host"
+  title = "A slow host path"
+  source = "test"
+  why = "test"
+  when = { request_overhead_ms = { gte = 200 } }
+  warn = "{request_overhead_ms:g} ms off the GPU of a {latency_ms:g} ms target"
+""",
+        encoding="utf-8",
+    )
+    rules = load_rules(tmp_path, include_shipped=True)
+    asked = dict(model="deepseek-r1", peak_qps=1, latency_ms=2000)
+    slow = evaluate(Workload(**asked, request_overhead_ms=250), rules=rules)  # type: ignore[arg-type]
+    fast = evaluate(Workload(**asked, request_overhead_ms=50), rules=rules)  # type: ignore[arg-type]
+    unstated = evaluate(Workload(**asked), rules=rules)  # type: ignore[arg-type]
+    texts = [w.text for w in slow.warnings if w.rule_id == "slow-host"]
+    assert texts == ["250 ms off the GPU of a 2000 ms target"]
+    assert slow.facts["request_overhead_ms"] == 250.0
+    assert "request_overhead_ms" not in unstated.facts
+    for rec in (fast, unstated):
+        assert all(w.rule_id != "slow-host" for w in rec.warnings)

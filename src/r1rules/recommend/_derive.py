@@ -70,6 +70,8 @@ def input_facts(workload: Workload, model: Model) -> dict[str, object]:
         facts["tpot_target_ms"] = workload.tpot_ms
     if workload.concurrent_requests is not None:
         facts["concurrent_requests"] = workload.concurrent_requests
+    if workload.request_overhead_ms is not None:
+        facts["request_overhead_ms"] = workload.request_overhead_ms
     return facts
 
 
