@@ -54,7 +54,14 @@ def test_sensitivity_prints_each_boundary_with_its_rule(capsys: pytest.CaptureFi
     assert (code, err) == (0, "")
     block = out[out.index("what would change the answer") :].splitlines()[1:]
     inputs = {line.split()[0] for line in block}
-    assert inputs == {"peak_qps", "latency_ms", "prompt_tokens", "output_tokens", "budget_usd"}
+    assert inputs == {
+        "peak_qps",
+        "latency_ms",
+        "prompt_tokens",
+        "output_tokens",
+        "budget_usd",
+        "request_overhead_ms",  # unstated: from the engine profile's figure
+    }
     rules = r1rules.default_rules().rules_by_id
     changed = [line for line in block if " -> " in line]
     assert changed and all(line.rsplit("[", 1)[1].split(",")[0] in rules for line in changed)
@@ -62,7 +69,7 @@ def test_sensitivity_prints_each_boundary_with_its_rule(capsys: pytest.CaptureFi
         capsys, "evaluate", str(EXAMPLES / "r1-full.toml"), "--sensitivity", "--json"
     )
     found = json.loads(out)["boundaries"]
-    assert code == 0 and len(found) == 10 and all(b["rule_id"] or b["value"] is None for b in found)
+    assert code == 0 and len(found) == 12 and all(b["rule_id"] or b["value"] is None for b in found)
 
 
 def test_fields_as_options_override_the_file(capsys: pytest.CaptureFixture[str]) -> None:

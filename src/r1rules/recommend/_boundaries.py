@@ -20,7 +20,15 @@ from r1rules._errors import R1RulesError
 
 __all__ = ["INPUTS", "Boundary", "boundaries_of"]
 
-INPUTS = ("peak_qps", "latency_ms", "prompt_tokens", "output_tokens", "budget_usd", "params_b")
+INPUTS = (
+    "peak_qps",
+    "latency_ms",
+    "prompt_tokens",
+    "output_tokens",
+    "budget_usd",
+    "params_b",
+    "request_overhead_ms",
+)
 _STEPS = (1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0, 1000.0)
 _BISECT_RELATIVE = 1e-3
 _INTEGER = frozenset({"prompt_tokens", "output_tokens"})
@@ -164,13 +172,17 @@ def _current(rec: Any, name: str) -> float | None:
         dense = model is None or model.kind == "dense"
         return float(rec.facts["size_class_b"]) if dense else None
     value = getattr(workload, name)
+    if name == "request_overhead_ms" and value is None:  # the engine profile's figure
+        return float(rec.estimates.request_ms)
     return None if value is None else float(value)
 
 
 def boundaries_of(rec: Any) -> tuple[Boundary, ...]:
     """Every input's nearest change up and down (see the module docstring). Inputs that do
     not apply are left out: ``budget_usd`` without a budget, ``params_b`` for a mixture of
-    experts (its size is fixed by its architecture: there is no generic stand-in). A dense
+    experts (its size is fixed by its architecture: there is no generic stand-in),
+    ``request_overhead_ms`` at 0 (llama.cpp's); unstated, it moves from the engine
+    profile's figure. A dense
     catalog model's size is moved as a generic dense model of that size, and its
     boundaries are the stand-in's (``before`` is the stand-in's answer at the current size).
     """
