@@ -12,6 +12,8 @@ None means the default engine (``Workload.engine``'s default) of the shipped cat
 
 from __future__ import annotations
 
+import functools
+
 from r1rules._workload import DEFAULT_ENGINE
 from r1rules.catalog import Engine, EngineProfile, Gpu, default_catalog
 
@@ -37,6 +39,7 @@ def efficiency(gpu: Gpu, engine: Engine | None = None) -> Efficiency:
     return engine_or_default(engine).profile(gpu)
 
 
+@functools.lru_cache(maxsize=256)  # the same record for the same figure: caches key on it
 def with_overhead(engine: Engine, request_overhead_ms: float | None, stated_by: str) -> Engine:
     """``engine`` with a measured stack's way to a first token off the GPU in place of every
     profile's ``request_ms`` (``stated_by`` names the input); ``engine`` itself for None."""
