@@ -74,13 +74,20 @@ HOP_LATENCY_US = {"nvlink": 0.47, "pcie": 1.0, "net": 2.7}
 ACTIVATION_BYTES = 2  # BF16 activations cross the links
 
 
+def _half_rate(gpu: Gpu) -> float:
+    """The dense BF16 rate (FP16 where no BF16 is listed): what dequantised weights run at."""
+    half = gpu.tflops.get("bf16", 0.0) or gpu.tflops.get("fp16", 0.0)
+    assert half > 0.0, "a Gpu record always has a bf16 or fp16 rate (catalog._schema)"
+    return half
+
+
 def native_support(gpu: Gpu, precision: str) -> bool:
     """True when the GPU lists a dense tensor rate for ``precision`` (tflops > 0) that the
     engines compute in: an 8-bit rate below the half-precision one (Blackwell Ultra's INT8)
     is served dequantised, as :func:`compute_tflops` estimates it."""
     own = gpu.tflops.get(check_precision(precision), 0.0)
     if precision in ("fp8", "int8"):
-        return own > 0.0 and own >= (gpu.tflops.get("bf16", 0.0) or gpu.tflops.get("fp16", 0.0))
+        return own > 0.0 and own >= _half_rate(gpu)
     return own > 0.0
 
 
@@ -98,8 +105,7 @@ def compute_tflops(gpu: Gpu, precision: str) -> float:
     """
     check_precision(precision)
     tf = gpu.tflops
-    half = tf.get("bf16", 0.0) or tf.get("fp16", 0.0)
-    assert half > 0.0, "a Gpu record always has a bf16 or fp16 rate (catalog._schema)"
+    half = _half_rate(gpu)
     if precision == "int4" and gpu.segment == "consumer" and gpu.vendor == "NVIDIA":
         return (tf.get("fp16", 0.0) or half) * GEFORCE_FP16_ACCUMULATE
     if precision in ("bf16", "fp16", "int4"):

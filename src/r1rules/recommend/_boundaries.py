@@ -182,9 +182,9 @@ def boundaries_of(rec: Any) -> tuple[Boundary, ...]:
     not apply are left out: ``budget_usd`` without a budget, ``params_b`` for a mixture of
     experts (its size is fixed by its architecture: there is no generic stand-in),
     ``request_overhead_ms`` at 0 (llama.cpp's); unstated, it moves from the engine
-    profile's figure. A dense
-    catalog model's size is moved as a generic dense model of that size, and its
-    boundaries are the stand-in's (``before`` is the stand-in's answer at the current size).
+    profile's figure. A dense catalog model's size is moved as a generic dense model of
+    that size, and its boundaries are the stand-in's (``before`` is the stand-in's answer
+    at the current size).
     """
     found = []
     for name in INPUTS:
