@@ -123,6 +123,42 @@ def test_a_pinned_gpu_is_the_answer_and_others_are_still_priced() -> None:
     assert len({o.gpu for o in rec.options}) == len(default_catalog().gpus)
 
 
+def test_a_pinned_gpu_keeps_the_objective_and_the_articles_own_configuration() -> None:
+    unpinned = evaluate(Workload(**R1_FULL), options=False)  # type: ignore[arg-type]
+    pinned = evaluate(Workload(**{**R1_FULL, "gpu": "h200"}))  # type: ignore[arg-type]
+    assert unpinned.article.gpu != "h200"  # else this test would show nothing
+    assert pinned.objective == "cost" == pinned.workload.objective
+    assert (pinned.article.gpu, pinned.article.gpu_count, pinned.article.capital_usd) == (
+        unpinned.article.gpu,
+        unpinned.article.gpu_count,
+        unpinned.article.capital_usd,
+    )
+    assert pinned.to_row()["article_gpu"] == unpinned.article.gpu
+    ranked = [o for o in pinned.options if not o.quantized]
+    costs = [o.capital_usd or 0.0 for o in ranked if o.eligible and o.fits and o.meets_targets]
+    assert len(costs) > 2 and costs == sorted(costs)  # by cost, not the pinned GPU first
+    assert [o.gpu for o in ranked if o.article] == [unpinned.article.gpu]
+    assert unpinned.article.capital_usd is not None and pinned.cost is not None
+    assert pinned.facts["savings_usd"] == pytest.approx(
+        unpinned.article.capital_usd - pinned.cost.capital_usd
+    )
+    text = pinned.report()
+    assert "objective: cost" in text and "the answer is the GPU the workload pins" in text
+    # options=False: the same article, worked out on first read
+    lean = evaluate(Workload(**{**R1_FULL, "gpu": "h200"}), options=False)  # type: ignore[arg-type]
+    assert (lean.article.gpu, lean.article.gpu_count) == (
+        unpinned.article.gpu,
+        unpinned.article.gpu_count,
+    )
+
+
+def test_pinning_the_articles_own_gpu_is_the_articles_configuration() -> None:
+    article_gpu = evaluate(Workload(**R1_FULL), options=False).article.gpu  # type: ignore[arg-type]
+    rec = evaluate(Workload(**{**R1_FULL, "gpu": article_gpu}))  # type: ignore[arg-type]
+    assert rec.article.key == rec.chosen.key and rec.article.chosen
+    assert "the answer is the article's configuration" in rec.report()
+
+
 def test_an_unknown_objective_names_the_field_and_the_choices() -> None:
     with pytest.raises(WorkloadError, match=r"objective.*cost.*latency.*article"):
         Workload(model="deepseek-r1", peak_qps=1, latency_ms=1000, objective="cheapest")

@@ -27,17 +27,16 @@ could be quantized to.
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Callable, Mapping
 
 import attrs
 
 from r1rules._errors import EvaluationError
 from r1rules._vocabulary import PRECISIONS
-from r1rules.catalog import Catalog, Gpu
+from r1rules.catalog import Gpu
 from r1rules.engine import compiled
 from r1rules.physics import Sizing
-from r1rules.recommend._cache import Identity, cost_by_identity, on_clear
+from r1rules.recommend._cache import Identity
 from r1rules.recommend._derive import (
     cost_facts,
     engine_for,
@@ -51,9 +50,9 @@ from r1rules.recommend._options import (
     Unranked,
     finish,
     option_from,
-    preview_key,
     unranked_from,
 )
+from r1rules.recommend._ordering import by_id, gpu_order, sizable
 from r1rules.recommend._plan import Strata, plan_of
 from r1rules.recommend._run import Run, Sessions
 
@@ -97,19 +96,37 @@ class _Brancher:
         post: Strata,
         quantized: bool,
         sessions: Sessions,
+        article_base: Run | None = None,
     ) -> None:
         self.base = base
         self.serving = engine_for(base.workload, base.rules.catalog)  # the serving engine
         self.post = post
         self.quantized = quantized
-        self.article_facts, self.article_sizing = sizing_facts(
+        self.keys = plan_of(base.rules)  # the cache keys of the catalog and its prices
+        # The GPU the base's own rules settled on (the pinned one, else the article's)
+        self.own_facts, self.own_sizing = sizing_facts(
             base.workload, base.model, base.rules.catalog, base.facts, self.serving
         )
-        self.article_gpu = self.article_sizing.gpu
-        self.keys = plan_of(base.rules)  # the cache keys of the catalog and its prices
-        self.article_cost_facts, self.article_cost = cost_facts(
-            self.keys.prices, self.article_gpu, self.article_facts, base.facts
+        self.own_gpu = self.own_sizing.gpu
+        self.own_cost_facts, self.own_cost = cost_facts(
+            self.keys.prices, self.own_gpu, self.own_facts, base.facts
         )
+        # The article's configuration: the base's own, unless the workload pins a GPU (then
+        # ``article_base``, the same workload with no GPU pinned, says what it would be)
+        self.article_facts, self.article_sizing = self.own_facts, self.own_sizing
+        self.article_cost_facts = self.own_cost_facts
+        if article_base is not None:
+            self.article_facts, self.article_sizing = sizing_facts(
+                article_base.workload,
+                article_base.model,
+                article_base.rules.catalog,
+                article_base.facts,
+                self.serving,
+            )
+            self.article_cost_facts, _ = cost_facts(
+                self.keys.prices, self.article_sizing.gpu, self.article_facts, article_base.facts
+            )
+        self.article_gpu = self.article_sizing.gpu
         # what every option is compared with (``_compare``)
         article = self.article_facts
         comparison: dict[str, object] = {
@@ -129,7 +146,7 @@ class _Brancher:
         # Each GPU's sizing, found once (None: it cannot hold the model): ``sizable_gpus``
         # finds them, ``ordered`` and ``sized`` read them.
         self.sizings: Mapping[str, Sizing | None] = {}
-        self.found: tuple[Sizing | None, ...] = ()  # the same, in the order of ``_by_id``
+        self.found: tuple[Sizing | None, ...] = ()  # the same, in the order of ``by_id``
         # The evaluation's engine session, shared by every fork (one fact each: far cheaper
         # than a session each); ``sessions`` deletes it when the evaluation ends.
         self.sessions = sessions
@@ -140,10 +157,10 @@ class _Brancher:
         base = self.base
         run = base.fork(messages)
         facts = run.facts
-        if gpu.id == self.article_gpu.id:
-            sizing = self.article_sizing
-            costs, cost = self.article_cost_facts, self.article_cost
-            facts.update(self.article_facts)
+        if gpu.id == self.own_gpu.id:
+            sizing = self.own_sizing
+            costs, cost = self.own_cost_facts, self.own_cost
+            facts.update(self.own_facts)
             facts.update(costs)
         else:
             known = self.sizings[gpu.id]  # ``sizable_gpus`` found it: only those are decided
@@ -151,7 +168,7 @@ class _Brancher:
             sizing = known
             costs, cost = option_facts(self.keys.prices, known, base.facts)
             facts.update(costs)  # its sizing facts and its cost facts
-            facts["candidate_feasible"] = self.article_facts["candidate_feasible"]
+            facts["candidate_feasible"] = self.own_facts["candidate_feasible"]
         self._compare(gpu, costs, facts)
         run.sizing, run.cost = sizing, cost
         return run
@@ -207,18 +224,18 @@ class _Brancher:
     def sizable_gpus(self) -> list[Gpu]:
         """The catalog's GPUs, by id, that can hold the model (``sizable``)."""
         base = self.base
-        gpus = _by_id(self.keys.catalog)
+        gpus = by_id(self.keys.catalog)
         found = sizings_for(base.workload, base.model, gpus, base.facts, self.serving)
         self.found = found
-        self.sizings, sizable = _sizable(self.keys.catalog, Identity(found))
-        return list(sizable)
+        self.sizings, holding = sizable(self.keys.catalog, Identity(found))
+        return list(holding)
 
     def ordered(self, objective: str) -> tuple[Gpu, ...]:
         """The sizable GPUs (``sizable_gpus`` found them) in the objective's order
         (``rank_key``) from each one's sizing and cost alone, before any rule judged it
         (``preview_key``); cached, as a function of the sizings (the same tuple while the
         sizing cache holds it), the prices, the fabric, the budget and the article's GPU."""
-        return _order(
+        return gpu_order(
             self.keys.catalog,
             self.keys.prices,
             Identity(self.found),
@@ -250,20 +267,30 @@ def decide(
     base_for: Callable[[str, bool], Run],
     with_options: bool,
     sessions: Sessions,
+    unpinned: Callable[[], Run] | None = None,
 ) -> Decision:
     """Decide the answer (and, ``with_options``, every option) from the pre-sizing ``base``.
 
     ``base_for(precision, messages)`` runs the pre-sizing rules for the workload in another
-    precision (for the quantized options, without keeping their rules' texts). The forks
-    run in ``sessions`` (the caller deletes them).
+    precision (for the quantized options, without keeping their rules' texts);
+    ``unpinned()`` runs them for the workload with no GPU pinned (what the article's
+    configuration is when the workload pins one). The forks run in ``sessions`` (the
+    caller deletes them).
+
+    A pinned GPU is the answer (the rules' ``selection``); the options are still ranked by
+    the workload's objective and compared with the article's own configuration.
     """
-    brancher = _Brancher(base, post, quantized=False, sessions=sessions)
     selection = str(base.facts.get("selection", "article"))
-    objective = SELECTIONS.get(selection, "article")
+    pinned = selection == "pinned"
+    objective = base.workload.objective if pinned else SELECTIONS.get(selection, "article")
+    article_base = unpinned() if pinned and unpinned is not None else None
+    brancher = _Brancher(base, post, quantized=False, sessions=sessions, article_base=article_base)
     gpus: list[Gpu] = []
-    if with_options or objective != "article":  # the article's answer needs no other GPU
+    if with_options or (objective != "article" and not pinned):  # others are not needed
         gpus = brancher.sizable_gpus()
-    if objective == "article":
+    if pinned:
+        chosen_gpu = brancher.own_gpu
+    elif objective == "article":
         chosen_gpu = brancher.article_gpu
     else:
         chosen_gpu = _first_eligible(brancher, objective)
@@ -274,21 +301,25 @@ def decide(
     article: Option | Callable[[], Option] = (
         chosen  # the same option (the same GPU, in the workload's precision)
         if chosen_gpu.id == brancher.article_gpu.id
-        else functools.partial(article_option, base, post)  # worked out on first read
+        else functools.partial(article_option, article_base or base, post)  # on first read
     )
     options: tuple[Option, ...] = ()
     if with_options:
         every = [brancher.unranked(gpu) for gpu in gpus]
         for precision in quantized_precisions(str(base.facts["precision"])):
             other_base = base_for(precision, False)
-            other = _Brancher(other_base, post, quantized=True, sessions=sessions)
+            other = _Brancher(
+                other_base, post, quantized=True, sessions=sessions, article_base=article_base
+            )
             sizable = {gpu.id for gpu in other.sizable_gpus()}
             every += [other.unranked(gpu) for gpu in gpus if gpu.id in sizable]
         options = finish(every, objective, chosen.key)
         chosen = next(o for o in options if o.chosen)
         listed = next((o for o in options if o.article), None)  # None: it cannot hold it
-        if listed is not None:
+        if listed is not None and (article_base is None or listed.chosen):
             article = listed
+        elif article_base is not None:  # decided as the workload without its pinned GPU
+            article = article_option(article_base, post)
         elif not isinstance(article, Option):
             article = brancher.option(brancher.article_gpu, messages=False)
     return Decision(run, article, chosen, options, objective)
@@ -302,72 +333,6 @@ def article_option(base: Run, post: Strata) -> Option:
     with Sessions(compiled(base.rules)) as sessions:
         brancher = _Brancher(base, post, quantized=False, sessions=sessions)
         return brancher.option(brancher.article_gpu, messages=False)
-
-
-@functools.lru_cache(maxsize=64)
-def _by_id(catalog: Identity) -> tuple[Gpu, ...]:
-    """A catalog's GPUs in the order of their ids."""
-    item = catalog.item
-    assert isinstance(item, Catalog)
-    return tuple(sorted(item.gpus.values(), key=lambda g: g.id))
-
-
-@functools.lru_cache(maxsize=1024)
-def _sizable(
-    catalog: Identity, found: Identity
-) -> tuple[Mapping[str, Sizing | None], tuple[Gpu, ...]]:
-    """Each GPU's sizing in ``found`` (``sizings_for`` the catalog's GPUs, by id) by its id,
-    read-only, and the GPUs that can hold the model; cached by the tuple's identity."""
-    sizings = found.item
-    assert isinstance(sizings, tuple)
-    gpus = _by_id(catalog)
-    by_id = types.MappingProxyType({g.id: s for g, s in zip(gpus, sizings, strict=True)})
-    return by_id, tuple([g for g, s in zip(gpus, sizings, strict=True) if s is not None])
-
-
-on_clear(_sizable.cache_clear)
-
-
-@functools.lru_cache(maxsize=1024, typed=True)
-def _order(
-    catalog: Identity,
-    prices: Identity,
-    found: Identity,
-    fabric: str,
-    budget: float | None,
-    article: str | None,
-    objective: str,
-) -> tuple[Gpu, ...]:
-    """``_Brancher.ordered``: the catalog's GPUs that ``found`` sized (its sizings, in the
-    order of ``_by_id``; None for a GPU that cannot hold the model) sorted by
-    ``preview_key``."""
-    sizings = found.item
-    assert isinstance(sizings, tuple)
-    keyed: list[tuple[tuple[object, ...], Gpu]] = []
-    for gpu, sizing in zip(_by_id(catalog), sizings, strict=True):
-        if sizing is None:
-            continue
-        cost = cost_by_identity(
-            prices,
-            gpu,
-            sizing.sized_gpu_count,
-            sizing.nodes,
-            fabric,
-            sizing.output_tokens_per_s,
-            False,
-        )
-        within = None if budget is None or cost is None else cost.capital_usd <= budget
-        key = preview_key(sizing, cost, within, article=gpu.id == article, objective=objective)
-        keyed.append((key, gpu))
-    keyed.sort(key=_first)  # each key ends with its GPU's id: no two are equal
-    return tuple([gpu for _, gpu in keyed])
-
-
-on_clear(_order.cache_clear)
-
-
-def _first(pair: tuple[tuple[object, ...], Gpu]) -> tuple[object, ...]:
-    return pair[0]
 
 
 def _first_eligible(brancher: _Brancher, objective: str) -> Gpu:

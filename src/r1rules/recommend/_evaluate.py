@@ -94,16 +94,22 @@ def evaluate(
 
     with Sessions(engine) as sessions:  # one engine session for every run, deleted after
 
+        def run_of(moved: Workload, texts: bool) -> Run:
+            run = Run(moved, ruleset, model, plan)
+            run.messages = texts
+            run.run_strata(plan.pre, sessions.current())
+            return run
+
         def base_for(precision: str, texts: bool = True) -> Run:
             moved = (
                 resolved
                 if precision == resolved.precision
                 else attrs.evolve(resolved, precision=precision)
             )
-            run = Run(moved, ruleset, model, plan)
-            run.messages = texts
-            run.run_strata(plan.pre, sessions.current())
-            return run
+            return run_of(moved, texts)
+
+        def unpinned() -> Run:  # the article's own configuration, with no GPU pinned
+            return run_of(attrs.evolve(resolved, gpu=None), False)
 
         assert resolved.precision is not None
         decision = decide(
@@ -112,6 +118,7 @@ def evaluate(
             base_for=base_for,
             with_options=options,
             sessions=sessions,
+            unpinned=unpinned,
         )
     return _assemble(decision)
 

@@ -205,6 +205,11 @@ def cost_lines(cost: Cost | None) -> list[str]:
 def _choice_lines(rec: Any) -> list[str]:
     chosen, article = rec.chosen, rec.article
     lines = ["", f"objective: {rec.objective}"]
+    if rec.workload.gpu is not None:
+        lines.append(
+            f"  the answer is the GPU the workload pins ({rec.gpu.id}); the options are still "
+            f"ranked by {rec.objective}"
+        )
     if chosen.key == article.key:
         lines.append("  the answer is the article's configuration")
         return lines
