@@ -443,6 +443,66 @@ def test_llama_cpp_is_never_offered_an_expert_parallel_layout() -> None:
     assert s.placement.expert_parallel == 1 and not s.placement.data_parallel_attention
 
 
+def test_llama_cpp_splits_whole_layers_unless_a_layout_is_stated() -> None:
+    cpp = _engine("llama.cpp")
+    assert cpp.multi_gpu == "layers" and "multi_gpu" in cpp.sources
+    assert {_engine(name).multi_gpu for name in ("vllm", "sglang", "trtllm")} == {"tensor"}
+    rtx = CATALOG.gpu("rtx-4090")
+    llama70 = CATALOG.model("deepseek-r1-distill-llama-70b")
+    assert {lay.tensor_parallel for lay in candidate_layouts(llama70, rtx, 2, cpp)} == {1}
+    assert {lay.tensor_parallel for lay in candidate_layouts(llama70, rtx, 2, _engine("vllm"))} > {
+        1
+    }
+    common = dict(model="deepseek-r1-distill-llama-70b", gpu="rtx-3090", gpu_count=2, concurrency=1)
+    layer = estimate(**common, precision="int4", engine="llama.cpp")  # type: ignore[arg-type]
+    assert (layer.tensor_parallel, layer.pipeline_parallel) == (1, 2)
+    # one user's token passes both GPUs in turn: llama.cpp's 16.6 tokens/s on 2 x 3090
+    # (benchmarks/measurements.toml, llamacpp-llama3-70b-q4km-2x3090-tg512) is well under
+    # what two GPUs reading their halves at once would give
+    row = estimate(**common, precision="int4", engine="llama.cpp", tensor_parallel=2)  # type: ignore[arg-type]
+    assert (row.tensor_parallel, row.pipeline_parallel) == (2, 1)
+    assert row.tpot_ms < 0.75 * layer.tpot_ms
+    carried = fleet(
+        Workload(
+            model="deepseek-r1-distill-llama-70b",
+            gpu="rtx-3090",
+            gpu_count=2,
+            engine="llama.cpp",
+        )
+    )
+    int4 = next(c for c in carried.capacities if c.precision == "int4")
+    assert int4.fits and (int4.single.tensor_parallel, int4.single.pipeline_parallel) == (1, 2)
+
+
+def _llama_cpp_engine_table() -> str:
+    """The shipped ``[engines."llama.cpp"]`` table and its sources, to replace it."""
+    text = (shipped_rules_dir() / "catalog" / "engines.toml").read_text(encoding="utf-8")
+    start = text.index('[engines."llama.cpp"]')
+    end = text.index("[engine_profiles.", start)
+    return text[start:end].replace("\n", "\nreplace = true\n", 1)
+
+
+def test_an_engine_that_splits_layers_needs_a_source_and_a_known_mode(tmp_path: Path) -> None:
+    table = _llama_cpp_engine_table()
+    lines = table.splitlines(keepends=True)
+    unsourced = "".join(x for x in lines if not x.startswith('multi_gpu = "github.com'))
+    assert len(unsourced) < len(table)
+    problem = _only_problem(tmp_path / "a.toml", unsourced)
+    assert problem.key_path == "sources.multi_gpu"
+    unknown = table.replace('multi_gpu = "layers"', 'multi_gpu = "rows"')
+    assert unknown != table
+    problem = _only_problem(tmp_path / "b.toml", unknown)
+    assert problem.key_path == "multi_gpu" and "tensor" in problem.message
+    assert load_catalog(_write(tmp_path / "c.toml", table)).engine("llama.cpp").multi_gpu == (
+        "layers"
+    )
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 LLAMA_CPP_EP = Reach("llama.cpp: a fitting R1 deployment")
 
 

@@ -155,6 +155,34 @@ def test_bad_degrees_name_the_argument(kwargs: dict[str, object], name: str) -> 
         estimate_in(model="deepseek-r1", gpu="h200", gpu_count=16, concurrency=8, **kwargs)  # type: ignore[arg-type]
 
 
+def test_too_many_stated_gpus_name_their_product() -> None:
+    with pytest.raises(WorkloadError, match=r"pipeline_parallel \(16\) must be <= gpu_count \(8\)"):
+        estimate_in(
+            model="deepseek-r1",
+            gpu="h200",
+            gpu_count=8,
+            concurrency=8,
+            tensor_parallel=4,
+            pipeline_parallel=4,
+        )
+
+
+@pytest.mark.parametrize(
+    ("model", "gpu", "count", "stages"),
+    [
+        ("deepseek-r1", "h200", 8, 3),
+        ("deepseek-r1-distill-qwen-32b", "rtx-3090", 3, 3),
+        ("deepseek-r1-distill-qwen-32b", "rtx-3090", 4, 3),
+    ],
+)
+def test_stated_stages_alone_take_a_layout_within_the_gpus(
+    model: str, gpu: str, count: int, stages: int
+) -> None:
+    e = estimate_in(model=model, gpu=gpu, gpu_count=count, concurrency=4, pipeline_parallel=stages)
+    assert e.pipeline_parallel == stages
+    assert e.tensor_parallel * stages <= count
+
+
 def test_dense_models_refuse_expert_parallelism() -> None:
     with pytest.raises(WorkloadError, match="expert_parallel"):
         estimate_in(

@@ -70,6 +70,10 @@ CAPABILITIES = (
 # within it) or the memory free once the weights and runtime are loaded (TensorRT-LLM's
 # KvCacheConfig.free_gpu_memory_fraction; llama.cpp, which allocates the cache it is asked for).
 MEMORY_BUDGETS = ("device", "free")
+# How an engine splits one replica over several GPUs when nobody says otherwise: tensor
+# parallelism within a node and pipeline stages across nodes (vLLM, SGLang, TensorRT-LLM),
+# or whole layers per GPU, a pipeline (llama.cpp's default --split-mode layer).
+MULTI_GPU = ("tensor", "layers")
 
 ENGINE_SCHEMA: Mapping[str, Spec] = {
     "name": Spec("str"),
@@ -78,6 +82,7 @@ ENGINE_SCHEMA: Mapping[str, Spec] = {
     "kv_cache_precision": Spec("str", choices=KV_PRECISIONS),
     "memory_fraction": Spec("number"),
     "memory_budget": Spec("str", choices=MEMORY_BUDGETS),
+    "multi_gpu": Spec("str", choices=MULTI_GPU, required=False, default="tensor"),
     "vendors": Spec("strings", required=False, default=()),
     "fallback_vendor": Spec("str", required=False, default="NVIDIA"),
     "sources": Spec("sources"),
@@ -170,8 +175,13 @@ def engine_problems(fields: Mapping[str, Any]) -> Pairs:
                 f"{fields['memory_fraction']!r}",
             )
         )
-    needed = (*CAPABILITIES, "vendors") if fields["vendors"] else CAPABILITIES
-    return out + _source_problems(fields["sources"], needed, (*CAPABILITIES, "vendors"))
+    needed = (
+        *CAPABILITIES,
+        *(["vendors"] if fields["vendors"] else []),
+        *(["multi_gpu"] if fields.get("multi_gpu", "tensor") != "tensor" else []),
+    )
+    allowed = (*CAPABILITIES, "vendors", "multi_gpu")
+    return out + _source_problems(fields["sources"], needed, allowed)
 
 
 def _raise(what: str, problems: Pairs) -> None:
@@ -234,6 +244,10 @@ class Engine:
     default KV-cache precision, its memory budget, and its profiles by GPU kind (``"NVIDIA
     datacenter"``).
 
+    ``multi_gpu``: how a replica is split over GPUs unless a layout is stated (``tensor``:
+    tensor parallel within a node, pipeline stages across nodes; ``layers``: whole layers
+    per GPU, a pipeline, as llama.cpp's default ``--split-mode layer``).
+
     Memory budget: the engine takes ``memory_fraction`` of the device's memory for weights,
     runtime and KV cache (``memory_budget = "device"``), or that fraction of what is free once
     weights and runtime are loaded, for its KV cache (``"free"``).
@@ -246,6 +260,7 @@ class Engine:
     kv_cache_precision: str
     memory_fraction: float
     memory_budget: str
+    multi_gpu: str = "tensor"
     vendors: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     fallback_vendor: str = "NVIDIA"
     profiles: Mapping[str, EngineProfile] = attrs.field(factory=FrozenMap, converter=frozen)

@@ -34,8 +34,8 @@ def check_degrees(
         positive(pipeline_parallel=pipeline_parallel)
         if (tensor_parallel or 1) * pipeline_parallel > gpu_count:
             raise WorkloadError(
-                f"pipeline_parallel: tensor_parallel x pipeline_parallel ({pipeline_parallel}) "
-                f"must be <= gpu_count ({gpu_count})"
+                f"pipeline_parallel: tensor_parallel x pipeline_parallel "
+                f"({(tensor_parallel or 1) * pipeline_parallel}) must be <= gpu_count ({gpu_count})"
             )
     if expert_parallel is not None:
         positive(expert_parallel=expert_parallel)

@@ -116,9 +116,9 @@ def _candidates(
         and (pp is None or lay.pipeline_parallel == pp)
         and (dpa is None or lay.data_parallel_attention == dpa)
     ]
-    if pp is not None and not found:
-        tps = [lay.tensor_parallel for lay in candidate_layouts(model, gpu, 1, engine) if lay.plain]
-        found = [Layout(tps[-1], pp)]
+    if pp is not None and not found:  # the stated stages over as many GPUs each as fit
+        tps = {lay.tensor_parallel for lay in candidate_layouts(model, gpu, 1, engine) if lay.plain}
+        found = [Layout(tp, pp) for tp in sorted(tps | {1}) if tp * pp <= gpu_count]
     return found
 
 
@@ -195,7 +195,7 @@ def estimate_deployment(
             place(
                 model, precision, kv_precision, gpu, lay, prompt_tokens, output_tokens, mtp, engine
             )
-            for lay in uneven_layouts(model, gpu, gpu_count)
+            for lay in uneven_layouts(model, gpu, gpu_count, engine)
             if lay not in layouts
         ]
         holding = [p for p in options if p.holds_model]

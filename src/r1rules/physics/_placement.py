@@ -133,10 +133,14 @@ def candidate_layouts(
     engine runs expert parallelism, and those with data-parallel attention only when it
     runs that."""
     ep_nodes = max_nodes if ep_nodes is None else ep_nodes
+    engine = engine_or_default(engine)
+    if engine.multi_gpu == "layers":  # whole layers per GPU: a pipeline over every GPU
+        node = gpu.max_per_node
+        stages = [*range(1, node + 1), *(node * n for n in range(2, max_nodes + 1))]
+        return tuple(Layout(1, pp) for pp in stages if pp <= model.num_layers)
     tps = _tp_options(model, gpu)
     out = [Layout(tp) for tp in tps]
     out += [Layout(tps[-1], pp) for pp in range(2, min(max_nodes, model.num_layers) + 1)]
-    engine = engine_or_default(engine)
     dp_attention = engine.data_parallel_attention
     if model.kind == "moe" and model.n_routed_experts > 1 and engine.expert_parallel:
         node = gpu.max_per_node
@@ -152,17 +156,21 @@ def candidate_layouts(
     return tuple(out)
 
 
-def uneven_layouts(model: Model, gpu: Gpu, gpu_count: int) -> tuple[Layout, ...]:
+def uneven_layouts(
+    model: Model, gpu: Gpu, gpu_count: int, engine: Engine | None = None
+) -> tuple[Layout, ...]:
     """Tensor x pipeline layouts over up to ``gpu_count`` GPUs with stages of any count,
     within a node or over part of one: the edge case vLLM's distributed-serving guide
     names ("if the model fits in a single node with multiple GPUs, but the number of GPUs
     cannot divide the model size evenly, you can use pipeline parallelism, which splits
     the model along layers and supports uneven splits"), for a fleet (6 GPUs, 12, 3) on
     which no layout of ``candidate_layouts`` holds the model. Each stage holds its share
-    of whole layers (``stage_share``)."""
+    of whole layers (``stage_share``). An engine that splits whole layers (``multi_gpu``
+    ``layers``) takes stages of one GPU each."""
+    layers = engine_or_default(engine).multi_gpu == "layers"
     return tuple(
         Layout(tp, pp)
-        for tp in _tp_options(model, gpu)
+        for tp in ((1,) if layers else _tp_options(model, gpu))
         for pp in range(2, min(gpu_count // tp, model.num_layers) + 1)
     )
 
