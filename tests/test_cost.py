@@ -74,6 +74,23 @@ def test_two_nodes_of_h100_cost_what_a_hand_computation_gives() -> None:
     assert HOURS_PER_YEAR == 8766.0
 
 
+def test_gpus_sold_in_whole_boards_are_priced_and_named_idle_not_unpriced() -> None:
+    prices = _prices()
+    boards = attrs.evolve(prices.gpus[H100.id], purchase_unit_gpus=8)
+    prices = attrs.evolve(prices, gpus={H100.id: boards})
+    six = cost_of(prices, H100, 6, 1, "ib", 1.0)
+    eight = cost_of(prices, H100, 8, 1, "ib", 1.0)
+    assert six is not None and eight is not None
+    assert six.gpus_usd == eight.gpus_usd == 8 * 30000.0  # a whole board is bought
+    assert six.gaps == ()  # priced: not a gap
+    assert [p for p in six.prices if "bought than used" in p] == [
+        f"{H100.name} is sold in units of 8: 2 more bought than used (priced, left idle)"
+    ]
+    assert not any("bought than used" in p for p in eight.prices)
+    lean = cost_of(prices, H100, 6, 1, "ib", 1.0, describe=False)
+    assert lean is not None and lean.prices == () and lean.capital_usd == six.capital_usd
+
+
 def test_beyond_one_switch_the_fabric_is_a_two_level_fat_tree() -> None:
     cost = cost_of(_prices(), H100, 100, 13, "ib", 1.0)
     assert cost is not None

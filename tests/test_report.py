@@ -13,6 +13,7 @@ import tomli
 import r1rules
 from r1rules import Recommendation, Workload
 from r1rules.cli._main import main
+from r1rules.recommend._report_blocks import usd
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NAMES = ("basic.toml", "professional.toml", "r1-full.toml")
@@ -210,3 +211,44 @@ def test_targets_are_shown_as_given_not_rounded(
     for part in shown:
         assert part in text
     assert "target 0 ms" not in text and "target 12 ms" not in text
+
+
+FOLLOW_COST = "  (cheapest first among those meeting the targets; the rest follow, fastest first)"
+FOLLOW_LATENCY = "  (fastest first within the budget; those over it follow, cheapest first)"
+
+
+def _order_notes(rec: Recommendation) -> list[str]:
+    return [line for line in rec.report().splitlines() if line in (FOLLOW_COST, FOLLOW_LATENCY)]
+
+
+def test_the_options_header_says_how_options_outside_the_objective_follow() -> None:
+    base = dict(model="deepseek-r1", peak_qps=1, latency_ms=2000, stage="production")
+    tight = r1rules.evaluate(Workload(**{**base, "latency_ms": 100}))  # type: ignore[arg-type]
+    assert any(not o.meets_targets for o in tight.options if o.eligible and o.fits)
+    assert _order_notes(tight) == [FOLLOW_COST]
+    easy = r1rules.evaluate(
+        Workload(model="deepseek-r1-distill-qwen-1.5b", peak_qps=0.1, latency_ms=60_000)
+    )
+    assert all(o.meets_targets for o in easy.options if o.eligible and o.fits)
+    assert _order_notes(easy) == []
+    fast = r1rules.evaluate(
+        Workload(**{**base, "objective": "latency", "budget_usd": 300_000})  # type: ignore[arg-type]
+    )
+    assert any(o.within_budget is False for o in fast.options if o.eligible and o.fits)
+    assert _order_notes(fast) == [FOLLOW_LATENCY]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "?"),
+        (float("inf"), "?"),
+        (2.994, "$2.99"),
+        (34_500.0, "$34,500"),
+        (1_204_000.0, "$1.20M"),
+        (26_819_560_000.0, "$26.82B"),
+        (-3_070_000_000.0, "$-3.07B"),
+    ],
+)
+def test_dollars_read_in_the_unit_their_size_calls_for(value: float | None, text: str) -> None:
+    assert usd(value) == text

@@ -182,6 +182,23 @@ def test_story_cto_200_concurrent_users_within_400k(capsys: pytest.CaptureFixtur
     assert next(line for line in lines if line.startswith("  concurrent_requests")).endswith("200")
 
 
+def test_a_fleet_whose_weights_fit_but_not_one_sequence_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = "evaluate --model deepseek-r1-distill-qwen-32b --gpu rtx-4090 --gpu-count 1".split()
+    code, out, _ = run(capsys, *argv)
+    lines = out.splitlines()
+    bf16 = next(line for line in lines if line.startswith("  BF16"))
+    int4 = next(line for line in lines if line.startswith("  INT4"))
+    assert code == 0 and "GB of weights per GPU against" in bf16
+    assert "GB of weights per GPU leave" in int4
+    assert "too little for the KV cache of one 5,120-token sequence" in int4
+    shorter = [*argv, "--output-tokens", "256"]
+    code, out, _ = run(capsys, *shorter)
+    int4 = next(line for line in out.splitlines() if line.startswith("  INT4"))
+    assert code == 0 and int4.startswith("  INT4 (quantized): fits as")
+
+
 def test_story_hobbyist_two_rtx_3090s(capsys: pytest.CaptureFixture[str]) -> None:
     argv = "evaluate --model deepseek-r1-distill-qwen-32b --gpu rtx-3090 --gpu-count 2".split()
     code, out, err = run(capsys, *argv)

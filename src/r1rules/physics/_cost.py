@@ -33,8 +33,9 @@ HOURS_PER_YEAR = 8766.0  # 365.25 days
 class Cost:
     """The cost of one deployment, with its parts and the dated prices behind them.
 
-    ``gaps`` names parts no source prices (counted as 0): a figure with gaps is a floor;
-    it also says when GPUs sold in whole units (boards, racks) leave some unused.
+    ``gaps`` names parts no source prices (counted as 0): a figure with gaps is a floor.
+    ``prices`` names the dated prices behind the figures, and GPUs that whole purchase
+    units (boards, racks) leave unused: bought, priced and idle.
     """
 
     gpus_usd: float
@@ -123,10 +124,6 @@ def cost_of(
     gaps: list[str] = []
     unit = price.purchase_unit_gpus
     bought = -(-gpu_count // unit) * unit  # whole purchase units
-    if bought > gpu_count:
-        gaps.append(
-            f"{bought - gpu_count} more {gpu.name} bought than used (sold in units of {unit})"
-        )
     gpus_usd = float(bought * price.purchase_usd)
     host = None if price.host == INCLUDED else prices.hosts[price.host]
     hosts_usd = 0.0 if host is None else float(nodes * host.price_usd)
@@ -160,6 +157,11 @@ def cost_of(
         cloud / millions_per_hour if cloud is not None and millions_per_hour > 0 else None
     )
     lines = _price_lines(gpu, price, host, fabric, assumptions) if describe else ()
+    if describe and bought > gpu_count:
+        lines += (
+            f"{gpu.name} is sold in units of {unit}: {bought - gpu_count} more bought than "
+            "used (priced, left idle)",
+        )
     return Cost(
         gpus_usd=gpus_usd,
         hosts_usd=hosts_usd,

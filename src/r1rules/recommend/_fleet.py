@@ -214,11 +214,7 @@ def fleet_report(f: Fleet) -> str:
     for c in f.capacities:
         tag = c.precision.upper() + (" (quantized)" if c.quantized else "")
         if not c.fits:
-            s = c.single
-            lines.append(
-                f"  {tag}: does NOT fit: {s.weights_per_gpu_gb:,.1f} GB of weights per GPU "
-                f"against {s.usable_memory_per_gpu_gb:,.1f} GB usable"
-            )
+            lines.append(f"  {tag}: does NOT fit: {_why_not_fit(c.single, w)}")
             continue
         speed = (
             f"fits as {layout_text(c.single)}; one user gets "
@@ -248,6 +244,19 @@ def fleet_report(f: Fleet) -> str:
         "cost some accuracy: check the model card before serving INT4)"
     )
     return "\n".join(lines)
+
+
+def _why_not_fit(s: Estimates, w: Workload) -> str:
+    """What does not fit: the weights themselves, or one sequence's KV cache beside them."""
+    weights, usable = s.weights_per_gpu_gb, s.usable_memory_per_gpu_gb
+    if weights > usable:
+        return f"{weights:,.1f} GB of weights per GPU against {usable:,.1f} GB usable"
+    tokens = w.prompt_tokens + w.output_tokens
+    return (
+        f"{weights:,.1f} GB of weights per GPU leave {usable - weights:,.1f} of the "
+        f"{usable:,.1f} GB usable, too little for the KV cache of one {tokens:,}-token "
+        "sequence (prompt + output): shorter sequences or more GPUs would fit"
+    )
 
 
 def _asked(f: Fleet) -> str:

@@ -241,6 +241,7 @@ def options_lines(options: tuple[Option, ...], objective: str) -> list[str]:
         "",
         f"options, ranked by {objective} (> the answer, * Pareto set of cost, TTFT, GPUs):",
     ]
+    lines += _order_note(shown, objective)
     lines.append("     " + _COLUMNS)
     for o in shown:
         mark = (">" if o.chosen else " ") + ("*" if o.pareto else " ")
@@ -258,6 +259,18 @@ def options_lines(options: tuple[Option, ...], objective: str) -> list[str]:
     if hidden:
         lines.append(f"  ({hidden} more quantized options in to_dict() / --json)")
     return lines
+
+
+def _order_note(shown: list[Option], objective: str) -> list[str]:
+    """How options the objective cannot compare follow the others (``_options._rank``)."""
+    usable = [o for o in shown if o.eligible and o.fits]
+    if objective == "latency" and any(o.within_budget is False for o in usable):
+        return ["  (fastest first within the budget; those over it follow, cheapest first)"]
+    if objective != "latency" and any(not o.meets_targets for o in usable):
+        return [
+            "  (cheapest first among those meeting the targets; the rest follow, fastest first)"
+        ]
+    return []
 
 
 def _num(value: float, digits: int = 0) -> str:

@@ -76,9 +76,11 @@ def split_messages(rec: Any, messages: tuple[Message, ...]) -> tuple[list[Messag
 
 
 def usd(value: float | None) -> str:
-    """Dollars for people: $1.2M, $34,500, $2.99; "?" when unknown."""
+    """Dollars for people: $3.07B, $1.20M, $34,500, $2.99; "?" when unknown."""
     if value is None or not math.isfinite(value):
         return "?"
+    if abs(value) >= 1e9:
+        return f"${value / 1e9:,.2f}B"
     if abs(value) >= 1e6:
         return f"${value / 1e6:,.2f}M"
     return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
