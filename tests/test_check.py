@@ -174,6 +174,28 @@ def test_conflicting_values_within_a_collect_table_and_across_tables(
     ]
 
 
+def test_a_layered_rule_replaced_by_a_later_stratum_is_a_conflict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found, code = fixture_lines("overridden.toml", monkeypatch)
+    assert code == 0  # a warning: the shipped value wins, as the message says
+    assert found and all(
+        ": conflict: table 'house-cpu' (stratum 1) and table 'cpu', which runs "
+        "after it (stratum 2), both fire when " in line
+        for line in found
+    )
+    enterprise = [line for line in found if ", cpu-enterprise:" in line]
+    assert enterprise == [
+        "warning: tests/data/check/overridden.toml: house-cpu-enterprise, cpu-enterprise: "
+        "conflict: table 'house-cpu' (stratum 1) and table 'cpu', which runs after it "
+        "(stratum 2), both fire when stage = production, size_class_b > 65, edition = "
+        "enterprise and set 'cpu' to different values ('our standard dual-socket server' "
+        "and \"2 x AMD EPYC 9004 'Genoa' (64 cores each, PCIe 5.0)\"); 'cpu-enterprise' "
+        "replaces the value 'house-cpu-enterprise' set; example: stage=production, "
+        "size_class_b=66, edition=enterprise"
+    ]
+
+
 def test_unsatisfiable_in_the_domain_and_unread_declared_fact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

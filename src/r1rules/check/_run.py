@@ -77,13 +77,15 @@ def _unset_copies(rules: RuleSet, domains: Domains) -> Iterator[Finding]:
 
 
 def _cross_table_conflicts(rules: RuleSet, domains: Domains) -> Iterator[Finding]:
-    """Two tables of one stratum whose rules can fire together and set a fact apart: the
-    later table's value wins, by table order alone."""
-    tables = rules.tables
+    """Two tables whose rules can fire together and set a fact apart: the later table's
+    value wins, by table order alone within a stratum, and always when the later table
+    runs in a later stratum (a layered rule that sets what a shipped table decides later,
+    ``gpu`` or ``cpu``, is replaced)."""
+    tables = sorted(rules.tables, key=lambda t: t.stratum)  # stable: file order within one
     for i, first in enumerate(tables):
         for second in tables[i + 1 :]:
             shared = set(first.set_facts) & set(second.set_facts)
-            if first.stratum == second.stratum and shared:
+            if shared:
                 yield from _table_pair_conflicts(first, second, shared, domains)
 
 
@@ -114,16 +116,24 @@ def _table_pair_conflicts(
             if is_empty(both):
                 continue
             for a, b in pairs:
+                if first.stratum == second.stratum:
+                    tables = f"tables {first.id!r} and {second.id!r} (stratum {first.stratum})"
+                    order = f"only table order decides: {b_rule.id!r} wins"
+                else:
+                    tables = (
+                        f"table {first.id!r} (stratum {first.stratum}) and table "
+                        f"{second.id!r}, which runs after it (stratum {second.stratum}),"
+                    )
+                    order = f"{b_rule.id!r} replaces the value {a_rule.id!r} set"
                 yield Finding(
                     WARNING,
                     "conflict",
-                    b_rule.file,
+                    b_rule.file if first.stratum == second.stratum else a_rule.file,
                     (a_rule.id, b_rule.id),
                     second.id,
-                    f"tables {first.id!r} and {second.id!r} (stratum {first.stratum}) both fire "
-                    f"when {space.describe(both)} and set {a.fact!r} to different values "
-                    f"({show_assignment(a)} and {show_assignment(b)}); only table order "
-                    f"decides: {b_rule.id!r} wins",
+                    f"{tables} both fire when {space.describe(both)} and set {a.fact!r} to "
+                    f"different values ({show_assignment(a)} and {show_assignment(b)}); "
+                    f"{order}",
                     space.example(both),
                 )
 
