@@ -281,3 +281,26 @@ def test_a_sweep_takes_the_new_inputs_without_clashing_with_its_results(
     )
     code, _, err = run(capsys, "sweep", str(grid), "-o", str(out))
     assert code == 2 and "gpu_count describes a fleet you have" in err
+
+
+@pytest.mark.parametrize(
+    ("targets", "rule"),
+    [
+        ({"latency_ms": 0.5}, "latency-target-below-a-millisecond"),
+        ({"latency_ms": 2000, "tpot_ms": 0.05}, "tpot-target-below-a-millisecond"),
+    ],
+)
+def test_a_target_under_a_millisecond_is_named_a_slip_of_units(
+    targets: dict[str, float], rule: str
+) -> None:
+    # the smallest model with one-token prompts and answers: the fastest any option can be
+    tiny = dict(model="deepseek-r1-distill-qwen-1.5b", peak_qps=0.01, prompt_tokens=1)
+    for engine in ("llama.cpp", "vllm"):
+        rec = r1rules.evaluate(
+            r1rules.Workload(**tiny, output_tokens=1, engine=engine, **targets)  # type: ignore[arg-type]
+        )
+        assert [w.rule_id for w in rec.warnings if w.rule_id == rule] == [rule]
+        assert not any(o.meets_targets for o in rec.options)  # as the warning says
+    slower = {key: value * 2000 for key, value in targets.items()}
+    rec = r1rules.evaluate(r1rules.Workload(**tiny, **slower))  # type: ignore[arg-type]
+    assert not any(w.rule_id.endswith("below-a-millisecond") for w in rec.warnings)
