@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -325,6 +325,21 @@ def test_workload_is_frozen_hashable_and_pickles() -> None:
         w.peak_qps = 2  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(w)) == w
     assert hash(w) == hash(Workload(**BASE))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # an empty path is not the current folder (whose TOML files are no rule set)
+        ({"rules": ""}, "rules: expected a path to rule files, got an empty path"),
+        ({"options": "yes"}, "options: expected True or False, not str"),
+        ({"options": 1}, "options: expected True or False, not int"),
+    ],
+)
+def test_evaluate_refuses_bad_rules_and_options(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(R1RulesError) as caught:
+        r1rules.evaluate(Workload(**BASE), **arguments)  # type: ignore[arg-type]
+    assert str(caught.value) == message
 
 
 def test_evaluate_refuses_what_is_not_a_workload() -> None:
