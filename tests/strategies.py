@@ -221,7 +221,7 @@ plausible: dict[str, st.SearchStrategy[Any]] = {
     "prompt_tokens": st.integers(1, 300_000),
     "output_tokens": st.integers(1, 300_000),
     "stage": st.sampled_from(("development", "production")),
-    "budget_usd": st.floats(min_value=1e-9, max_value=1e15),
+    "budget_usd": st.floats(min_value=1, max_value=1e15),
     "request_overhead_ms": st.floats(min_value=0, max_value=10_000) | st.integers(0, 10_000),
 }
 
@@ -296,7 +296,7 @@ invalid_values: dict[str, st.SearchStrategy[Any]] = {
     "peak_qps": st.sampled_from([math.nan, math.inf, -math.inf, 0, -1, 1e10, "1", True, None]),
     "latency_ms": st.sampled_from([math.nan, math.inf, 0, -0.0, -5.5, 2e9, "500", False, None]),
     "params_b": st.sampled_from([math.nan, -math.inf, 0, -7, 1e5, 10**400, "7", True, [7]]),
-    "budget_usd": st.sampled_from([math.nan, math.inf, 0, -1, 1e16, "1000", True, {}]),
+    "budget_usd": st.sampled_from([math.nan, math.inf, 0, 0.5, 1e-320, 1e16, "1000", True, {}]),
     "model": st.sampled_from(["deepseek-r2", "", "gpt-4", "h100", 7, b"r1", ["deepseek-r1"]]),
     "gpu": st.sampled_from(["h1OO", "", "tpu-v5", "h100\x00", 100, True, ("h100",)]),
     "precision": st.sampled_from(["fp9", "", "FP9", "int3", 8, True]),

@@ -4,6 +4,7 @@ equality fan-out that hangs its ruleset creation."""
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -346,3 +347,9 @@ def test_large_membership_lists_load_and_evaluate_in_bounded_time(tmp_path: Path
     for line in lines.values():
         assert float(line.rsplit(" ", 1)[1]) < 10, line  # each loads and evaluates in seconds
     assert time.perf_counter() - start < 120
+
+
+def test_a_non_finite_fact_is_named_not_every_fact_dumped() -> None:
+    with pytest.raises(EvaluationError) as caught:
+        _compile.encode_fact({"a": 1.0, "b": math.inf, "c": "text", "d": -math.nan})
+    assert str(caught.value) == "a non-finite number cannot reach the engine: b = inf, d = nan"

@@ -16,7 +16,7 @@ from rulefiles import ONLY_EDITION, write_rules
 
 import r1rules
 from r1rules import CatalogError, RuleError, load_rules
-from r1rules._errors import Problem, ProblemKind
+from r1rules._errors import Problem, ProblemKind, safe_repr
 from r1rules.check import check_paths
 from r1rules.cli import _check_cmd, _exit
 from r1rules.cli._check_cmd import exit_code
@@ -229,3 +229,21 @@ def test_exit_code_constants() -> None:
         _exit.EXIT_INTERRUPTED,
     ) == (0, 1, 2, 70, 130)
     assert ProblemKind.UNREADABLE == "unreadable"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (10**5000, "an integer of 5001 digits"),
+        (-(10**60), "an integer of 61 digits"),
+        (10**60 - 1, "9" * 60),  # 60 characters: printed whole
+        (10**59, "1" + "0" * 59),
+        ("x" * 61, repr("x" * 57 + "...")),
+        ([1] * 30, repr([1] * 30)[:57] + "..."),
+        ([10**5000], "a list"),  # its repr cannot be written
+        (1e308, "1e+308"),
+    ],
+    ids=lambda value: type(value).__name__,  # (pytest would print the huge integers)
+)
+def test_safe_repr_quotes_any_value_in_a_line(value: object, shown: str) -> None:
+    assert safe_repr(value) == shown

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -72,7 +72,27 @@ KNOWN_GPUS = (
         ),
         ({"model": 7}, "model: expected a model id (str), not int; got 7"),
         ({"gpu": " "}, "gpu: expected a GPU id, not an empty string; got ' '"),
-        ({"budget_usd": -5}, "budget_usd: must be greater than 0; got -5"),
+        ({"budget_usd": -5}, "budget_usd: must be in [1, 1e+15] USD; got -5"),
+        # a budget below a dollar buys nothing; its cost shares would overflow to infinity
+        ({"budget_usd": 1e-320}, "budget_usd: must be in [1, 1e+15] USD; got 1e-320"),
+        # an integer too long to print is shown by its length, with the allowed range
+        (
+            {"peak_qps": 10**5000},
+            "peak_qps: must be in (0, 1e+09] req/s; got an integer of 5001 digits",
+        ),
+        (
+            {"prompt_tokens": -(10**5000)},
+            "prompt_tokens: must be in [1, 100000000] tokens; got an integer of 5001 digits",
+        ),
+        (
+            {"precision": 10**5000},
+            "precision: an integer of 5001 digits is not allowed; allowed: fp32, bf16, fp16, "
+            "fp8, int8, int4",
+        ),
+        (
+            {"stage": "p" * 70 + "\x1b"},
+            f"stage: {'p' * 57 + '...'!r} is not allowed; allowed: development, production",
+        ),
         (
             {"kv_cache_precision": "int3"},
             "kv_cache_precision: 'int3' is not allowed; allowed: fp32, bf16, fp16, fp8",
@@ -305,6 +325,21 @@ def test_workload_is_frozen_hashable_and_pickles() -> None:
         w.peak_qps = 2  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(w)) == w
     assert hash(w) == hash(Workload(**BASE))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # an empty path is not the current folder (whose TOML files are no rule set)
+        ({"rules": ""}, "rules: expected a path to rule files, got an empty path"),
+        ({"options": "yes"}, "options: expected True or False, not str"),
+        ({"options": 1}, "options: expected True or False, not int"),
+    ],
+)
+def test_evaluate_refuses_bad_rules_and_options(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(R1RulesError) as caught:
+        r1rules.evaluate(Workload(**BASE), **arguments)  # type: ignore[arg-type]
+    assert str(caught.value) == message
 
 
 def test_evaluate_refuses_what_is_not_a_workload() -> None:

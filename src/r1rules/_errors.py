@@ -10,6 +10,8 @@ and a ``severity`` that tools and exit codes read; the message is for people onl
 from __future__ import annotations
 
 import difflib
+import math
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from types import MappingProxyType
@@ -32,6 +34,8 @@ __all__ = [
     "R1RulesError",
     "RuleError",
     "WorkloadError",
+    "control_problem",
+    "safe_repr",
     "show_value",
     "suggest",
 ]
@@ -91,6 +95,44 @@ def show_value(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+# Unicode characters that move or hide text on a terminal beside the C0/C1 controls.
+_INVISIBLE = frozenset("\u061c\u200e\u200f\u2028\u2029") | frozenset(
+    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+)
+_LONGEST = 60  # characters of a text a message quotes
+
+
+def safe_repr(value: object) -> str:
+    """``repr(value)`` as a message may quote it: a text of at most 60 characters (longer
+    ones cut with "..."), an integer too long to print as "an integer of N digits"."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_LONGEST:
+        digits = int((abs(value).bit_length() - 1) * math.log10(2)) + 1  # at most the count
+        while abs(value) >= 10**digits:
+            digits += 1
+        return f"an integer of {digits} digits"
+    if isinstance(value, str):
+        return repr(value if len(value) <= _LONGEST else value[: _LONGEST - 3] + "...")
+    try:
+        shown = repr(value)
+    except ValueError:  # a container of an integer too long to print
+        return f"a {type(value).__name__}"
+    return shown if len(shown) <= _LONGEST else shown[: _LONGEST - 3] + "..."
+
+
+def control_problem(text: str, *, multiline: bool = False) -> str:
+    """Why a text cannot be shown as written (a control or invisible character), or "".
+    ``multiline`` texts may hold newlines and tabs; names and titles may not."""
+    for char in text:
+        if multiline and char in "\n\t":
+            continue
+        if unicodedata.category(char) == "Cc" or char in _INVISIBLE:
+            return (
+                f"{safe_repr(text)}: contains the control character U+{ord(char):04X}; "
+                "write plain text"
+            )
+    return ""
 
 
 def _freeze_example(value: Mapping[str, ExampleValue] | None) -> Mapping[str, ExampleValue] | None:

@@ -136,7 +136,8 @@ _SPECS: tuple[FactSpec, ...] = (
         "within budget) or article (the article's configuration)",
         OBJECTIVES,
     ),
-    _num("budget_usd", _W, "total hardware budget", "USD", 0.0, 1e15, optional=True),
+    # at least $1: a purchase budget below a dollar buys nothing (and its shares overflow)
+    _num("budget_usd", _W, "total hardware budget", "USD", 1.0, 1e15, optional=True),
     _num("weights_gb", _W, "weight memory at this precision (scales included)", "GB"),
     _num(
         "kv_cache_bytes_per_token",

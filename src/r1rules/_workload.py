@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from r1rules._errors import CatalogError, WorkloadError, suggest
+from r1rules._errors import CatalogError, WorkloadError, safe_repr, suggest
 from r1rules._little import DEFAULT_TPOT_MS_FOR_CONCURRENCY, little_qps, request_seconds
 from r1rules._vocabulary import (
     BUILTIN_FACTS,
@@ -56,7 +56,7 @@ DEFAULT_ENGINE = "vllm"
 
 
 def _fail(field: str, problem: str, value: object) -> WorkloadError:
-    return WorkloadError(f"{field}: {problem}; got {value!r}")
+    return WorkloadError(f"{field}: {problem}; got {safe_repr(value)}")
 
 
 def problems_error(problems: list[str], what: str = "the workload") -> WorkloadError:
@@ -77,11 +77,7 @@ def _number(field: str, value: object, *, above_low: bool = True, fact: str = ""
     if isinstance(value, bool) or not isinstance(value, int if spec.integer else (int, float)):
         what = f"a whole number of {spec.unit}" if spec.integer else "a number"
         raise _fail(field, f"expected {what}, not {type(value).__name__}", value)
-    try:
-        finite = math.isfinite(value)
-    except OverflowError:  # an int beyond any float
-        finite = False
-    if not finite:
+    if isinstance(value, float) and not math.isfinite(value):  # an int: the range below
         raise _fail(field, "must be a finite number", value)
 
     def shown(bound: float) -> str:
@@ -105,7 +101,7 @@ def choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
         hint = suggest(value, allowed) if isinstance(value, str) else ""
         raise WorkloadError(
-            f"{field}: {value!r} is not allowed{hint}; allowed: {', '.join(allowed)}"
+            f"{field}: {safe_repr(value)} is not allowed{hint}; allowed: {', '.join(allowed)}"
         )
     return value
 
@@ -143,7 +139,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "prompt_tokens": lambda v: int(_number("prompt_tokens", v, above_low=False)),
     "output_tokens": lambda v: int(_number("output_tokens", v, above_low=False)),
     "stage": lambda v: choice("stage", v, STAGES),
-    "budget_usd": lambda v: None if v is None else _number("budget_usd", v),
+    "budget_usd": _optional("budget_usd", above_low=False),
     "objective": lambda v: choice("objective", v, OBJECTIVES),
     "gpu_count": _optional("gpu_count", "fleet_gpu_count", above_low=False),
     "engine": lambda v: choice("engine", v, ENGINES),

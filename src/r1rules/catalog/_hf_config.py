@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from r1rules._errors import CatalogError
+from r1rules._errors import CatalogError, safe_repr
 from r1rules._files import UnreadableFile, read_json
 from r1rules.catalog._load import summary
 from r1rules.catalog._records import Model
@@ -29,6 +29,7 @@ from r1rules.catalog._schema import (
     one_of,
     record_problems,
     show_value,
+    text_problem,
 )
 
 __all__ = ["HF_ARCHITECTURES", "model_from_hf_config"]
@@ -54,8 +55,11 @@ def _hf_precision(data: Mapping[str, Any]) -> tuple[str, list[str]]:
     dtype = data.get("torch_dtype", data.get("dtype"))
     if dtype is None:
         return "", ["missing field 'torch_dtype'"]
+    if not isinstance(dtype, str):
+        allowed = ", ".join(_HF_DTYPES)
+        return "", [f"torch_dtype: expected a string, got {show_value(dtype)}; allowed: {allowed}"]
     if dtype not in _HF_DTYPES:
-        return "", [f"torch_dtype: {one_of(str(dtype), tuple(_HF_DTYPES))}"]
+        return "", [f"torch_dtype: {one_of(dtype, tuple(_HF_DTYPES))}"]
     return _HF_DTYPES[dtype], []
 
 
@@ -70,7 +74,7 @@ def _read_key(
     value = data[hf.key]
     if spec.type == "bool":
         return value, (None if isinstance(value, bool) else f"{hf.key}: {not_bool(value)}")
-    problem = check_number(value, Spec("int", minimum=spec.minimum))
+    problem = check_number(value, Spec("int", minimum=spec.minimum, most=spec.most))
     return value, (None if problem is None else f"{hf.key}: {problem}")
 
 
@@ -100,6 +104,9 @@ def _read(path: Path) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, An
             problems.append(problem)
         elif value is not None:
             into[name] = value
+    if mla_moe and fields.get("n_routed_experts") == 0:  # its MoE layers would route nowhere
+        moe = f"{_MLA_MOE} is a mixture of experts"
+        problems.append(f"n_routed_experts: {moe}: expected a positive integer, got 0")
     if extra.get("moe_layer_freq", 1) != 1:
         shown = show_value(data["moe_layer_freq"])
         problems.append(f"moe_layer_freq: only 1 is supported, got {shown}")
@@ -169,6 +176,22 @@ def _mla_moe_counts(f: Mapping[str, Any], x: Mapping[str, Any]) -> tuple[int, in
     )
 
 
+def _checked_path(path: object) -> str | os.PathLike[str]:
+    """``path`` if it is a non-empty path; CatalogError naming ``path`` otherwise."""
+    if not isinstance(path, (str, os.PathLike)):
+        got = f"{type(path).__name__} {safe_repr(path)}"
+        raise CatalogError(f"path: expected a path to a config.json (str or PathLike), got {got}")
+    if not os.fspath(path):
+        raise CatalogError("path: expected a path to a config.json, got an empty path")
+    return path
+
+
+def _checked_id(model_id: object) -> None:
+    """CatalogError naming ``model_id`` unless it is None or a non-empty line of text."""
+    if model_id is not None and text_problem(model_id):
+        raise CatalogError(f"model_id: {text_problem(model_id)}")
+
+
 def model_from_hf_config(path: str | os.PathLike[str], *, model_id: str | None = None) -> Model:
     """A ``Model`` from a local Hugging Face config.json (or the folder holding it).
 
@@ -176,28 +199,27 @@ def model_from_hf_config(path: str | os.PathLike[str], *, model_id: str | None =
     (MLA attention, MoE; the MTP module is not counted). The id is ``model_id``, else derived
     from ``_name_or_path`` or the folder name. Raises ``CatalogError`` for an unsupported
     architecture, or listing every missing or invalid key (each with the file and the key),
-    those of the model the keys describe included.
+    those of the model the keys describe included, and for a ``path`` or ``model_id`` that
+    is not one (an empty or non-text one, or one with a control character).
     """
-    given = Path(path)
+    _checked_id(model_id)
+    given = Path(_checked_path(path))
     file = given / "config.json" if given.is_dir() else given
     arch, fields, extra, data = _read(file)
     mla_moe = arch == _MLA_MOE
     problems = _defaults(fields, extra, mla_moe)
     name = data.get("_name_or_path")
     name = name if isinstance(name, str) and name else None
+    if name is not None and text_problem(name):  # it would be the name and the repo id
+        problems.append(f"_name_or_path: {text_problem(name)}")
+        name = None
     repo = name if re.fullmatch(r"[^/\s]+/[^/\s]+", name or "") else None
     folder = given if given.is_dir() else given.resolve().parent
     stem = (name or folder.name).rsplit("/", 1)[-1].lower()
     mid = model_id or re.sub(r"[^a-z0-9.]+", "-", stem).strip("-.") or "hf-model"
-    moe = mla_moe and fields["n_routed_experts"] > 0
-    if mla_moe and not moe:  # DeepseekV3 without routed experts: a dense MLA model
-        for key in ("n_shared_experts", "experts_per_token", "moe_intermediate_size"):
-            fields[key] = 0
     if not problems:
         if mla_moe:
-            dense_layers = fields["first_dense_layers"] if moe else fields["num_layers"]
-            total, active = _mla_moe_counts({**fields, "first_dense_layers": dense_layers}, extra)
-            fields["first_dense_layers"] = fields["first_dense_layers"] if moe else 0
+            total, active = _mla_moe_counts(fields, extra)
         else:
             total = active = dense_count(fields, qkv_bias=arch == "Qwen2ForCausalLM")
         fields.update(
@@ -205,7 +227,7 @@ def model_from_hf_config(path: str | os.PathLike[str], *, model_id: str | None =
             name=name or mid,
             hf_repo=repo,
             aliases=(),
-            kind="moe" if moe else "dense",
+            kind="moe" if mla_moe else "dense",
             attention="mla" if mla_moe else "gqa",
             nominal_params_b=float(f"{total / 1e9:.3g}"),
             total_params_b=total / 1e9,

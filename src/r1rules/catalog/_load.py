@@ -28,6 +28,7 @@ from r1rules.catalog._schema import (
     model_problems,
     not_bool,
     show_value,
+    text_problem,
 )
 from r1rules.catalog._schema import Problem as KeyProblem
 
@@ -46,6 +47,7 @@ _ID = re.compile(r"[a-z0-9]+([.-][a-z0-9]+)*")
 _EXTRA_KEYS = ("*_note", "replace", "sources")
 _INVALID, _UNKNOWN, _LOAD = ProblemKind.INVALID, ProblemKind.UNKNOWN_NAME, ProblemKind.LOAD
 _UNREADABLE = ProblemKind.UNREADABLE
+_SOURCES = Spec("sources")
 
 
 @attrs.frozen
@@ -104,18 +106,11 @@ def _kind_of(problem: str) -> str:
 def _check_extra(key: str, value: object, allowed: Sequence[str]) -> list[KeyProblem]:
     """Keys outside the record: ``sources`` (table of strings), ``replace``, ``*_note``."""
     if key == "sources":
-        if not isinstance(value, dict):
-            return [(key, f"expected a table of strings, got {show_value(value)}")]
-        return [
-            (f"{key}.{k}", f"expected a non-empty string, got {show_value(v)}")
-            for k, v in value.items()
-            if not isinstance(v, str) or not v.strip()
-        ]
+        return check_value(key, value, _SOURCES)[1]
     if key == "replace":
         return [] if isinstance(value, bool) else [(key, not_bool(value))]
     if key.endswith("_note"):
-        ok = isinstance(value, str) and value.strip()
-        return [] if ok else [(key, f"expected a non-empty string, got {show_value(value)}")]
+        return [(key, text_problem(value))] if text_problem(value) else []
     return [(key, f"unknown key{suggest(key, allowed)}; allowed: {', '.join(allowed)}")]
 
 

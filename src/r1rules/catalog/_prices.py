@@ -44,20 +44,23 @@ INCLUDED = "included"  # a GPU whose price is a per-GPU share of a whole system
 
 _TEXT = Spec("str")
 _OPTIONAL_TEXT = Spec("str", required=False, default="")
-_USD = Spec("number", minimum="non_negative")
-_OPTIONAL_USD = Spec("number", required=False, minimum="non_negative")
+# Bounds far above any real figure (the dearest part priced is a ~$3M NVL72 rack), so that
+# a deployment's cost stays finite: a price beyond them is a typo.
+_MOST_USD, _MOST_WATTS, _MOST_PORTS = 1e9, 1e6, 1e6
+_USD = Spec("number", minimum="non_negative", most=_MOST_USD)
+_OPTIONAL_USD = Spec("number", required=False, minimum="non_negative", most=_MOST_USD)
 _STATUS = Spec("str", choices=PRICE_STATUSES)
 
 GPU_PRICE_SCHEMA: Mapping[str, Spec] = {
     "host": _TEXT,
-    "purchase_usd": Spec("number"),
+    "purchase_usd": Spec("number", most=_MOST_USD),
     "purchase_usd_low": _OPTIONAL_USD,
     "purchase_usd_high": _OPTIONAL_USD,
     "purchase_date": _TEXT,
     "purchase_status": _STATUS,
     "purchase_basis": _TEXT,
     "purchase_source": _TEXT,
-    "cloud_usd_per_hour": Spec("number", required=False),
+    "cloud_usd_per_hour": Spec("number", required=False, most=_MOST_USD),
     "cloud_date": _OPTIONAL_TEXT,
     "cloud_status": Spec("str", required=False, choices=PRICE_STATUSES, default=""),
     "cloud_provider": _OPTIONAL_TEXT,
@@ -72,7 +75,7 @@ HOST_SCHEMA: Mapping[str, Spec] = {
     "includes": _TEXT,
     "price_basis": _TEXT,
     "price_source": _TEXT,
-    "power_w": Spec("number", required=False, minimum="non_negative", default=0.0),
+    "power_w": Spec("number", False, minimum="non_negative", default=0.0, most=_MOST_WATTS),
     "power_basis": _OPTIONAL_TEXT,
     "power_source": _OPTIONAL_TEXT,
     "max_gpus": Spec("int", required=False, default=0),
@@ -82,9 +85,9 @@ FABRIC_SCHEMA: Mapping[str, Spec] = {
     "nic_usd": _USD,
     "nics_per": Spec("str", choices=NICS_PER),
     "switch_usd": _OPTIONAL_USD,
-    "switch_ports": Spec("int", required=False),
+    "switch_ports": Spec("int", required=False, most=_MOST_PORTS),
     "switch_port_usd": _OPTIONAL_USD,
-    "optics_usd": Spec("number", required=False, minimum="non_negative", default=0.0),
+    "optics_usd": Spec("number", False, minimum="non_negative", default=0.0, most=_MOST_USD),
     "price_date": _TEXT,
     "price_status": _STATUS,
     "price_basis": _TEXT,

@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from r1rules._errors import suggest
-from r1rules._vocabulary import PRECISIONS
+from r1rules._errors import control_problem, safe_repr, suggest
+from r1rules._vocabulary import BUILTIN_FACTS, PRECISIONS
 
 __all__ = [
     "ATTENTIONS",
@@ -38,6 +38,7 @@ __all__ = [
     "one_of",
     "record_problems",
     "show_value",
+    "text_problem",
 ]
 
 KINDS = ("dense", "moe")
@@ -57,6 +58,7 @@ class Spec:
     choices: tuple[str, ...] = ()
     default: Any = None
     least: float = 0.0  # the smallest value above 0 that is a real figure, not noise
+    most: float = math.inf  # the largest physically sane figure (the physics stays finite)
 
 
 @attrs.frozen
@@ -71,15 +73,20 @@ class HfKey:
     need: str = "all"
 
 
-_STR, _INT, _NUM, _BOOL = Spec("str"), Spec("int"), Spec("number"), Spec("bool")
-_OPTIONAL_STR, _OPTIONAL_NUM = Spec("str", required=False), Spec("number", required=False)
+# Every figure is bounded far above any real part (shipped: <= 288 GB, 8 TB/s, 5,000 TFLOPS,
+# 1.2 kW, $60,000, 1M-token windows, 671B parameters) so that no product the physics forms
+# overflows: a figure beyond these is a typo, not hardware.
+_BIG, _HUGE = 1e6, 1e9  # a size, rate or count; a token count or price in USD
+_STR, _BOOL, _NUM = Spec("str"), Spec("bool"), Spec("number", most=_BIG)
+_INT, _TOKENS = Spec("int", most=_BIG), Spec("int", most=_HUGE)  # _TOKENS: vocab, context
+_OPTIONAL_STR, _OPTIONAL_NUM = Spec("str", required=False), Spec("number", False, most=_HUGE)
 _ALIASES = Spec("strings", required=False, default=())
-_COUNT = Spec("int", required=False, minimum="non_negative", default=0)
+_COUNT = Spec("int", required=False, minimum="non_negative", default=0, most=_BIG)
+_PARAMS = Spec("number", most=BUILTIN_FACTS["params_b"].high)  # billions, as a workload's
 # Rates and bandwidths so small that a roofline would overflow are not figures: a dense
 # tensor rate is 0 (not native) or at least 0.01 TFLOPS; memory moves at least 1 GB/s.
-_RATE = Spec("number", minimum="non_negative", least=0.01)
-_HF_INT = Spec("int")  # an HF-only key, when present
-_HF_COUNT = Spec("int", minimum="non_negative")
+_RATE = Spec("number", minimum="non_negative", least=0.01, most=_BIG)
+_HF_COUNT = Spec("int", minimum="non_negative", most=_BIG)
 
 # (model field, its spec, its config.json key). The order is the order problems of a
 # config.json are reported in.
@@ -89,18 +96,18 @@ _MODEL_TABLE: tuple[tuple[str, Spec, HfKey | None], ...] = (
     ("aliases", _ALIASES, None),
     ("kind", Spec("str", choices=KINDS), None),
     ("attention", Spec("str", choices=ATTENTIONS), None),
-    ("nominal_params_b", _NUM, None),
-    ("total_params_b", _NUM, None),
-    ("active_params_b", _NUM, None),
+    ("nominal_params_b", _PARAMS, None),
+    ("total_params_b", _PARAMS, None),
+    ("active_params_b", _PARAMS, None),
     ("hidden_size", _INT, HfKey("hidden_size")),
     ("num_layers", _INT, HfKey("num_hidden_layers")),
     ("intermediate_size", _INT, HfKey("intermediate_size")),
     ("num_attention_heads", _INT, HfKey("num_attention_heads")),
     ("num_kv_heads", _INT, HfKey("num_key_value_heads", "optional")),
     ("head_dim", _INT, HfKey("head_dim", "optional")),
-    ("vocab_size", _INT, HfKey("vocab_size")),
+    ("vocab_size", _TOKENS, HfKey("vocab_size")),
     ("tie_word_embeddings", _BOOL, HfKey("tie_word_embeddings", "optional")),
-    ("max_context_tokens", _INT, HfKey("max_position_embeddings")),
+    ("max_context_tokens", _TOKENS, HfKey("max_position_embeddings")),
     ("native_precision", Spec("str", choices=PRECISIONS), None),  # from torch_dtype
     ("source", _STR, None),
     ("kv_lora_rank", _COUNT, HfKey("kv_lora_rank", "mla_moe")),
@@ -118,10 +125,10 @@ HF_KEYS: Mapping[str, HfKey] = {name: hf for name, _, hf in _MODEL_TABLE if hf i
 """Model field -> its config.json key."""
 HF_ONLY: Mapping[str, tuple[Spec, HfKey]] = {
     # config.json keys no Model field holds: parameter counting of MLA needs them
-    "q_lora_rank": (_HF_INT, HfKey("q_lora_rank", "optional")),
+    "q_lora_rank": (_INT, HfKey("q_lora_rank", "optional")),
     "qk_nope_head_dim": (_HF_COUNT, HfKey("qk_nope_head_dim", "mla_moe")),
     "v_head_dim": (_HF_COUNT, HfKey("v_head_dim", "mla_moe")),
-    "moe_layer_freq": (_HF_INT, HfKey("moe_layer_freq", "optional")),
+    "moe_layer_freq": (_INT, HfKey("moe_layer_freq", "optional")),
 }
 
 GPU_SCHEMA: Mapping[str, Spec] = {
@@ -132,14 +139,14 @@ GPU_SCHEMA: Mapping[str, Spec] = {
     "memory_gb": _NUM,
     "memory_type": _STR,
     "hbm": _BOOL,
-    "memory_bandwidth_gbps": Spec("number", least=1.0),
+    "memory_bandwidth_gbps": Spec("number", least=1.0, most=_BIG),
     "tflops": Spec("tflops"),
     "fp8_native": _BOOL,
     "int4_native": _BOOL,
     "interconnect": _STR,
-    "interconnect_bw_gbps": Spec("number", minimum="non_negative", least=1.0),
+    "interconnect_bw_gbps": Spec("number", minimum="non_negative", least=1.0, most=_BIG),
     "nvlink_domain": _INT,
-    "max_per_node": _INT,
+    "max_per_node": Spec("int", most=1024),  # as a host's max_gpus
     "tdp_w": _NUM,
     "price_usd": _OPTIONAL_NUM,
     "cloud_usd_per_hour": _OPTIONAL_NUM,
@@ -156,7 +163,7 @@ def show_value(value: object) -> str:
     if isinstance(value, list):
         return "an array"
     if isinstance(value, (str, int, float)):
-        return repr(value)
+        return safe_repr(value)
     return f"a {type(value).__name__}"
 
 
@@ -176,18 +183,28 @@ def check_number(value: object, spec: Spec) -> str | None:
         return f"expected {noun}, got {show_value(value)}"
     try:
         finite = math.isfinite(value)
-    except OverflowError:  # an int beyond any float
-        finite = False
+    except OverflowError:  # an int beyond any float: finite, and beyond a bound if any
+        finite = spec.most < math.inf
     if not finite:
         return f"expected a finite number, got {show_value(value)}"
     if spec.minimum == "positive" and value <= 0:
         return f"expected a positive {noun.split()[-1]}, got {show_value(value)}"
     if value < 0:
         return f"expected a non-negative {noun.split()[-1]}, got {show_value(value)}"
-    if 0 < value < spec.least:
-        zero = "0 or " if spec.minimum == "non_negative" else ""
-        return f"expected {zero}at least {spec.least:g}, got {show_value(value)}"
+    if 0 < value < spec.least or value > spec.most:
+        zero = "0 or " if spec.minimum == "non_negative" and spec.least else ""
+        low = spec.least or 0
+        opening = "(" if spec.minimum == "positive" and not spec.least else "["
+        allowed = f"{zero}{noun} in {opening}{low:g}, {spec.most:g}]"
+        return f"expected {allowed}, got {show_value(value)}"
     return None
+
+
+def text_problem(value: object) -> str:
+    """Why ``value`` is not a catalog text (a non-empty line of plain text), or ""."""
+    if not isinstance(value, str) or not value.strip():
+        return f"expected a non-empty string, got {show_value(value)}"
+    return control_problem(value)
 
 
 def check_value(key: str, value: object, spec: Spec) -> tuple[Any, list[Problem]]:
@@ -201,28 +218,21 @@ def check_value(key: str, value: object, spec: Spec) -> tuple[Any, list[Problem]
     if spec.type == "bool":
         return value, ([] if isinstance(value, bool) else [(key, not_bool(value))])
     if spec.type == "str":
-        if not isinstance(value, str) or not value.strip():
-            return None, [(key, f"expected a non-empty string, got {show_value(value)}")]
+        if text_problem(value):
+            return None, [(key, text_problem(value))]
+        assert isinstance(value, str)  # narrowed by text_problem
         if spec.choices and value not in spec.choices:
             return None, [(key, one_of(value, spec.choices))]
         return value, []
     if spec.type == "strings":
         if not isinstance(value, list):
             return None, [(key, f"expected an array of strings, got {show_value(value)}")]
-        bad = [
-            (f"{key}[{i}]", f"expected a non-empty string, got {show_value(v)}")
-            for i, v in enumerate(value)
-            if not isinstance(v, str) or not v.strip()
-        ]
+        bad = [(f"{key}[{i}]", text_problem(v)) for i, v in enumerate(value) if text_problem(v)]
         return tuple(value), bad
     if spec.type == "sources":
         if not isinstance(value, dict):
             return None, [(key, f"expected a table of strings, got {show_value(value)}")]
-        bad = [
-            (f"{key}.{k}", f"expected a non-empty string, got {show_value(v)}")
-            for k, v in value.items()
-            if not isinstance(v, str) or not v.strip()
-        ]
+        bad = [(f"{key}.{k}", text_problem(v)) for k, v in value.items() if text_problem(v)]
         return dict(value), bad
     return _check_tflops(key, value)
 

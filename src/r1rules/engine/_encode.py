@@ -109,7 +109,14 @@ def encode_fact(
     try:
         text = ENCODER.encode(chosen)
     except ValueError:
-        raise EvaluationError(f"a non-finite number cannot reach the engine: {chosen}") from None
+        bad = [
+            f"{name[len(FACT_PREFIX) :]} = {value}"
+            for name, value in chosen.items()
+            if isinstance(value, float) and not math.isfinite(value)
+        ]
+        raise EvaluationError(
+            f"a non-finite number cannot reach the engine: {', '.join(bad)}"
+        ) from None
     text = engine_json(text)
     if extra:
         text = text[:-1] + ("," if chosen else "") + extra + "}"

@@ -45,6 +45,8 @@ def resolve_rules(rules: RuleSet | str | os.PathLike[str] | None) -> RuleSet:
     if isinstance(rules, RuleSet):
         return rules
     if isinstance(rules, (str, os.PathLike)):
+        if not os.fspath(rules):  # not the current folder: an empty setting is no choice
+            raise R1RulesError("rules: expected a path to rule files, got an empty path")
         return load_rules(rules)
     raise R1RulesError(
         f"rules: expected None, a RuleSet or a path to rule files, not {type(rules).__name__}"
@@ -87,6 +89,8 @@ def evaluate(
             "carries (the command: r1rules evaluate --gpu ... --gpu-count N), or leave "
             "gpu_count out"
         )
+    if not isinstance(options, bool):
+        raise R1RulesError(f"options: expected True or False, not {type(options).__name__}")
     ruleset = resolve_rules(rules)
     resolved, model = workload.resolve(ruleset.catalog)
     engine = compiled(ruleset)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import re
 import string
-import unicodedata
 from collections.abc import Mapping, Sequence
+
+from r1rules._errors import control_problem, safe_repr
 
 __all__ = [
     "MAX_FORMAT_NUMBER",
@@ -42,14 +43,6 @@ _SAMPLES: dict[str, tuple[object, ...]] = {
     "bool": (True, False),
 }
 _TEXT_SAMPLES: tuple[object, ...] = ("text",)
-# Unicode characters that move or hide text on a terminal beside the C0/C1 controls.
-_INVISIBLE = frozenset("\u061c\u200e\u200f\u2028\u2029") | frozenset(
-    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-)
-
-
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 def placeholders(text: str) -> tuple[tuple[str, str], ...]:
@@ -60,17 +53,18 @@ def placeholders(text: str) -> tuple[tuple[str, str], ...]:
         parsed = list(_FORMATTER.parse(text))
     except ValueError as exc:  # unbalanced or stray braces
         hint = "write {{ and }} for literal braces"
-        raise ValueError(f"{_shown(text)}: {exc} ({hint})") from None
+        raise ValueError(f"{safe_repr(text)}: {exc} ({hint})") from None
     for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
         if conversion:
             raise ValueError(
-                f"{_shown(text)}: placeholder {{{name}!{conversion}}}: conversions are not allowed"
+                f"{safe_repr(text)}: placeholder {{{name}!{conversion}}}: "
+                "conversions are not allowed"
             )
         if not name.isidentifier():
             raise ValueError(
-                f"{_shown(text)}: placeholder {{{name}}}: only plain fact names are allowed, "
+                f"{safe_repr(text)}: placeholder {{{name}}}: only plain fact names are allowed, "
                 "as {fact} or {fact:spec}"
             )
         found.append((name, spec or ""))
@@ -91,32 +85,18 @@ def format_problem(kind: str, spec: str) -> str:
         digits = match.group(part) if match else None
         if digits and (len(digits) > 3 or int(digits) > MAX_FORMAT_NUMBER):
             shown = digits if len(digits) <= 12 else f"of {len(digits)} digits"
-            return f"bad format {_shown(spec)}: {part} {shown} is more than {MAX_FORMAT_NUMBER}"
+            return f"bad format {safe_repr(spec)}: {part} {shown} is more than {MAX_FORMAT_NUMBER}"
     for sample in _SAMPLES.get(kind, _TEXT_SAMPLES):
         try:  # a spec outside the grammar fails while it is parsed, before any work
             written = format(sample, spec)
         except (ValueError, TypeError) as exc:
-            return f"bad format {_shown(spec)} for {kind} fact: {str(exc)[:200]}"
+            return f"bad format {safe_repr(spec)} for {kind} fact: {str(exc)[:200]}"
         if control_problem(written, multiline=True):
             return (
-                f"bad format {_shown(spec)} for {kind} fact: it writes {sample!r} as "
+                f"bad format {safe_repr(spec)} for {kind} fact: it writes {sample!r} as "
                 f"{written!r}, a control character"
             )
-    return "" if match else f"bad format {_shown(spec)}"
-
-
-def control_problem(text: str, *, multiline: bool = False) -> str:
-    """Why a text cannot be shown as written (a control or invisible character), or "".
-    ``multiline`` texts may hold newlines and tabs; names and titles may not."""
-    for char in text:
-        if multiline and char in "\n\t":
-            continue
-        if unicodedata.category(char) == "Cc" or char in _INVISIBLE:
-            return (
-                f"{_shown(text)}: contains the control character U+{ord(char):04X}; "
-                "write plain text"
-            )
-    return ""
+    return "" if match else f"bad format {safe_repr(spec)}"
 
 
 class _Verbatim(str):
