@@ -2,8 +2,8 @@
 
 Exit codes (``_exit``): 0 ok; 1 `check` found errors; 2 bad input (the message says which);
 70 an internal error (a bug: please report it); 74 the output could not be written (the
-message says which and why); 130 a sweep interrupted, 143 terminated (both resumable); 141
-stdout closed early (``r1rules ... | head -1``), said nowhere.
+message says which and why); 130 interrupted (Ctrl-C), 143 a sweep terminated (a sweep is
+resumable); 141 stdout closed early (``r1rules ... | head -1``), said nowhere.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from r1rules.cli._exit import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_IO_ERROR,
     EXIT_OK,
 )
@@ -176,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (R1RulesError, _BadInput) as exc:
         print(f"r1rules: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C before a sweep's rows (it says what it kept) or elsewhere
+        print("\nr1rules: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug; say so plainly, never a traceback
         print(
             f"r1rules: internal error ({type(exc).__name__}: {exc}); please report it",
