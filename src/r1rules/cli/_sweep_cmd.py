@@ -132,6 +132,10 @@ def run_sweep(args: argparse.Namespace) -> int:
         )
     output = target_of(args.output)
     fmt = args.format or _format_of(output.shown)
+    if args.max_rows < 1:
+        raise WorkloadError(
+            f"--max-rows: expected a whole number of rows (1 or more); got {args.max_rows}"
+        )
     if grid.size > args.max_rows:
         raise WorkloadError(
             f"sweep: the grid has {grid.size:,} rows, more than --max-rows {args.max_rows:,}; "

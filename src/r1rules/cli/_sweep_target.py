@@ -94,10 +94,14 @@ def _write_rows(
 
 
 def target_of(text: str) -> Target:
-    """The target ``--output`` names; WorkloadError for a folder, a missing folder, or a
-    path that cannot be examined."""
+    """The target ``--output`` names; WorkloadError for an empty path, a folder, a missing
+    folder, or a path that cannot be examined."""
     if text == STDOUT:
         return _stream(text)
+    if not text:
+        raise WorkloadError(
+            "--output: the path is empty; give a file (.csv, .jsonl) or - for stdout"
+        )
     path = Path(text)
     try:
         mode = os.stat(path).st_mode  # follows symbolic links
