@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import random
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -271,6 +273,23 @@ def test_two_processes_give_the_loop_s_answers_in_order() -> None:
         isinstance(o, Recommendation) and _same(o, evaluate(w, options=False))
         for o, w in zip(outcomes, workloads, strict=True)
     )
+
+
+def _sigint_blocked(_rec: Recommendation) -> tuple[int, bool]:
+    """Where a workload was evaluated, and whether SIGINT was blocked there."""
+    return os.getpid(), signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, ())
+
+
+def test_worker_processes_leave_ctrl_c_to_the_caller() -> None:
+    """Ctrl-C goes to every process of the terminal's group: workers start with SIGINT
+    blocked (none prints a traceback); the caller, which stops them, still takes it."""
+    batch: Batch[tuple[int, bool]]
+    with Batch(r1rules.default_rules(), processes=2, summarise=_sigint_blocked) as batch:
+        outcomes = batch.run(varied(MIN_PER_PROCESS + 200, seed=9))
+    found = {o for o in outcomes if isinstance(o, tuple)}
+    here = {blocked for pid, blocked in found if pid == os.getpid()}
+    there = {blocked for pid, blocked in found if pid != os.getpid()}
+    assert (here, there) == ({False}, {True})
 
 
 def test_processes_with_a_layered_rule_set_stop_at_the_first_error(

@@ -18,8 +18,13 @@ MAX_GPUS = 1_000_000
 def rules_option(path: str | None, *, no_shipped: bool = False) -> RuleSet:
     """The rules a ``--rules`` option names: layered on the shipped rules (as ``r1rules
     check --layered`` checks them), or alone with ``--no-shipped``; the shipped rules for
-    None. A file that repeats a shipped table is refused with a hint to ``--no-shipped``."""
+    None. A file that repeats a shipped table is refused with a hint to ``--no-shipped``;
+    ``--no-shipped`` alone (no files to use instead) is refused."""
     if path is None:
+        if no_shipped:
+            raise WorkloadError(
+                "--no-shipped needs --rules DIR: the rule files to use instead of the shipped rules"
+            )
         return resolve_rules(None)
     if no_shipped:
         return resolve_rules(path)

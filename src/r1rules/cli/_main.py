@@ -1,15 +1,15 @@
 """The r1rules command: evaluate a workload file, check rule files, sweep, list catalogs.
 
 Exit codes (``_exit``): 0 ok; 1 `check` found errors; 2 bad input (the message says which);
-70 an internal error (a bug: please report it); 130 a sweep interrupted, 143 terminated
-(both resumable); 141 stdout closed early (``r1rules ... | head -1``), said nowhere.
+70 an internal error (a bug: please report it); 74 the output could not be written (the
+message says which and why); 130 interrupted (Ctrl-C), 143 a sweep terminated (a sweep is
+resumable); 141 stdout closed early (``r1rules ... | head -1``), said nowhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -21,8 +21,16 @@ from r1rules._errors import R1RulesError
 from r1rules.cli._catalog_cmd import add_catalog_parsers, run_catalog
 from r1rules.cli._check_cmd import run_check
 from r1rules.cli._compare_cmd import add_compare_parser, run_compare
-from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK
+from r1rules.cli._exit import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_IO_ERROR,
+    EXIT_OK,
+)
 from r1rules.cli._limits import check_deployable, rules_option
+from r1rules.cli._output import OutputError, guarded_stdout, silence_stdout
 from r1rules.cli._plot_cmd import add_plot_parser, run_plot
 from r1rules.cli._render import add_color_argument, print_report, wants_color
 from r1rules.cli._sweep_cmd import add_sweep_parser, run_sweep
@@ -144,33 +152,34 @@ def _run(args: argparse.Namespace) -> int:
     return _check(args)
 
 
-def _stdout_closed() -> int:
-    """stdout was closed before all was written (``r1rules ... | head -1``): what the
-    reader wanted it has. As the Python docs advise, point stdout at devnull, so that the
-    interpreter's last flush cannot fail again, and end quietly (128 + SIGPIPE)."""
+def _command(argv: Sequence[str] | None) -> int:
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # no file descriptor (a test's captured stdout)
-        pass
-    return EXIT_BROKEN_PIPE
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --version and --help print, then argparse exits
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    return _run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (the console script exits with it)."""
     try:
-        args = _parser().parse_args(argv)
-        code = _run(args)
-        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        with guarded_stdout():
+            code = _command(argv)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return code
-    except BrokenPipeError:
-        return _stdout_closed()
-    except SystemExit as exc:  # --version and --help print, then argparse exits
-        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except BrokenPipeError:  # what the reader wanted (``| head -1``) it has: end quietly
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OutputError as exc:
+        silence_stdout()
+        print(f"r1rules: error: {exc}", file=sys.stderr)
+        return EXIT_IO_ERROR
     except (R1RulesError, _BadInput) as exc:
         print(f"r1rules: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C before a sweep's rows (it says what it kept) or elsewhere
+        print("\nr1rules: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug; say so plainly, never a traceback
         print(
             f"r1rules: internal error ({type(exc).__name__}: {exc}); please report it",

@@ -336,7 +336,27 @@ class RowWriter:
 
 
 def json_line(row: Mapping[str, object], columns: Sequence[str]) -> str:
-    return json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False, allow_nan=False) + "\n"
+    """A row as one line of JSON: a non-finite number (JSON has none), which only a grid's
+    input can be (``--peak-qps inf``: an error row), as its name: "inf", "-inf", "nan"
+    (``row_key`` reads it back as the same point)."""
+    row = {c: _named(row.get(c)) for c in columns}
+    return json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _named(value: object) -> object:
+    return repr(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _finite_number(text: str) -> float:
+    """A JSON number read back: a non-finite one (``1e400``) is not one a sweep wrote."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 def read_rows(text: str, fmt: str, columns: Sequence[str]) -> list[dict[str, Any]]:
@@ -345,20 +365,27 @@ def read_rows(text: str, fmt: str, columns: Sequence[str]) -> list[dict[str, Any
     ValueError (the caller then starts afresh)."""
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        if tuple(reader.fieldnames or ()) != tuple(columns):
-            raise ValueError("its columns differ from this sweep's")
-        return [dict(row) for row in reader]
+        try:
+            if tuple(reader.fieldnames or ()) != tuple(columns):
+                raise ValueError("its columns differ from this sweep's")
+            return [dict(row) for row in reader]
+        except csv.Error as exc:  # a field beyond the csv module's limit
+            raise ValueError(str(exc)) from None
     lines = text.split("\n")
     rows = []
     for number, line in enumerate(lines, 1):
         if not line:
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_float=_finite_number, parse_constant=_no_constant)
         except json.JSONDecodeError:
             if number == len(lines):  # the last line, cut short: not yet written
                 break
             raise ValueError(f"line {number} is not JSON") from None
+        except ValueError as exc:  # NaN, Infinity, 1e400, an integer of 5,000 digits
+            raise ValueError(f"line {number}: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"line {number} is nested too deeply") from None
         if not isinstance(row, dict) or tuple(row) != tuple(columns):
             raise ValueError(f"line {number}: its columns differ from this sweep's")
         rows.append(row)

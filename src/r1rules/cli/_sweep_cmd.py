@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -24,11 +23,11 @@ from typing import IO, Any
 from r1rules._errors import R1RulesError, WorkloadError
 from r1rules.cli._exit import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from r1rules.cli._limits import rules_option
+from r1rules.cli._output import writing
 from r1rules.cli._sweep import (
     FIELDS,
     RESULT_COLUMNS,
     Grid,
-    RowWriter,
     error_row,
     json_line,
     load_grid,
@@ -133,6 +132,10 @@ def run_sweep(args: argparse.Namespace) -> int:
         )
     output = target_of(args.output)
     fmt = args.format or _format_of(output.shown)
+    if args.max_rows < 1:
+        raise WorkloadError(
+            f"--max-rows: expected a whole number of rows (1 or more); got {args.max_rows}"
+        )
     if grid.size > args.max_rows:
         raise WorkloadError(
             f"sweep: the grid has {grid.size:,} rows, more than --max-rows {args.max_rows:,}; "
@@ -194,9 +197,13 @@ class Sweep:
             if previous
             else self.grid.size
         )
-        with self._journal(resume) as journal:
+        journal = self._journal(resume)
+        try:
             offset = journal.tell()
             evaluated, errors = self._evaluate(previous, todo, journal)
+        finally:  # closing flushes again what a full disk refused
+            with writing(f"the journal {self.journal}"):
+                journal.close()
         errors += sum(1 for row in previous.values() if row.get("error"))
         self._write_output(previous, offset)
         self.journal.unlink()
@@ -240,9 +247,10 @@ class Sweep:
         if resume and self.journal.exists():
             data = self.journal.read_bytes()
             kept = data[: data.rfind(b"\n") + 1]
-        handle = open(self.journal, "w", encoding="utf-8", newline="")
-        handle.write(kept.decode("utf-8", errors="replace"))
-        handle.flush()
+        with writing(f"the journal {self.journal}"):
+            handle = open(self.journal, "w", encoding="utf-8", newline="")
+            handle.write(kept.decode("utf-8", errors="replace"))
+            handle.flush()
         return handle
 
     def _evaluate(
@@ -263,10 +271,11 @@ class Sweep:
 
     def _append(self, journal: IO[str], rows: list[dict[str, object]]) -> None:
         """Rows to the journal, on disk when this returns."""
-        for row in rows:
-            journal.write(json_line(row, self.columns))
-        journal.flush()
-        os.fsync(journal.fileno())
+        with writing(f"the journal {self.journal}"):
+            for row in rows:
+                journal.write(json_line(row, self.columns))
+            journal.flush()
+            os.fsync(journal.fileno())
 
     def _rows(
         self,
@@ -327,48 +336,24 @@ class Sweep:
     def _write_output(
         self, previous: Mapping[tuple[str, ...], Mapping[str, object]], offset: int
     ) -> None:
-        """The whole output, in grid order: into the stream, or to a temporary file
-        renamed over the output file."""
-        if self.output.stream:
-            try:
-                with self.output.open_stream() as handle:
-                    self._write_rows(handle, previous, offset)
-            except BrokenPipeError:  # the reader had enough (``| head``): nothing to resume
-                self.journal.unlink(missing_ok=True)
-                raise
-            return
-        file = self.output.file
-        temporary = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        # os.open applies the umask, as creating the output directly would (mkstemp: 0600)
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with open(descriptor, "w", encoding="utf-8", newline="") as handle:
-                self._write_rows(handle, previous, offset)
-                os.fsync(handle.fileno())
-            os.replace(temporary, file)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-
-    def _write_rows(
-        self,
-        handle: IO[str],
-        previous: Mapping[tuple[str, ...], Mapping[str, object]],
-        offset: int,
-    ) -> None:
+        """The whole output, in grid order (``Target.write``)."""
         with open(self.journal, encoding="utf-8", newline="") as journal:
             journal.seek(offset)
-            writer = RowWriter(handle, self.fmt, self.columns)
-            for point in self.grid.points():
-                given = point_row(point)
-                key = row_key(given, self.inputs)
-                row = previous.get(key)
-                if row is None:
-                    row = json.loads(journal.readline())
-                    assert row_key(row, self.inputs) == key, "journal out of order"
-                # inputs as this grid gives them (a reused row may say 1 for 1.0)
-                writer.write({**row, **{c: given.get(c) for c in self.inputs}})
-            handle.flush()
+            self.output.write(self._in_order(journal, previous), self.fmt, self.columns)
+
+    def _in_order(
+        self, journal: IO[str], previous: Mapping[tuple[str, ...], Mapping[str, object]]
+    ) -> Iterator[Mapping[str, object]]:
+        """Every row, in grid order: reused from ``previous``, else the journal's next."""
+        for point in self.grid.points():
+            given = point_row(point)
+            key = row_key(given, self.inputs)
+            row = previous.get(key)
+            if row is None:
+                row = json.loads(journal.readline())
+                assert row_key(row, self.inputs) == key, "journal out of order"
+            # inputs as this grid gives them (a reused row may say 1 for 1.0)
+            yield {**row, **{c: given.get(c) for c in self.inputs}}
 
 
 def _all_failed(errors: int, total: int) -> int:

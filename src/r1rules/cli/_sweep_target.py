@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import stat
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import attrs
 
 from r1rules._errors import WorkloadError
+from r1rules.cli._output import STANDARD_OUTPUT, writing
+from r1rules.cli._sweep import RowWriter
 
 __all__ = ["STDOUT", "Target", "target_of"]
 
@@ -38,7 +42,24 @@ class Target:
     def journal(self) -> Path:
         return self.file.with_name(f".{self.file.name}.partial")
 
-    def open_stream(self) -> IO[str]:
+    def write(self, rows: Iterable[Mapping[str, object]], fmt: str, columns: Sequence[str]) -> None:
+        """Every row, whole: into the stream, or to a temporary file renamed over the file.
+        OutputError when it cannot be written (the journal is kept: ``--resume`` writes the
+        rows again); a closed pipe removes the journal (the reader had enough: ``| head``)."""
+        what = STANDARD_OUTPUT if self.shown == STDOUT else self.shown
+        then = f"; the rows are kept in {self.journal}: run the same command with --resume"
+        with writing(what, then):
+            if self.stream:
+                try:
+                    with self._open_stream() as handle:
+                        _write_rows(handle, rows, fmt, columns)
+                except BrokenPipeError:
+                    self.journal.unlink(missing_ok=True)
+                    raise
+            else:
+                self._write_file(rows, fmt, columns)
+
+    def _open_stream(self) -> IO[str]:
         """The stream, opened for writing (standard output is not closed by the caller's
         ``with``: a duplicate of it is)."""
         if self.shown == STDOUT:
@@ -46,12 +67,41 @@ class Target:
             return open(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", newline="")
         return open(self.shown, "w", encoding="utf-8", newline="")
 
+    def _write_file(
+        self, rows: Iterable[Mapping[str, object]], fmt: str, columns: Sequence[str]
+    ) -> None:
+        file = self.file
+        temporary = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        # os.open applies the umask, as creating the output directly would (mkstemp: 0600)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with open(descriptor, "w", encoding="utf-8", newline="") as handle:
+                _write_rows(handle, rows, fmt, columns)
+                os.fsync(handle.fileno())
+            os.replace(temporary, file)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def _write_rows(
+    handle: IO[str], rows: Iterable[Mapping[str, object]], fmt: str, columns: Sequence[str]
+) -> None:
+    writer = RowWriter(handle, fmt, columns)
+    for row in rows:
+        writer.write(row)
+    handle.flush()
+
 
 def target_of(text: str) -> Target:
-    """The target ``--output`` names; WorkloadError for a folder, a missing folder, or a
-    path that cannot be examined."""
+    """The target ``--output`` names; WorkloadError for an empty path, a folder, a missing
+    folder, or a path that cannot be examined."""
     if text == STDOUT:
         return _stream(text)
+    if not text:
+        raise WorkloadError(
+            "--output: the path is empty; give a file (.csv, .jsonl) or - for stdout"
+        )
     path = Path(text)
     try:
         mode = os.stat(path).st_mode  # follows symbolic links

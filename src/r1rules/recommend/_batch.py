@@ -26,6 +26,7 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -180,7 +181,8 @@ class Batch(Generic[T]):
             while (start < total and not failed) or pending:
                 while start < total and not failed and len(pending) < extra * IN_FLIGHT_PER_PROCESS:
                     chunk = distinct[start : start + size]
-                    pending[pool.submit(_run_chunk, chunk, self._summarise)] = start
+                    with _sigint_held():
+                        pending[pool.submit(_run_chunk, chunk, self._summarise)] = start
                     start += len(chunk)
                 if start < total and not failed:
                     stop = min(total, start + local)
@@ -304,6 +306,20 @@ def _unpack(
             decode(value, workloads[first + i], rules) if kind == ENCODED else value
             for i, (kind, value) in enumerate(packed)
         ]
+
+
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """SIGINT blocked in this thread within the block. The pool starts its processes (and
+    its threads) in ``submit``: they inherit the block, as the standard library's resource
+    tracker does, so that Ctrl-C, which the terminal sends to every process of the group,
+    interrupts this process alone; it stops the pool. A worker interrupted while starting
+    would print a traceback. A SIGINT that arrives within the block is raised after it."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 @contextmanager
