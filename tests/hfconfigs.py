@@ -38,3 +38,16 @@ R1_CONFIG: dict[str, Any] = {
         "weight_block_size": [128, 128],
     },
 }
+
+
+# A Llama-shaped config (LlamaForCausalLM, 7B-like), for problems one key at a time.
+LLAMA_CONFIG: dict[str, Any] = {
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "vocab_size": 32000,
+    "max_position_embeddings": 4096,
+    "torch_dtype": "bfloat16",
+}

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hfconfigs import R1_CONFIG
+from hfconfigs import LLAMA_CONFIG, R1_CONFIG
 
 from r1rules import CatalogError, model_from_hf_config
 from r1rules.catalog import default_catalog, load_catalog
@@ -19,16 +19,7 @@ from r1rules.catalog import default_catalog, load_catalog
 CATALOG = default_catalog()
 H100 = CATALOG.gpu("h100-sxm")
 QWEN_7B = CATALOG.model("deepseek-r1-distill-qwen-7b")
-LLAMA = {
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 4096,
-    "intermediate_size": 11008,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "vocab_size": 32000,
-    "max_position_embeddings": 4096,
-    "torch_dtype": "bfloat16",
-}
+LLAMA = LLAMA_CONFIG
 
 
 @pytest.mark.parametrize(

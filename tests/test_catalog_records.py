@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hfconfigs import R1_CONFIG
+from hfconfigs import LLAMA_CONFIG, R1_CONFIG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import Reach
@@ -135,16 +135,7 @@ def test_the_one_field_table_names_every_config_key() -> None:
 
 # --- config.json: each problem names the file and the config key ----------------------------
 
-LLAMA = {
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 4096,
-    "intermediate_size": 11008,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "vocab_size": 32000,
-    "max_position_embeddings": 4096,
-    "torch_dtype": "bfloat16",
-}
+LLAMA = LLAMA_CONFIG
 
 
 def _config(tmp_path: Path, config: dict[str, Any]) -> Path:
