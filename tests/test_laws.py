@@ -25,6 +25,7 @@ from strategies import Reach
 
 import r1rules
 from r1rules import EvaluationError, RuleSet, Workload, default_rules, evaluate
+from r1rules._vocabulary import BUILTIN_FACTS
 from r1rules.check._domain import Domains
 from r1rules.check._tables import check_table
 from r1rules.ruleset._model import OPERATORS, HitPolicy, Rule, Table
@@ -318,7 +319,8 @@ def bare_rule(rule_id: str, tests: tuple[Cond, ...]) -> Rule:
 
 def probes(fact: str, rules: Sequence[Rule]) -> list[object]:
     """Values of one column that meet every region the rules' tests cut it into: each
-    bound, a point between consecutive bounds, beyond both ends; absent when optional."""
+    bound, a point between consecutive bounds, beyond both ends (within the fact's
+    range: no input lies outside it); absent when optional."""
     if fact in CHECK_VALUES:
         return list(CHECK_VALUES[fact])
     bounds: set[Fraction] = set()
@@ -333,7 +335,10 @@ def probes(fact: str, rules: Sequence[Rule]) -> list[object]:
     if fact in INTEGER:
         found = {Fraction(n) for f in found for n in (int(f) - 1, int(f), int(f) + 1)}
         found = {f for f in found if f >= 1}
-    out: list[object] = [int(f) if f.denominator == 1 else float(f) for f in sorted(found) if f > 0]
+    low = BUILTIN_FACTS[fact].low
+    out: list[object] = [
+        int(f) if f.denominator == 1 else float(f) for f in sorted(found) if f > 0 and f >= low
+    ]
     if fact in OPTIONAL:
         out.append(None)
     return out
