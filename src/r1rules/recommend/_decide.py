@@ -3,8 +3,11 @@ option the rules' ``selection`` fact asks for.
 
 ``selection`` (rules/20-decision-tree.toml, table ``selection``) is one of:
 
-- ``pinned`` / ``article``: the article's configuration, as r1rules 0.1 answered (the
-  edition's GPU, moved up the ladder only when it cannot hold the model; a pinned GPU);
+- ``article``: the article's configuration, as r1rules 0.1 answered (the edition's GPU,
+  moved up the ladder only when it cannot hold the model);
+- ``pinned``: the GPU the workload pins, in whatever number it takes; the options are
+  still ranked by the workload's objective, and the article's configuration they are
+  compared with is the one the workload would have without its pin;
 - ``cheapest`` (objective ``cost``): the first option, in the cost order, that the rules
   do not exclude;
 - ``fastest`` (objective ``latency``): the first the rules do not exclude in the latency
